@@ -1,0 +1,21 @@
+// Every default is named with its unit. LLM generation can take minutes, so the upstream
+// timeouts are sized for that rather than for ordinary web traffic.
+export const DEFAULT_BACKEND_URL = 'http://localhost:8000';
+export const DEFAULT_HOST = '0.0.0.0';
+export const DEFAULT_PORT = 8001;
+export const DEFAULT_STRIP_PREFIX = '/inference';
+export const DEFAULT_LOG_LEVEL = 'info';
+export const DEFAULT_UPSTREAM_CONNECTIONS = 256;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** A non-streamed completion sends its headers only when generation ends. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 600_000;
+/** Idle time between two body chunks; a long prefill after the headers is silent. */
+export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
+export const DEFAULT_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** Longer than the 60 s idle timeout of common load balancers, so they never reuse a closed socket. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+export const ENV_PREFIX = 'INFERENCE_PROXY';
+/** Workers read their frozen config from this variable; they never parse argv. */
+export const WORKER_CONFIG_ENV = 'NODE_INFERENCE_PROXY_WORKER_CONFIG';

@@ -1,0 +1,29 @@
+import type { Level } from 'pino';
+
+/** One configured backend. `url` is the label value used in every metric. */
+export interface BackendConfig {
+  readonly url: string;
+  readonly origin: string;
+  /** Path prefix of the backend URL without a trailing slash ('' when none). */
+  readonly basePath: string;
+}
+
+/** The whole validated configuration: built once in the primary, frozen, handed to workers as JSON. */
+export interface Config {
+  readonly backends: readonly BackendConfig[];
+  readonly host: string;
+  readonly port: number;
+  readonly workers: number;
+  readonly stripPrefix: string;
+  readonly logLevel: Level | 'silent';
+  readonly accessLog: boolean;
+  readonly upstreamConnections: number;
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly bodyLimitBytes: number;
+  readonly drainTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly metricsPort: number | null;
+  readonly metricsHost: string;
+}

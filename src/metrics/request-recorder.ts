@@ -1,0 +1,121 @@
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { BackendConfig } from '../config/types.js';
+import { KNOWN_ENDPOINTS, OTHER_ENDPOINT, type WorkerMetrics } from './definitions.js';
+import { RateWindow } from './rate-window.js';
+
+type Child<T> = T extends Histogram<infer _> ? ReturnType<T['labels']> : never;
+
+/** Bound metric children for one backend and one endpoint, made at startup so the hot path only looks them up. */
+export class RouteRecorder {
+  readonly #ttfb: Child<Histogram<'url' | 'endpoint'>>;
+  readonly #duration: Child<Histogram<'url' | 'endpoint'>>;
+  readonly #input: ReturnType<Counter<'url' | 'endpoint'>['labels']>;
+  readonly #outputs = new Map<number, ReturnType<Counter<'url' | 'endpoint' | 'status'>['labels']>>();
+  readonly #output: Counter<'url' | 'endpoint' | 'status'>;
+  readonly #backend: BackendRecorder;
+  readonly #url: string;
+  readonly endpoint: string;
+
+  constructor(metrics: WorkerMetrics, backend: BackendRecorder, url: string, endpoint: string) {
+    this.#ttfb = metrics.timeToFirstByte.labels(url, endpoint);
+    this.#duration = metrics.requestDuration.labels(url, endpoint);
+    this.#input = metrics.inputRequests.labels(url, endpoint);
+    this.#output = metrics.outputRequests;
+    this.#backend = backend;
+    this.#url = url;
+    this.endpoint = endpoint;
+  }
+
+  arrived(): void {
+    this.#input.inc();
+    this.#backend.arrived();
+  }
+
+  firstByte(seconds: number): void {
+    this.#ttfb.observe(seconds);
+  }
+
+  ended(status: number, durationSeconds: number): void {
+    let output = this.#outputs.get(status);
+    if (output === undefined) {
+      output = this.#output.labels(this.#url, this.endpoint, String(status));
+      this.#outputs.set(status, output);
+    }
+    output.inc();
+    this.#duration.observe(durationSeconds);
+    this.#backend.ended();
+  }
+}
+
+/** Per-backend gauges: in-flight and the two request-rate windows. */
+export class BackendRecorder {
+  readonly #inFlight: ReturnType<Gauge<'url'>['labels']>;
+  readonly #inputRate = new RateWindow();
+  readonly #outputRate = new RateWindow();
+  readonly #inputQps: ReturnType<Gauge<'url'>['labels']>;
+  readonly #outputQps: ReturnType<Gauge<'url'>['labels']>;
+  #inFlightCount = 0;
+
+  constructor(metrics: WorkerMetrics, url: string) {
+    this.#inFlight = metrics.inFlight.labels(url);
+    this.#inputQps = metrics.inputQps.labels(url);
+    this.#outputQps = metrics.outputQps.labels(url);
+    this.#inFlight.set(0);
+    this.#inputQps.set(0);
+    this.#outputQps.set(0);
+  }
+
+  get inFlight(): number {
+    return this.#inFlightCount;
+  }
+
+  arrived(): void {
+    this.#inFlightCount++;
+    this.#inFlight.inc();
+    this.#inputRate.add();
+  }
+
+  ended(): void {
+    this.#inFlightCount--;
+    this.#inFlight.dec();
+    this.#outputRate.add();
+  }
+
+  /** Called before each snapshot: the rates are computed only when somebody looks. */
+  refresh(): void {
+    this.#inputQps.set(this.#inputRate.perSecond());
+    this.#outputQps.set(this.#outputRate.perSecond());
+  }
+}
+
+export interface RequestRecorder {
+  /** The recorder for a backend and an endpoint label (anything unknown maps to 'other'). */
+  route(backendIndex: number, endpoint: string): RouteRecorder;
+  refresh(): void;
+  inFlight(): number;
+}
+
+export function createRequestRecorder(metrics: WorkerMetrics, backends: readonly BackendConfig[]): RequestRecorder {
+  const endpoints = [...KNOWN_ENDPOINTS, OTHER_ENDPOINT];
+  const backendRecorders = backends.map((backend) => new BackendRecorder(metrics, backend.url));
+  const tables = backends.map((backend, i) => {
+    const table = new Map<string, RouteRecorder>();
+    for (const endpoint of endpoints)
+      table.set(endpoint, new RouteRecorder(metrics, backendRecorders[i] as BackendRecorder, backend.url, endpoint));
+    return table;
+  });
+  return {
+    route(backendIndex, endpoint) {
+      const table = tables[backendIndex] as Map<string, RouteRecorder>;
+      return table.get(endpoint) ?? (table.get(OTHER_ENDPOINT) as RouteRecorder);
+    },
+    refresh() {
+      for (const recorder of backendRecorders) recorder.refresh();
+    },
+    inFlight() {
+      let total = 0;
+      for (const recorder of backendRecorders) total += recorder.inFlight;
+      return total;
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { CompletionKind, CompletionPlan } from './completion-request.js';
+import { parseCompletionRequest } from './completion-request.js';
+import { completionBody, sendError, sendJson } from './mock-responses.js';
+import { startMockStream } from './mock-stream.js';
+import type { MockExchange, MockSwitches } from './mock-types.js';
+
+/** POST /v1/chat/completions and /v1/completions. */
+export function handleCompletion(exchange: MockExchange, kind: CompletionKind, switches: MockSwitches): void {
+  const plan = parseCompletionRequest(exchange.body, kind, exchange.settings.defaultMaxTokens);
+  if (typeof plan === 'string') {
+    sendError(exchange.res, 400, plan);
+    return;
+  }
+  // vLLM ids: a prefix and 32 hex digits.
+  const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`;
+  const createdSec = Math.floor(Date.now() / 1000);
+  if (plan.stream) startMockStream({ exchange, plan, switches, id, createdSec });
+  else answerWhenGenerated(exchange, plan, switches, id, createdSec);
+}
+
+/** A non-streamed answer arrives once all its tokens would have been generated. */
+function answerWhenGenerated(exchange: MockExchange, plan: CompletionPlan, switches: MockSwitches, id: string, createdSec: number): void {
+  const delayMs = switches.ttftMs + plan.maxTokens * switches.tokenDelayMs;
+  const timer = setTimeout(() => {
+    if (switches.crashAfter !== undefined) {
+      exchange.crash();
+      return;
+    }
+    exchange.stats.promptTokens += plan.promptTokens;
+    exchange.stats.completionTokens += plan.n * plan.maxTokens;
+    sendJson(exchange.res, 200, completionBody(plan, id, createdSec));
+  }, delayMs);
+  exchange.onStop(() => clearTimeout(timer));
+}

@@ -1,0 +1,113 @@
+/**
+ * Routes of the simulated backend:
+ *   POST /v1/chat/completions, POST /v1/completions   (streamed or not, vLLM wire format)
+ *   POST /v1/embeddings, GET /v1/models, GET /health   (200, empty body, as vLLM)
+ *   anything else                                      404 with the OpenAI error envelope
+ *
+ * Per-request switches are request headers, so a test can steer one request through the proxy.
+ * Numbers are non-negative integers; a malformed value gets a 400 naming the header. "k tokens"
+ * counts token steps: with n > 1 choices one step is one event per choice.
+ *   x-mock-ttft-ms: <ms>              overrides the time to first token (the wait before a non-streamed answer)
+ *   x-mock-token-delay-ms: <ms>       overrides the delay between token steps
+ *   x-mock-status: <code>             answers with that status (200-599) and an OpenAI error body instead
+ *   x-mock-keepalive-comments: <k>    stream: k ": keep-alive" comments before the first event, spread over the ttft
+ *   x-mock-inband-error-after: <k>    stream: after k tokens an error event, then [DONE], then the end
+ *   x-mock-crash-after: <k>           stream: after k tokens the socket is destroyed; non-stream: destroyed instead
+ *                                     of answering
+ *   x-mock-no-answer: 1               reads the request and never answers; the socket stays open
+ *   x-mock-silent-after: <k>          stream: after k tokens nothing more is sent, the connection stays open
+ *   x-mock-line-ending: crlf          stream: events end with \r\n\r\n instead of \n\n
+ *   x-mock-split-bytes: 1             stream: every byte is its own write, to exercise parsers on split events
+ * A switch at k >= max_tokens: k == max_tokens fires after the last token, before the finish chunk; larger never fires.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { handleCompletion } from './completion-handler.js';
+import { handleEmbeddings } from './embeddings-handler.js';
+import { sendError, sendJson } from './mock-responses.js';
+import type { MockExchange, MockSettings, MockSwitches } from './mock-types.js';
+
+export const MOCK_SWITCH_HEADERS = [
+  'x-mock-ttft-ms',
+  'x-mock-token-delay-ms',
+  'x-mock-status',
+  'x-mock-keepalive-comments',
+  'x-mock-inband-error-after',
+  'x-mock-crash-after',
+  'x-mock-no-answer',
+  'x-mock-silent-after',
+  'x-mock-line-ending',
+  'x-mock-split-bytes',
+] as const;
+
+export type MockSwitchHeader = (typeof MOCK_SWITCH_HEADERS)[number];
+
+const MAX_SWITCH_DIGITS = 9;
+// Comments are written back to back when the ttft is 0, so an absurd count would block the loop.
+const MAX_KEEPALIVE_COMMENTS = 10_000;
+const INTEGER_PATTERN = new RegExp(`^\\d{1,${MAX_SWITCH_DIGITS}}$`);
+
+type RouteHandler = (exchange: MockExchange, switches: MockSwitches) => void;
+
+const ROUTES: ReadonlyMap<string, RouteHandler> = new Map<string, RouteHandler>([
+  ['POST /v1/chat/completions', (ex, sw) => handleCompletion(ex, 'chat', sw)],
+  ['POST /v1/completions', (ex, sw) => handleCompletion(ex, 'completion', sw)],
+  ['POST /v1/embeddings', (ex) => handleEmbeddings(ex)],
+  ['GET /v1/models', (ex) => sendJson(ex.res, 200, modelsBody(ex.settings))],
+  ['GET /health', (ex) => ex.res.writeHead(200, { 'content-length': 0 }).end()],
+]);
+
+/** Entry point for every request once its body is read. */
+export function handleMockRequest(exchange: MockExchange): void {
+  const { req, res, path } = exchange;
+  const switches = readSwitches(req.headers, exchange.settings);
+  const route = ROUTES.get(`${req.method} ${path}`);
+  if (typeof switches === 'string') sendError(res, 400, switches);
+  // x-mock-no-answer: nothing is written; the socket stays open until the client or close() ends it.
+  else if (switches.noAnswer) return;
+  else if (switches.status !== undefined) sendError(res, switches.status, `Simulated status ${switches.status}`);
+  else if (route) route(exchange, switches);
+  else sendError(res, 404, `Not found: ${req.method} ${path}`);
+}
+
+/** Returns the switches, or the message for a 400 when a header value is malformed. */
+export function readSwitches(headers: IncomingHttpHeaders, settings: MockSettings): MockSwitches | string {
+  const bad: string[] = [];
+  const text = (name: MockSwitchHeader): string | undefined => {
+    const raw = headers[name];
+    return (Array.isArray(raw) ? raw[0] : raw)?.trim().toLowerCase();
+  };
+  const int = (name: MockSwitchHeader, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+    const value = text(name);
+    if (value === undefined) return undefined;
+    const parsed = INTEGER_PATTERN.test(value) ? Number(value) : Number.NaN;
+    if (parsed >= min && parsed <= max) return parsed;
+    bad.push(name);
+    return undefined;
+  };
+  const flag = (name: MockSwitchHeader): boolean => {
+    const value = text(name);
+    return value !== undefined && value !== '' && value !== '0' && value !== 'false';
+  };
+  const lineEnding = text('x-mock-line-ending');
+  if (lineEnding !== undefined && lineEnding !== 'crlf' && lineEnding !== 'lf') bad.push('x-mock-line-ending');
+  const switches: MockSwitches = {
+    ttftMs: int('x-mock-ttft-ms') ?? settings.ttftMs,
+    tokenDelayMs: int('x-mock-token-delay-ms') ?? settings.tokenDelayMs,
+    status: int('x-mock-status', 200, 599),
+    keepAliveComments: int('x-mock-keepalive-comments', 0, MAX_KEEPALIVE_COMMENTS) ?? 0,
+    inbandErrorAfter: int('x-mock-inband-error-after'),
+    crashAfter: int('x-mock-crash-after'),
+    silentAfter: int('x-mock-silent-after'),
+    noAnswer: flag('x-mock-no-answer'),
+    crlf: lineEnding === 'crlf',
+    splitBytes: flag('x-mock-split-bytes'),
+  };
+  return bad.length > 0 ? `Invalid value for header ${bad[0]}` : switches;
+}
+
+function modelsBody(settings: MockSettings): unknown {
+  return {
+    object: 'list',
+    data: [{ id: settings.model, object: 'model', created: settings.createdSec, owned_by: 'mock' }],
+  };
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MockBackendStats } from './create-mock-backend.js';
+
+/** Backend-wide values the route handlers read; fixed when the backend is created. */
+export interface MockSettings {
+  readonly model: string;
+  readonly ttftMs: number;
+  readonly tokenDelayMs: number;
+  readonly defaultMaxTokens: number;
+  readonly createdSec: number;
+}
+
+/** What the x-mock-* request headers asked for, with the backend defaults filled in. */
+export interface MockSwitches {
+  readonly ttftMs: number;
+  readonly tokenDelayMs: number;
+  readonly status: number | undefined;
+  readonly keepAliveComments: number;
+  readonly inbandErrorAfter: number | undefined;
+  readonly crashAfter: number | undefined;
+  readonly silentAfter: number | undefined;
+  readonly noAnswer: boolean;
+  readonly crlf: boolean;
+  readonly splitBytes: boolean;
+}
+
+/** One request as the route handlers see it: the body has been read already. */
+export interface MockExchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly path: string;
+  readonly body: Buffer;
+  readonly settings: MockSettings;
+  readonly stats: MockBackendStats;
+  /** Registers a cleanup that runs when the response closes or the backend shuts down, whichever comes first. */
+  onStop(stop: () => void): void;
+  /** Drops the connection the way a crashed server would, without it counting as a client abort. */
+  crash(): void;
+}

@@ -1,0 +1,104 @@
+import cluster from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import type { Config } from '../config/types.js';
+import { registerDefaultMetrics } from '../metrics/default-metrics.js';
+import { createPrimaryMetrics } from '../metrics/definitions.js';
+import { createLogger, flushLogger } from '../shared/logger.js';
+import { VERSION } from '../shared/version.js';
+import { MetricsAggregator } from './metrics-aggregator.js';
+import { createMetricsServer, listen } from './metrics-server.js';
+import { Supervisor } from './supervisor.js';
+
+const WORKER_ENTRY = fileURLToPath(new URL('../main.js', import.meta.url));
+
+/**
+ * The primary: serves no proxy traffic. Forks and supervises the workers, merges their metrics,
+ * turns signals into a graceful stop (SIGINT, SIGTERM) or a rolling restart (SIGHUP).
+ */
+export async function runPrimary(config: Config): Promise<void> {
+  const log = createLogger(config, { role: 'primary' });
+  const startedAtMs = Date.now();
+  const registry = new Registry();
+  registerDefaultMetrics(registry);
+  const metrics = createPrimaryMetrics(registry);
+  const aggregator = new MetricsAggregator(registry, metrics);
+
+  // Explicit exec: under pm2 fork mode process.argv[1] is pm2's container, not our entry.
+  cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
+  const supervisor = new Supervisor(config, log, metrics, {
+    onFork: (worker) => aggregator.track(worker.id),
+    onExit: (worker) => aggregator.retire(worker.id),
+    onChange: () => {
+      const alive = supervisor.readyCount();
+      metrics.workersAlive.set(alive);
+      supervisor.broadcast({ type: 'iproxy:state', workersAlive: alive, startedAtMs });
+    },
+    onMessage: (worker, message) => {
+      switch (message.type) {
+        case 'iproxy:metrics-res':
+          aggregator.onSnapshot(worker.id, message.id, message.metrics);
+          break;
+        case 'iproxy:final-metrics':
+          aggregator.onFinalSnapshot(worker.id, message.metrics);
+          supervisor.send(worker, { type: 'iproxy:final-ack' });
+          break;
+        case 'iproxy:scrape-req':
+          void scrape().then((answer) => supervisor.send(worker, { type: 'iproxy:scrape-res', id: message.id, ...answer }));
+          break;
+      }
+    },
+  });
+
+  const scrape = async () => {
+    try {
+      return { status: 200, contentType: aggregator.contentType, body: await aggregator.render(supervisor.workers()) };
+    } catch (err) {
+      log.error({ err }, 'metrics aggregation failed');
+      return { status: 500, contentType: 'text/plain', body: 'metrics aggregation failed\n' };
+    }
+  };
+  const health = () => ({
+    workersAlive: supervisor.readyCount(),
+    uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
+    pid: process.pid,
+  });
+
+  const metricsServer = config.metricsPort === null ? null : createMetricsServer({ metrics: scrape, health });
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: killing the workers now');
+      for (const worker of supervisor.workers()) worker.process.kill('SIGKILL');
+      flushLogger(log);
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'stopping: draining workers');
+    await supervisor.stop();
+    metricsServer?.close();
+    log.info({}, 'stopped');
+    flushLogger(log);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGHUP', () => void supervisor.rollingRestart());
+
+  log.info({ version: VERSION, node: process.version, config: summarize(config) }, 'starting');
+  if (metricsServer !== null) {
+    const address = await listen(metricsServer, config.metricsPort as number, config.metricsHost);
+    log.info({ address: address.address, port: address.port }, 'metrics port listening');
+  }
+  await supervisor.start();
+  log.info(
+    { host: config.host, port: supervisor.listeningPort, workers: config.workers, backend: config.backends.map((b) => b.url) },
+    'proxy ready',
+  );
+  // pm2 wait_ready: only once every worker listens.
+  process.send?.('ready');
+}
+
+function summarize(config: Config): Record<string, unknown> {
+  return { ...config, backends: config.backends.map((b) => b.url) };
+}

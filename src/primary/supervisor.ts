@@ -1,0 +1,228 @@
+import cluster, { type Worker } from 'node:cluster';
+import { WORKER_CONFIG_ENV } from '../config/defaults.js';
+import type { Config } from '../config/types.js';
+import type { PrimaryMetrics } from '../metrics/definitions.js';
+import { isProxyMessage, type PrimaryToWorker, type WorkerToPrimary } from '../shared/ipc.js';
+import type { Logger } from '../shared/logger.js';
+import { CRASH_LOOP_THRESHOLD, restartDelayMs, STABLE_UPTIME_MS } from './backoff.js';
+
+const WORKER_START_TIMEOUT_MS = 30_000;
+/** After the drain deadline, how long a worker gets to send its final metrics and exit before SIGKILL. */
+const EXIT_MARGIN_MS = 5_000;
+
+type WorkerState = 'starting' | 'ready' | 'draining';
+
+interface Managed {
+  readonly worker: Worker;
+  readonly slot: Slot;
+  readonly startedAtMs: number;
+  state: WorkerState;
+  readonly ready: Promise<boolean>;
+  settleReady: (ok: boolean) => void;
+}
+
+interface Slot {
+  readonly index: number;
+  current: Managed | null;
+  failures: number;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+export interface SupervisorHooks {
+  onMessage(worker: Worker, message: WorkerToPrimary): void;
+  onFork(worker: Worker): void;
+  onExit(worker: Worker): void;
+  onChange(): void;
+}
+
+/**
+ * Forks one worker per slot, replaces workers that die (with capped exponential backoff, so a crash
+ * loop is loud but never busy), replaces them one at a time on a rolling restart, and drains them on stop.
+ */
+export class Supervisor {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #metrics: PrimaryMetrics;
+  readonly #hooks: SupervisorHooks;
+  readonly #slots: Slot[];
+  readonly #managed = new Map<number, Managed>();
+  #stopping = false;
+  #rolling = false;
+  /** The port the workers share, as they report it (differs from config.port when that is 0). */
+  listeningPort = 0;
+
+  constructor(config: Config, log: Logger, metrics: PrimaryMetrics, hooks: SupervisorHooks) {
+    this.#config = config;
+    this.#log = log;
+    this.#metrics = metrics;
+    this.#hooks = hooks;
+    this.#slots = Array.from({ length: config.workers }, (_, index) => ({ index, current: null, failures: 0, restartTimer: null }));
+    cluster.on('message', (worker, message: unknown) => this.#onMessage(worker, message));
+    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
+  }
+
+  /** Resolves once every slot has a listening worker. */
+  async start(): Promise<void> {
+    const first = this.#slots.map((slot) => this.#fork(slot));
+    await Promise.all(first.map((managed) => this.#untilSlotReady(managed.slot)));
+  }
+
+  /** Every worker that can still answer IPC, draining ones included (their counts still matter). */
+  workers(): Worker[] {
+    const out: Worker[] = [];
+    for (const managed of this.#managed.values()) if (managed.worker.isConnected()) out.push(managed.worker);
+    return out;
+  }
+
+  readyCount(): number {
+    let count = 0;
+    for (const managed of this.#managed.values()) if (managed.state === 'ready') count++;
+    return count;
+  }
+
+  broadcast(message: PrimaryToWorker): void {
+    for (const worker of this.workers()) this.#send(worker, message);
+  }
+
+  send(worker: Worker, message: PrimaryToWorker): void {
+    this.#send(worker, message);
+  }
+
+  /** Replaces the workers one at a time: each new one is listening before its predecessor drains. */
+  async rollingRestart(): Promise<void> {
+    if (this.#rolling || this.#stopping) {
+      this.#log.warn({ rolling: this.#rolling, stopping: this.#stopping }, 'rolling restart ignored');
+      return;
+    }
+    this.#rolling = true;
+    this.#log.info({ workers: this.#slots.length }, 'rolling restart started');
+    try {
+      for (const slot of this.#slots) {
+        const old = slot.current;
+        if (old === null || this.#stopping) continue;
+        const replacement = this.#fork(slot);
+        this.#metrics.workerRestarts.inc();
+        if (!(await replacement.ready)) {
+          this.#log.error({ slot: slot.index }, 'rolling restart aborted: the new worker did not become ready');
+          return;
+        }
+        this.#drain(old, this.#config.drainTimeoutMs);
+      }
+      this.#log.info({}, 'rolling restart finished');
+    } finally {
+      this.#rolling = false;
+    }
+  }
+
+  /** Drains every worker (bounded by the drain timeout plus a margin, then SIGKILL) and resolves when all are gone. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const slot of this.#slots) if (slot.restartTimer) clearTimeout(slot.restartTimer);
+    const all = [...this.#managed.values()];
+    for (const managed of all) this.#drain(managed, this.#config.drainTimeoutMs);
+    await Promise.all(all.map((managed) => this.#untilExit(managed.worker)));
+  }
+
+  #fork(slot: Slot): Managed {
+    slot.restartTimer = null;
+    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(this.#config) });
+    let settleReady: (ok: boolean) => void = () => undefined;
+    const ready = new Promise<boolean>((resolve) => {
+      settleReady = resolve;
+    });
+    const managed: Managed = { worker, slot, startedAtMs: Date.now(), state: 'starting', ready, settleReady };
+    this.#managed.set(worker.id, managed);
+    slot.current = managed;
+    this.#hooks.onFork(worker);
+    const startTimer = setTimeout(() => {
+      if (managed.state !== 'starting') return;
+      this.#log.error({ worker: worker.id, timeoutMs: WORKER_START_TIMEOUT_MS }, 'worker did not start listening in time, killing it');
+      worker.process.kill('SIGKILL');
+    }, WORKER_START_TIMEOUT_MS);
+    startTimer.unref();
+    void ready.then(() => clearTimeout(startTimer));
+    return managed;
+  }
+
+  #untilSlotReady(slot: Slot): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const current = slot.current;
+        if (current === null) {
+          setTimeout(check, 50);
+          return;
+        }
+        void current.ready.then((ok) => (ok ? resolve() : setTimeout(check, 50)));
+      };
+      check();
+    });
+  }
+
+  #drain(managed: Managed, deadlineMs: number): void {
+    if (managed.state === 'draining') return;
+    managed.state = 'draining';
+    this.#hooks.onChange();
+    this.#send(managed.worker, { type: 'iproxy:drain', deadlineMs });
+    const killTimer = setTimeout(() => {
+      if (!managed.worker.isDead()) {
+        this.#log.error({ worker: managed.worker.id }, 'worker did not exit after its drain deadline, killing it');
+        managed.worker.process.kill('SIGKILL');
+      }
+    }, deadlineMs + EXIT_MARGIN_MS);
+    killTimer.unref();
+    managed.worker.once('exit', () => clearTimeout(killTimer));
+  }
+
+  #untilExit(worker: Worker): Promise<void> {
+    if (worker.isDead()) return Promise.resolve();
+    return new Promise((resolve) => worker.once('exit', () => resolve()));
+  }
+
+  #send(worker: Worker, message: PrimaryToWorker): void {
+    if (!worker.isConnected()) return;
+    try {
+      worker.send(message);
+    } catch (err) {
+      this.#log.debug({ err, worker: worker.id }, 'ipc send failed');
+    }
+  }
+
+  #onMessage(worker: Worker, message: unknown): void {
+    if (!isProxyMessage<WorkerToPrimary>(message)) return;
+    const managed = this.#managed.get(worker.id);
+    if (message.type === 'iproxy:ready' && managed !== undefined && managed.state === 'starting') {
+      managed.state = 'ready';
+      managed.settleReady(true);
+      this.listeningPort = message.port;
+      this.#log.info({ worker: worker.id, pid: worker.process.pid, port: message.port }, 'worker listening');
+      this.#hooks.onChange();
+    }
+    this.#hooks.onMessage(worker, message);
+  }
+
+  #onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const managed = this.#managed.get(worker.id);
+    if (managed === undefined) return;
+    this.#managed.delete(worker.id);
+    managed.settleReady(false);
+    this.#hooks.onExit(worker);
+    this.#hooks.onChange();
+    const { slot } = managed;
+    if (managed.state === 'draining' || this.#stopping || slot.current !== managed) {
+      this.#log.info({ worker: worker.id, pid: worker.process.pid, code, signal }, 'worker exited');
+      return;
+    }
+    slot.current = null;
+    const uptimeMs = Date.now() - managed.startedAtMs;
+    slot.failures = uptimeMs >= STABLE_UPTIME_MS ? 1 : slot.failures + 1;
+    const delayMs = restartDelayMs(slot.failures);
+    const fields = { worker: worker.id, pid: worker.process.pid, code, signal, uptimeMs, failures: slot.failures, restartInMs: delayMs };
+    if (slot.failures >= CRASH_LOOP_THRESHOLD) this.#log.error(fields, 'worker crash loop: restarting with backoff');
+    else this.#log.warn(fields, 'worker died, restarting it');
+    slot.restartTimer = setTimeout(() => {
+      if (this.#stopping) return;
+      this.#fork(slot);
+      this.#metrics.workerRestarts.inc();
+    }, delayMs);
+  }
+}

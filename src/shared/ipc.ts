@@ -1,0 +1,28 @@
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+
+/** Messages between the primary and its workers. Namespaced so that prom-client's and pm2's messages on the same channel are ignored. */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
+
+export type WorkerToPrimary =
+  | { type: 'iproxy:ready'; address: string; port: number }
+  | { type: 'iproxy:metrics-res'; id: number; metrics: MetricsSnapshot }
+  | { type: 'iproxy:final-metrics'; metrics: MetricsSnapshot }
+  | { type: 'iproxy:scrape-req'; id: number };
+
+export type PrimaryToWorker =
+  | { type: 'iproxy:metrics-req'; id: number }
+  | { type: 'iproxy:scrape-res'; id: number; status: number; contentType: string; body: string }
+  | { type: 'iproxy:state'; workersAlive: number; startedAtMs: number }
+  | { type: 'iproxy:drain'; deadlineMs: number }
+  | { type: 'iproxy:final-ack' };
+
+const PREFIX = 'iproxy:';
+
+export function isProxyMessage<T extends { type: string }>(message: unknown): message is T {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    typeof (message as { type?: unknown }).type === 'string' &&
+    (message as { type: string }).type.startsWith(PREFIX)
+  );
+}

@@ -1,0 +1,31 @@
+import pino, { type Logger } from 'pino';
+import type { Config } from '../config/types.js';
+
+export type { Logger };
+
+/**
+ * pino JSON to stdout. Asynchronous writes keep the request path off the write syscall;
+ * flushLogger() must run before a deliberate exit or the last lines are lost.
+ */
+export function createLogger(config: Pick<Config, 'logLevel'>, bindings: Record<string, unknown>): Logger {
+  const destination = pino.destination({ dest: 1, sync: false });
+  return pino(
+    {
+      level: config.logLevel,
+      base: { pid: process.pid, ...bindings },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+/** Writes out what the asynchronous destination still buffers; call before process.exit(). */
+export function flushLogger(log: Logger): void {
+  const stream = (log as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // A closed stdout (the parent went away) must not turn shutdown into a crash.
+  }
+}

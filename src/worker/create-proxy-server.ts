@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Config } from '../config/types.js';
+import { inspectCompletionRequest } from '../llm/inspect-request.js';
+import type { RequestRecorder } from '../metrics/request-recorder.js';
+import type { Logger } from '../shared/logger.js';
+import { mapError, sendJsonError } from './error-response.js';
+import { buildUpstreamHeaders, isUsableRequestId } from './headers.js';
+import { ProxyExchange } from './proxy-exchange.js';
+import { readBody } from './read-body.js';
+import { createRouter } from './router.js';
+import type { UpstreamSet } from './upstream-pool.js';
+
+/** Where /metrics and /healthz answers come from (the primary, over IPC, in a cluster). */
+export interface LocalEndpoints {
+  metrics(): Promise<{ status: number; contentType: string; body: string }>;
+  health(): Record<string, unknown>;
+}
+
+export interface ProxyServer {
+  readonly server: Server;
+  /** Stop taking new work: new responses close their connection, idle keep-alive sockets are closed. */
+  startDraining(): void;
+  /** Requests still in progress. */
+  inFlight(): number;
+  /** Aborts everything still in flight (drain deadline). */
+  abortAll(reason: Error): void;
+}
+
+export interface ProxyServerDeps {
+  readonly config: Config;
+  readonly upstreams: UpstreamSet;
+  readonly recorder: RequestRecorder;
+  readonly log: Logger;
+  readonly local: LocalEndpoints;
+}
+
+const SERVER_HEADERS_TIMEOUT_MS = 60_000;
+const SERVER_REQUEST_TIMEOUT_MS = 300_000;
+
+export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
+  const { config, upstreams, recorder, log, local } = deps;
+  const router = createRouter(config.stripPrefix);
+  const exchanges = new Set<ProxyExchange>();
+  let draining = false;
+  const isDraining = (): boolean => draining;
+
+  const server = createServer(
+    {
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      headersTimeout: SERVER_HEADERS_TIMEOUT_MS,
+      // Covers only the upload of the request; responses (long LLM streams) are never cut by it.
+      requestTimeout: SERVER_REQUEST_TIMEOUT_MS,
+    },
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        log.error({ err }, 'request handler failed');
+        if (!res.headersSent) sendJsonError(res, 500, 'internal_error', 'internal_error', 'the proxy failed to handle the request');
+        else res.destroy();
+      });
+    },
+  );
+  // Socket inactivity timeout stays off: a silent prefill must not cut a stream.
+  server.timeout = 0;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startMs = performance.now();
+    if (draining) res.shouldKeepAlive = false;
+    const route = router.route(req.method as string, req.url as string);
+    switch (route.kind) {
+      case 'metrics': {
+        const answer = await local.metrics();
+        res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body) });
+        res.end(req.method === 'HEAD' ? undefined : answer.body);
+        return;
+      }
+      case 'healthz': {
+        const body = JSON.stringify({ status: draining ? 'draining' : 'ok', ...local.health() });
+        res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(req.method === 'HEAD' ? undefined : body);
+        return;
+      }
+      case 'bad-target':
+        sendJsonError(res, 400, 'invalid_request_error', 'invalid_request_target', 'the request target must be a path starting with /');
+        return;
+      case 'method-not-allowed':
+        sendJsonError(res, 405, 'invalid_request_error', 'method_not_allowed', `only ${route.allow} are allowed here`, [
+          'allow',
+          route.allow,
+        ]);
+        return;
+    }
+    const upstream = upstreams.select();
+    const headerId = req.headers['x-request-id'];
+    const requestId = isUsableRequestId(typeof headerId === 'string' ? headerId : undefined) ? (headerId as string) : randomUUID();
+    const routeRecorder = recorder.route(upstream.index, route.endpoint);
+    routeRecorder.arrived();
+    const exchange = new ProxyExchange({
+      req,
+      res,
+      recorder: routeRecorder,
+      upstream,
+      requestId,
+      startMs,
+      log,
+      accessLog: config.accessLog,
+      isDraining,
+    });
+    exchanges.add(exchange);
+    res.once('close', () => exchanges.delete(exchange));
+    const path = upstream.backend.basePath + route.upstreamPath;
+    const headers = buildUpstreamHeaders(req, requestId, upstream.host);
+    if (route.completion === null) {
+      exchange.detail.bytesIn = requestBodyLength(req);
+      exchange.dispatch(req.method as string, path, headers, hasBody(req) ? req : null);
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, config.bodyLimitBytes);
+    } catch (err) {
+      if (mapError(err).status === 413) res.shouldKeepAlive = false;
+      exchange.fail(err);
+      return;
+    }
+    if (exchange.clientGone) {
+      exchange.fail(new Error('client gone'));
+      return;
+    }
+    const info = inspectCompletionRequest(body);
+    exchange.detail.bytesIn = body.length;
+    exchange.detail.model = info.model;
+    exchange.detail.stream = info.stream;
+    exchange.dispatch('POST', path, headers, body);
+  }
+
+  return {
+    server,
+    startDraining() {
+      draining = true;
+      server.closeIdleConnections();
+    },
+    inFlight: () => exchanges.size,
+    abortAll(reason) {
+      for (const exchange of exchanges) exchange.abort(reason);
+    },
+  };
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return (
+    req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  );
+}
+
+function requestBodyLength(req: IncomingMessage): number | null {
+  const length = req.headers['content-length'];
+  return length === undefined ? (hasBody(req) ? null : 0) : Number(length);
+}

@@ -1,0 +1,175 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { RouteRecorder } from '../metrics/request-recorder.js';
+import type { Logger } from '../shared/logger.js';
+import { ERR_CLIENT_ABORTED, ProxyError } from '../shared/proxy-error.js';
+import { mapError, STATUS_CLIENT_CLOSED, sendJsonError } from './error-response.js';
+import { buildResponseHeaders } from './headers.js';
+import type { Upstream } from './upstream-pool.js';
+
+export interface ExchangeOptions {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly recorder: RouteRecorder;
+  readonly upstream: Upstream;
+  readonly requestId: string;
+  readonly startMs: number;
+  readonly log: Logger;
+  readonly accessLog: boolean;
+  readonly isDraining: () => boolean;
+}
+
+export interface ExchangeDetail {
+  model: string | null;
+  stream: boolean;
+  bytesIn: number | null;
+}
+
+/**
+ * One proxied request: an undici dispatch handler (controller API, as undici 8 requires) that writes
+ * the backend's response straight into the client's response, chunk by chunk, with backpressure both
+ * ways and an abort upstream the moment the client goes away.
+ */
+export class ProxyExchange implements Dispatcher.DispatchHandler {
+  readonly #o: ExchangeOptions;
+  readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
+  #controller: Dispatcher.DispatchController | null = null;
+  #clientGone = false;
+  #finished = false;
+  #statusSent = 0;
+  #ttfbMs = -1;
+  #bytesOut = 0;
+
+  constructor(options: ExchangeOptions) {
+    this.#o = options;
+    options.res.on('close', this.#onClientClose);
+    options.res.on('drain', this.#onDrain);
+  }
+
+  /** True once the client has gone away; nothing more is sent. */
+  get clientGone(): boolean {
+    return this.#clientGone;
+  }
+
+  dispatch(method: string, path: string, headers: string[], body: Buffer | IncomingMessage | null): void {
+    this.#o.upstream.pool.dispatch({ method, path, headers, body }, this);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#clientGone) controller.abort(new ProxyError(ERR_CLIENT_ABORTED, 'the client closed the connection'));
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    const { res, recorder, startMs } = this.#o;
+    this.#ttfbMs = performance.now() - startMs;
+    recorder.firstByte(this.#ttfbMs / 1000);
+    if (this.#clientGone) return;
+    if (this.#o.isDraining()) res.shouldKeepAlive = false;
+    this.#statusSent = statusCode;
+    res.writeHead(statusCode, statusMessage || undefined, buildResponseHeaders(headers, this.#o.requestId));
+    // Headers go out now, not with the first body write: a client must see them during a long prefill.
+    res.flushHeaders();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#bytesOut += chunk.length;
+    if (this.#clientGone) return;
+    if (!this.#o.res.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.#clientGone) return;
+    this.#o.res.end();
+    this.#finish(this.#statusSent, null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#clientGone) {
+      this.#finish(STATUS_CLIENT_CLOSED, null);
+      return;
+    }
+    if (this.#o.res.headersSent) {
+      // Too late for a status: an abruptly closed response is the only honest signal left.
+      this.#o.res.destroy();
+      this.#finish(this.#statusSent, err);
+      return;
+    }
+    this.fail(err);
+  }
+
+  /** Answers with the mapped JSON error (before any response byte was sent) and records it. */
+  fail(err: unknown): void {
+    const mapped = mapError(err);
+    if (mapped.status === STATUS_CLIENT_CLOSED || this.#clientGone) {
+      this.#clientGone = true;
+      this.#finish(STATUS_CLIENT_CLOSED, null);
+      return;
+    }
+    this.#o.log.warn(
+      { err, requestId: this.#o.requestId, backend: this.#o.upstream.backend.url, status: mapped.status },
+      'backend request failed',
+    );
+    if (this.#o.isDraining()) this.#o.res.shouldKeepAlive = false;
+    sendJsonError(this.#o.res, mapped.status, mapped.type, mapped.code, mapped.message, ['x-request-id', this.#o.requestId]);
+    this.#finish(mapped.status, null);
+  }
+
+  /** Aborts the backend request (drain deadline, shutdown). */
+  abort(reason: Error): void {
+    this.#controller?.abort(reason);
+  }
+
+  readonly #onDrain = (): void => {
+    this.#controller?.resume();
+  };
+
+  readonly #onClientClose = (): void => {
+    if (this.#o.res.writableFinished || this.#finished) return;
+    this.#clientGone = true;
+    const controller = this.#controller;
+    if (controller !== null && !controller.aborted) {
+      controller.abort(new ProxyError(ERR_CLIENT_ABORTED, 'the client closed the connection'));
+    }
+    // If the backend was not contacted yet, the owner of this exchange finishes it.
+  };
+
+  #finish(status: number, err: Error | null): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const { res, recorder, startMs, req } = this.#o;
+    res.off('drain', this.#onDrain);
+    const durationMs = performance.now() - startMs;
+    recorder.ended(status, durationMs / 1000);
+    if (!this.#o.accessLog) return;
+    const detail = this.detail;
+    this.#o.log.info(
+      {
+        requestId: this.#o.requestId,
+        method: req.method,
+        path: req.url,
+        status,
+        backend: this.#o.upstream.backend.url,
+        endpoint: recorder.endpoint,
+        ttfbMs: this.#ttfbMs < 0 ? null : Math.round(this.#ttfbMs * 1000) / 1000,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+        bytesIn: detail.bytesIn,
+        bytesOut: this.#bytesOut,
+        stream: detail.stream,
+        model: detail.model,
+        ...(err ? { error: (err as { code?: string }).code ?? err.message } : {}),
+      },
+      'access',
+    );
+  }
+
+  /** Records a request that ended before reaching the backend (client gone while the body was read). */
+  finishWithoutBackend(status: number): void {
+    this.#finish(status, null);
+  }
+}

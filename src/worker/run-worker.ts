@@ -1,0 +1,133 @@
+import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import type { Config } from '../config/types.js';
+import { registerDefaultMetrics } from '../metrics/default-metrics.js';
+import { createWorkerMetrics } from '../metrics/definitions.js';
+import { createRequestRecorder } from '../metrics/request-recorder.js';
+import { isProxyMessage, type PrimaryToWorker, type WorkerToPrimary } from '../shared/ipc.js';
+import { createLogger, flushLogger, type Logger } from '../shared/logger.js';
+import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
+import { MetricsRelay } from './metrics-relay.js';
+import { createUpstreamSet, type UpstreamSet } from './upstream-pool.js';
+
+const DRAIN_POLL_MS = 100;
+const FINAL_ACK_TIMEOUT_MS = 2_000;
+const ABORT_SETTLE_MS = 50;
+
+/** A worker: one HTTP server that proxies; it answers the primary's metrics requests and drains on request. */
+export function runWorker(config: Config): void {
+  const workerId = cluster.worker?.id ?? 0;
+  const log = createLogger(config, { role: 'worker', worker: workerId });
+  const registry = new Registry();
+  registerDefaultMetrics(registry);
+  const recorder = createRequestRecorder(createWorkerMetrics(registry), config.backends);
+  const upstreams = createUpstreamSet(config);
+  const send = (message: WorkerToPrimary): boolean => (process.connected ? (process.send?.(message) ?? false) : false);
+  const relay = new MetricsRelay(send);
+  const state = { workersAlive: 0, startedAtMs: Date.now() };
+  const proxy = createProxyServer({
+    config,
+    upstreams,
+    recorder,
+    log,
+    local: {
+      metrics: () => relay.request(),
+      health: () => ({
+        workersAlive: state.workersAlive,
+        uptimeSeconds: Math.round((Date.now() - state.startedAtMs) / 1000),
+        pid: process.pid,
+      }),
+    },
+  });
+  const snapshot = async () => {
+    recorder.refresh();
+    return registry.getMetricsAsJSON();
+  };
+  let finalAck: (() => void) | null = null;
+  const drain = createDrain(config, proxy, upstreams, log, async () => {
+    const metrics = await snapshot();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FINAL_ACK_TIMEOUT_MS);
+      finalAck = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (!send({ type: 'iproxy:final-metrics', metrics })) finalAck();
+    });
+  });
+
+  process.on('message', (message: unknown) => {
+    if (!isProxyMessage<PrimaryToWorker>(message)) return;
+    switch (message.type) {
+      case 'iproxy:metrics-req':
+        void snapshot().then((metrics) => send({ type: 'iproxy:metrics-res', id: message.id, metrics }));
+        break;
+      case 'iproxy:scrape-res':
+        relay.onAnswer(message);
+        break;
+      case 'iproxy:state':
+        state.workersAlive = message.workersAlive;
+        state.startedAtMs = message.startedAtMs;
+        break;
+      case 'iproxy:drain':
+        drain(message.deadlineMs);
+        break;
+      case 'iproxy:final-ack':
+        (finalAck as (() => void) | null)?.();
+        break;
+    }
+  });
+  // pm2's treekill and a terminal's Ctrl-C signal the workers directly: drain, do not die mid-stream.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => drain(config.drainTimeoutMs));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception in worker');
+    flushLogger(log);
+    process.exit(1);
+  });
+
+  proxy.server.listen(config.port, config.host, () => {
+    const address = proxy.server.address() as AddressInfo;
+    send({ type: 'iproxy:ready', address: address.address, port: address.port });
+  });
+}
+
+function createDrain(
+  config: Config,
+  proxy: ProxyServer,
+  upstreams: UpstreamSet,
+  log: Logger,
+  sendFinal: () => Promise<void>,
+): (deadlineMs: number) => void {
+  let started = false;
+  return (deadlineMs) => {
+    if (started) return;
+    started = true;
+    const deadline = Date.now() + deadlineMs;
+    log.info({ inFlight: proxy.inFlight(), deadlineMs }, 'worker draining');
+    proxy.startDraining();
+    proxy.server.close();
+    const timer = setInterval(() => {
+      proxy.server.closeIdleConnections();
+      if (proxy.inFlight() > 0 && Date.now() < deadline) return;
+      clearInterval(timer);
+      const left = proxy.inFlight();
+      if (left > 0) {
+        log.warn({ inFlight: left }, 'drain deadline reached, closing the remaining requests');
+        proxy.abortAll(new Error('drain deadline reached'));
+      }
+      proxy.server.closeAllConnections();
+      // Aborted exchanges record their outcome on the next turns of the loop; snapshot after that.
+      void delay(left > 0 ? ABORT_SETTLE_MS : 0)
+        .then(sendFinal)
+        .catch((err: unknown) => log.error({ err }, 'final metrics snapshot failed'))
+        .finally(() => {
+          void upstreams.close().catch(() => undefined);
+          log.info({ drainTimeoutMs: config.drainTimeoutMs }, 'worker exiting');
+          flushLogger(log);
+          process.exit(0);
+        });
+    }, DRAIN_POLL_MS);
+  };
+}

@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const READY_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 20_000;
+
+export interface LogLine {
+  msg?: string;
+  [key: string]: unknown;
+}
+
+export interface RunningProxy {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly url: string;
+  readonly lines: LogLine[];
+  readonly stderr: string[];
+  /** Resolves with the first log line (already seen or future) matching `match`, or rejects after `timeoutMs`. */
+  waitForLine(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Sends `signal` and resolves with the exit code; SIGKILL after a bound. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts the real proxy (primary + workers) as a child process on a random loopback port. */
+export async function startProxy(args: string[], env: Record<string, string> = {}): Promise<RunningProxy> {
+  const child = spawn(process.execPath, [MAIN, '--host', '127.0.0.1', '--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: LogLine[] = [];
+  const stderr: string[] = [];
+  const waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      line = { msg: text };
+    }
+    lines.push(line);
+    for (const waiter of waiters) if (waiter.match(line)) waiter.resolve(line);
+  });
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (text) => stderr.push(text));
+
+  const waitForLine = (match: (line: LogLine) => boolean, timeoutMs = READY_TIMEOUT_MS): Promise<LogLine> => {
+    const seen = lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (line: LogLine) => {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          resolve(line);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr.join('\n')}`));
+      }, timeoutMs);
+      waiters.add(waiter);
+    });
+  };
+
+  let exited: Promise<number | null> | null = null;
+  const exitPromise = (): Promise<number | null> => {
+    exited ??=
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve(child.exitCode)
+        : once(child, 'exit').then(([code]) => code as number | null);
+    return exited;
+  };
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const done = exitPromise();
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    try {
+      return await done;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  try {
+    const ready = await Promise.race([
+      waitForLine((line) => line.msg === 'proxy ready'),
+      exitPromise().then((code) => {
+        throw new Error(`proxy exited with ${code} before it was ready; stderr: ${stderr.join('\n')}`);
+      }),
+    ]);
+    const port = ready.port as number;
+    return { child, port, url: `http://127.0.0.1:${port}`, lines, stderr, waitForLine, stop };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
+
+/** Runs the CLI to completion (for --help and bad flags) and returns its exit code and output. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), READY_TIMEOUT_MS);
+  const [code] = await once(child, 'exit');
+  clearTimeout(timer);
+  return { code: code as number | null, stdout, stderr };
+}
