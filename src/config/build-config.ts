@@ -45,6 +45,12 @@ function parseStripPrefix(raw: unknown): string {
   return text;
 }
 
+function parseHost(raw: unknown): string {
+  const text = String(raw).trim();
+  if (!text) throw new Error('must not be empty');
+  return text;
+}
+
 function parseTimeout(raw: unknown): number {
   const ms = parseDurationMs(raw);
   if (ms > MAX_TIMEOUT_MS) throw new Error(`at most ${MAX_TIMEOUT_MS} ms`);
@@ -75,11 +81,7 @@ export function configFromFlags(flags: Record<string, unknown>): Config {
   const metricsPortRaw = flags['metrics-port'];
   const config: Config = {
     backends: Object.freeze([v('backend-url', parseBackendUrl)]),
-    host: v('host', (raw) => {
-      const text = String(raw).trim();
-      if (!text) throw new Error('must not be empty');
-      return text;
-    }),
+    host: v('host', parseHost),
     port: v('port', (raw) => parseInteger(raw, 0, 65535)),
     workers: v('workers', parseWorkers),
     stripPrefix: v('strip-prefix', parseStripPrefix),
@@ -97,9 +99,38 @@ export function configFromFlags(flags: Record<string, unknown>): Config {
     drainTimeoutMs: v('drain-timeout', parseTimeout),
     keepAliveTimeoutMs: v('keep-alive-timeout', parsePositiveTimeout),
     metricsPort: metricsPortRaw === undefined || metricsPortRaw === '' ? null : v('metrics-port', (raw) => parseInteger(raw, 0, 65535)),
-    metricsHost: v('metrics-host', (raw) => String(raw)),
+    metricsHost: v('metrics-host', parseHost),
   };
   return Object.freeze(config);
+}
+
+const camelCase = (name: string): string => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+
+/** yargs lists an unknown --foo-bar twice (foo-bar, fooBar); keep the spelling the user typed. */
+function oneLine(message: string): string {
+  const first = message.split('\n')[0] ?? message;
+  const unknown = /^(Unknown arguments?): (.*)$/.exec(first);
+  if (!unknown) return first;
+  const names = (unknown[2] as string).split(', ');
+  const echoes = new Set(names.filter((name) => name.includes('-')).map(camelCase));
+  return `${unknown[1]}: ${names.filter((name) => !echoes.has(name)).join(', ')}`;
+}
+
+/** Flags that may stand alone (`--access-log` means on). */
+const VALUELESS_OK = new Set<string>(['access-log', 'help', 'version']);
+
+/**
+ * yargs silently applies the default when a string flag has no value (`--port $PORT` with PORT unset);
+ * we refuse that instead.
+ */
+function missingValue(argv: readonly string[]): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    const match = /^--([a-z][a-z-]*)$/.exec(argv[i] as string);
+    if (!match || VALUELESS_OK.has(match[1] as string) || !((match[1] as string) in FLAGS)) continue;
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) return `--${match[1]}: needs a value`;
+  }
+  return null;
 }
 
 export type ParseResult = { kind: 'config'; config: Config } | { kind: 'exit'; code: number; output: string };
@@ -109,6 +140,8 @@ export type ParseResult = { kind: 'config'; config: Config } | { kind: 'exit'; c
  * Never exits: the caller prints `output` and exits, so this stays testable.
  */
 export async function buildConfig(argv: readonly string[]): Promise<ParseResult> {
+  const missing = missingValue(argv);
+  if (missing !== null) return { kind: 'exit', code: 2, output: `inference-proxy: ${missing}` };
   let output = '';
   let failure: string | null = null;
   const parser = yargs([...argv])
@@ -130,7 +163,7 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
   const flags = await parser.parseAsync([...argv], {}, (_err, _argv, out) => {
     output = out;
   });
-  if (failure !== null) return { kind: 'exit', code: 2, output: `inference-proxy: ${String(failure).split('\n')[0]}` };
+  if (failure !== null) return { kind: 'exit', code: 2, output: `inference-proxy: ${oneLine(failure)}` };
   if (flags.help || flags.version) return { kind: 'exit', code: 0, output };
   try {
     return { kind: 'config', config: configFromFlags(flags as Record<string, unknown>) };

@@ -126,6 +126,9 @@ export class Supervisor {
   #fork(slot: Slot): Managed {
     slot.restartTimer = null;
     const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(this.#config) });
+    // A send to a worker whose channel is closing fails asynchronously as an 'error' event on the
+    // Worker; unhandled, it would take the primary down during a stop.
+    worker.on('error', (err) => this.#log.debug({ err, worker: worker.id }, 'ipc error'));
     let settleReady: (ok: boolean) => void = () => undefined;
     const ready = new Promise<boolean>((resolve) => {
       settleReady = resolve;

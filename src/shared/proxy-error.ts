@@ -1,5 +1,5 @@
 /**
- * Errors are values with a stable `code`; statusForError() in worker/error-response.ts is the one place that
+ * Errors are values with a stable `code`; mapError() in worker/error-response.ts is the one place that
  * turns a code into an HTTP status.
  */
 export class ProxyError extends Error {

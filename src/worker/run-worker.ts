@@ -24,7 +24,8 @@ export function runWorker(config: Config): void {
   registerDefaultMetrics(registry);
   const recorder = createRequestRecorder(createWorkerMetrics(registry), config.backends);
   const upstreams = createUpstreamSet(config);
-  const send = (message: WorkerToPrimary): boolean => (process.connected ? (process.send?.(message) ?? false) : false);
+  // The callback keeps a failed send (channel closing during shutdown) from becoming an 'error' event that kills us.
+  const send = (message: WorkerToPrimary): boolean => (process.connected ? (process.send?.(message, ignoreSendError) ?? false) : false);
   const relay = new MetricsRelay(send);
   const state = { workersAlive: 0, startedAtMs: Date.now() };
   const proxy = createProxyServer({
@@ -87,11 +88,19 @@ export function runWorker(config: Config): void {
     process.exit(1);
   });
 
+  proxy.server.once('error', (err) => {
+    // EADDRINUSE, EADDRNOTAVAIL, EACCES: nothing to serve; the primary restarts us with backoff and says so.
+    log.fatal({ err, host: config.host, port: config.port }, 'worker cannot listen');
+    flushLogger(log);
+    process.exit(1);
+  });
   proxy.server.listen(config.port, config.host, () => {
     const address = proxy.server.address() as AddressInfo;
     send({ type: 'iproxy:ready', address: address.address, port: address.port });
   });
 }
+
+function ignoreSendError(): void {}
 
 function createDrain(
   config: Config,

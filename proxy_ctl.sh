@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# proxy_ctl.sh — start, stop, reload and inspect inference-proxy without a process manager.
+#
+#   BACKEND_URL=http://gpu-box:8000 PORT=9000 WORKERS=4 ./proxy_ctl.sh start
+#
+# Design: the proxy is started as a plain background process (`setsid nohup node dist/src/main.js
+# ... &`) with a pidfile; no daemon stays behind. The proxy's own primary process supervises its
+# workers (restarts a crashed one, rolling restart on SIGHUP, drain on SIGTERM), so this script
+# only starts it, signals it, and waits. setsid gives the proxy its own session and process group:
+# it survives the terminal that started it, and `stop` can find every worker through that group
+# even after the primary is gone. For restart-on-crash and boot persistence use pm2 with
+# ecosystem.config.js instead.
+#
+# Needs only bash, curl and procps (ps, pgrep, kill). The build is not done here: run `npm ci`
+# (its prepare script compiles dist/).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# Every variable can be overridden from the environment.
+BACKEND_URL="${BACKEND_URL:-http://localhost:8000}" # --backend-url
+HOST="${HOST:-0.0.0.0}"                             # --host
+PORT="${PORT:-8001}"                                # --port (a fixed port: status and stop query it)
+WORKERS="${WORKERS:-}"                              # --workers; empty: one worker per CPU
+RUN_DIR="${RUN_DIR:-$SCRIPT_DIR/run}"               # holds the log and the pidfile by default
+LOG_FILE="${LOG_FILE:-$RUN_DIR/inference-proxy.log}" # stdout and stderr of the proxy, appended
+PID_FILE="${PID_FILE:-$RUN_DIR/inference-proxy.pid}" # pid of the primary
+NODE="${NODE:-node}"                                # node binary
+START_TIMEOUT="${START_TIMEOUT:-30}"                # seconds to wait for /healthz after start
+STOP_TIMEOUT="${STOP_TIMEOUT:-40}"                  # seconds before SIGKILL: --drain-timeout (30 s) + margin
+
+MAIN="$SCRIPT_DIR/dist/src/main.js"
+NAME="inference-proxy"
+
+usage() {
+  cat <<EOF
+usage: $(basename "$0") start|stop|restart|reload|status|logs [N]
+
+  start    start the proxy in the background; returns once /healthz answers (exit 0 if already running)
+  stop     graceful stop (SIGTERM: workers drain), SIGKILL after ${STOP_TIMEOUT} s (exit 0 if not running)
+  restart  stop, then start
+  reload   SIGHUP: rolling restart of the workers, zero downtime (exit 7 if not running)
+  status   pid and /healthz; exit 0 running and healthy, 3 not running, 4 running but /healthz fails
+  logs     follow the log (last 100 lines, then new ones); logs N prints the last N lines and exits
+
+environment: BACKEND_URL=$BACKEND_URL HOST=$HOST PORT=$PORT WORKERS=${WORKERS:-<CPU count>}
+             RUN_DIR=$RUN_DIR LOG_FILE=$LOG_FILE PID_FILE=$PID_FILE
+             NODE=$NODE START_TIMEOUT=$START_TIMEOUT STOP_TIMEOUT=$STOP_TIMEOUT
+EOF
+}
+
+die() {
+  echo "$NAME: $*" >&2
+  exit 1
+}
+
+need_curl() {
+  command -v curl >/dev/null 2>&1 || die "curl is required (install it, e.g. apt-get install curl)"
+}
+
+# A pid counts as alive if it exists and is not a zombie waiting to be reaped.
+alive() {
+  local stat
+  stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
+  [[ -n "$stat" && "$stat" != Z* ]]
+}
+
+# Prints the pid from the pidfile if that process is alive and is our proxy; removes a stale pidfile.
+running_pid() {
+  local pid
+  [[ -f "$PID_FILE" ]] || return 1
+  pid="$(tr -dc '0-9' <"$PID_FILE")"
+  if [[ -n "$pid" ]] && alive "$pid" && [[ "$(ps -o args= -p "$pid" 2>/dev/null)" == *"$MAIN"* ]]; then
+    echo "$pid"
+    return 0
+  fi
+  rm -f "$PID_FILE"
+  return 1
+}
+
+# Value of a flag on the running primary's command line (the source of truth for status and stop).
+arg_of() {
+  ps -o args= -p "$1" | awk -v flag="$2" '{ for (i = 1; i < NF; i++) if ($i == flag) { print $(i + 1); exit } }'
+}
+
+# Address to reach a proxy listening on $1 (0.0.0.0 and :: mean every interface).
+connect_host() {
+  case "$1" in
+  0.0.0.0 | "") echo "127.0.0.1" ;;
+  :: | "[::]") echo "[::1]" ;;
+  *:*) echo "[$1]" ;;
+  *) echo "$1" ;;
+  esac
+}
+
+healthz() { # host port
+  curl -fsS --max-time 2 "http://$(connect_host "$1"):$2/healthz" 2>/dev/null
+}
+
+json_number() { # json key
+  sed -n "s/.*\"$2\":\([0-9][0-9]*\).*/\1/p" <<<"$1"
+}
+
+# The primary and every process of its group (its workers), alive ones only.
+tree_pids() { # pid pgid-or-empty extra-pids...
+  local pid="$1" pgid="$2" p
+  shift 2
+  local all=("$pid")
+  mapfile -t -O 1 all < <(pgrep -P "$pid" 2>/dev/null || true)
+  if [[ -n "$pgid" ]]; then mapfile -t -O "${#all[@]}" all < <(pgrep -g "$pgid" 2>/dev/null || true); fi
+  for p in $(printf '%s\n' "${all[@]}" "$@" | sort -un); do
+    if alive "$p"; then echo "$p"; fi
+  done
+}
+
+# Our own process group if the primary leads one (setsid), else empty.
+own_group() {
+  local pgid
+  pgid="$(ps -o pgid= -p "$1" 2>/dev/null | tr -d ' ' || true)"
+  [[ "$pgid" == "$1" ]] && echo "$pgid" || true
+}
+
+kill_tree() { # pid pgid-or-empty extra-pids...
+  local pid="$1" pgid="$2"
+  [[ -n "$pgid" ]] && kill -KILL -- "-$pgid" 2>/dev/null || true
+  # shellcheck disable=SC2046
+  kill -KILL $(tree_pids "$@") 2>/dev/null || true
+}
+
+cmd_start() {
+  local pid offset started deadline json hpid alive_workers code reason setsid_cmd=()
+  need_curl
+  if pid="$(running_pid)"; then
+    echo "$NAME is already running (pid $pid)"
+    return 0
+  fi
+  command -v "$NODE" >/dev/null 2>&1 || die "node not found (NODE=$NODE)"
+  [[ -f "$MAIN" ]] || die "$MAIN is missing: run 'npm ci' in $SCRIPT_DIR first (it builds dist/)"
+  [[ "$PORT" =~ ^[1-9][0-9]*$ ]] || die "PORT must be a fixed port number (got '$PORT'): status and stop need to know it"
+  mkdir -p "$(dirname "$LOG_FILE")" "$(dirname "$PID_FILE")"
+  touch "$LOG_FILE"
+  offset="$(wc -c <"$LOG_FILE" | tr -d ' ')"
+
+  local args=(--backend-url "$BACKEND_URL" --host "$HOST" --port "$PORT")
+  [[ -n "$WORKERS" ]] && args+=(--workers "$WORKERS")
+  command -v setsid >/dev/null 2>&1 && setsid_cmd=(setsid)
+  # A background job of a non-interactive shell leads no process group, so setsid does not fork
+  # and $! is the pid of node itself. nohup only matters without setsid.
+  "${setsid_cmd[@]}" nohup "$NODE" "$MAIN" "${args[@]}" >>"$LOG_FILE" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$PID_FILE"
+  trap 'kill_tree "$pid" "$(own_group "$pid")"; rm -f "$PID_FILE"; exit 130' INT TERM
+
+  # Ready when /healthz is answered by one of OUR workers (not by some other process on the port)
+  # and, if the worker count is known, when all of them are up.
+  local expected="${WORKERS:-${INFERENCE_PROXY_WORKERS:-}}"
+  reason="no answer from /healthz within ${START_TIMEOUT} s"
+  started=$SECONDS
+  deadline=$((started + START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    if ! alive "$pid"; then
+      code=0
+      wait "$pid" 2>/dev/null || code=$?
+      reason="the process exited with code $code"
+      break
+    fi
+    if json="$(healthz "$HOST" "$PORT")"; then
+      hpid="$(json_number "$json" pid)"
+      alive_workers="$(json_number "$json" workersAlive)"
+      if [[ -n "$hpid" && "$(ps -o ppid= -p "$hpid" 2>/dev/null | tr -d ' ')" == "$pid" ]] &&
+        [[ -z "$expected" || "$alive_workers" == "$expected" ]]; then
+        trap - INT TERM
+        echo "started $NAME (pid $pid) on $HOST:$PORT -> $BACKEND_URL"
+        return 0
+      fi
+    fi
+    sleep 0.2
+  done
+  trap - INT TERM
+  kill_tree "$pid" "$(own_group "$pid")"
+  rm -f "$PID_FILE"
+  {
+    echo "$NAME failed to start after $((SECONDS - started)) s: $reason"
+    echo "--- last 20 lines of $LOG_FILE ---"
+    tail -c "+$((offset + 1))" "$LOG_FILE" | tail -n 20
+  } >&2
+  return 1
+}
+
+cmd_stop() {
+  local pid pgid workers deadline left
+  if ! pid="$(running_pid)"; then
+    echo "$NAME is not running"
+    return 0
+  fi
+  pgid="$(own_group "$pid")"
+  # Learn the workers before the signal: once the primary is gone they are no longer its children.
+  mapfile -t workers < <(pgrep -P "$pid" || true)
+  kill -TERM "$pid" 2>/dev/null || true
+  # +1: SECONDS ticks in whole seconds, so the wait is at least STOP_TIMEOUT.
+  deadline=$((SECONDS + STOP_TIMEOUT + 1))
+  while ((SECONDS < deadline)); do
+    left="$(tree_pids "$pid" "$pgid" "${workers[@]}")"
+    [[ -z "$left" ]] && break
+    sleep 0.2
+  done
+  left="$(tree_pids "$pid" "$pgid" "${workers[@]}")"
+  if [[ -n "$left" ]]; then
+    echo "$NAME: still running after ${STOP_TIMEOUT} s, sending SIGKILL to:" $left >&2
+    kill_tree "$pid" "$pgid" "${workers[@]}"
+    deadline=$((SECONDS + 5))
+    while ((SECONDS < deadline)) && [[ -n "$(tree_pids "$pid" "$pgid" "${workers[@]}")" ]]; do sleep 0.2; done
+  fi
+  rm -f "$PID_FILE"
+  echo "stopped $NAME (pid $pid)"
+}
+
+cmd_reload() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    echo "$NAME is not running"
+    return 7
+  fi
+  kill -HUP "$pid"
+  echo "reloading $NAME (pid $pid): SIGHUP sent, rolling restart of the workers (zero downtime)"
+}
+
+cmd_status() {
+  local pid host port json
+  need_curl
+  if ! pid="$(running_pid)"; then
+    echo "$NAME is not running"
+    return 3
+  fi
+  host="$(arg_of "$pid" --host)"
+  port="$(arg_of "$pid" --port)"
+  if ! json="$(healthz "${host:-$HOST}" "${port:-$PORT}")"; then
+    echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} but /healthz does not answer"
+    return 4
+  fi
+  echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} -> $(arg_of "$pid" --backend-url)"
+  echo "workers alive: $(json_number "$json" workersAlive), uptime: $(json_number "$json" uptimeSeconds) s"
+  echo "healthz: $json"
+}
+
+cmd_logs() {
+  [[ -f "$LOG_FILE" ]] || die "no log file at $LOG_FILE"
+  if [[ $# -gt 0 ]]; then
+    [[ "$1" =~ ^[0-9]+$ ]] || die "logs: N must be a number (got '$1')"
+    tail -n "$1" "$LOG_FILE"
+  else
+    tail -n 100 -F "$LOG_FILE"
+  fi
+}
+
+case "${1:-}" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+restart)
+  cmd_stop
+  cmd_start
+  ;;
+reload) cmd_reload ;;
+status) cmd_status ;;
+logs)
+  shift
+  cmd_logs "$@"
+  ;;
+-h | --help | help) usage ;;
+*)
+  usage >&2
+  exit 2
+  ;;
+esac

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { send } from '../helpers/http.js';
+import { MAIN } from '../helpers/start-proxy.js';
+
+// Real pm2 (the project dependency) with a temporary PM2_HOME: its own daemon, never the user's.
+const ROOT = resolve(dirname(MAIN), '..', '..');
+const PM2 = join(ROOT, 'node_modules', '.bin', 'pm2');
+const TEST = { timeout: 90_000 };
+const PM2_TIMEOUT_MS = 45_000;
+/** ecosystem.config.js kill_timeout is 40 s; an idle proxy stops in well under a second. */
+const GONE_TIMEOUT_MS = 45_000;
+const CLUSTER_REFUSAL = 'started as a cluster worker of another primary (pm2 cluster mode?)';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Pm2Process {
+  name: string;
+  pid: number;
+  pm2_env: { exec_mode: string; status: string; exit_code?: number; pm_err_log_path: string; restart_time: number };
+}
+
+/** Runs a command to completion; SIGKILL after `timeoutMs`. */
+async function run(file: string, args: string[], env: Record<string, string>, timeoutMs = PM2_TIMEOUT_MS): Promise<Run> {
+  const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    const code = await new Promise<number | null>((done, fail) => {
+      child.once('error', fail);
+      child.once('close', (exitCode) => done(exitCode));
+    });
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  await new Promise<void>((done) => server.close(() => done()));
+  assert.ok(address !== null && typeof address === 'object');
+  return address.port;
+}
+
+/** A pid is alive if it exists and is not a zombie (an exited process not yet reaped). */
+async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function childrenOf(pid: number): Promise<number[]> {
+  const { stdout } = await run('pgrep', ['-P', String(pid)], {}, 5_000);
+  return stdout.split(/\s+/).filter(Boolean).map(Number);
+}
+
+async function waitGone(pids: number[], timeoutMs = GONE_TIMEOUT_MS): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left: number[] = [];
+    for (const pid of pids) if (await isAlive(pid)) left.push(pid);
+    if (left.length === 0 || Date.now() >= deadline) return left;
+    await sleep(100);
+  }
+}
+
+/** Polls `probe` until it returns a value other than undefined; fails after `timeoutMs`. */
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last error: ${String(last)}`);
+    await sleep(200);
+  }
+}
+
+/**
+ * A pm2 bound to a fresh PM2_HOME. t.after runs `pm2 kill` (daemon and apps), then SIGKILLs
+ * every pid the test learned and the daemon if anything survived, then removes the directory.
+ */
+async function pm2Home(t: TestContext, extraEnv: Record<string, string> = {}) {
+  const home = await mkdtemp(join(tmpdir(), 'pm2-home-'));
+  const env = { PM2_HOME: home, ...extraEnv };
+  const pids = new Set<number>();
+  const pm2 = (args: string[]) => run(PM2, args, env);
+  t.after(async () => {
+    const daemon = Number(await readFile(join(home, 'pm2.pid'), 'utf8').catch(() => '0'));
+    if (daemon > 0) pids.add(daemon);
+    await pm2(['kill']).catch(() => undefined);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await waitGone([...pids], 5_000);
+    await rm(home, { recursive: true, force: true });
+  });
+  const jlist = async (): Promise<Pm2Process[]> => {
+    const result = await pm2(['jlist']);
+    assert.equal(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout) as Pm2Process[];
+  };
+  return { home, pm2, jlist, pids };
+}
+
+test(
+  'pm2 start ecosystem.config.js: one fork-mode primary with its workers, ready when pm2 returns; delete leaves nothing',
+  TEST,
+  async (t) => {
+    const backend = await createMockBackend({ port: 0 });
+    t.after(() => backend.close());
+    const port = await freePort();
+    const { pm2, jlist, pids } = await pm2Home(t, { BACKEND_URL: backend.url, HOST: '127.0.0.1', PORT: String(port), WORKERS: '2' });
+
+    const started = await pm2(['start', 'ecosystem.config.js']);
+    assert.equal(started.code, 0, started.stdout + started.stderr);
+
+    const list = await jlist();
+    assert.equal(list.length, 1, JSON.stringify(list.map((p) => p.name)));
+    const [app] = list;
+    assert.equal(app!.name, 'inference-proxy');
+    assert.equal(app!.pm2_env.exec_mode, 'fork_mode');
+    assert.equal(app!.pm2_env.status, 'online');
+    const primary = app!.pid;
+    assert.ok(primary > 0);
+    pids.add(primary);
+
+    // wait_ready: pm2 returned only after every worker listened. The worker count the workers report
+    // travels over IPC, so give it a moment, not a startup's worth.
+    const health = await waitFor(
+      'healthz with 2 workers',
+      async () => {
+        const res = await send(`http://127.0.0.1:${port}/healthz`);
+        const body = JSON.parse(res.text) as { status: string; workersAlive: number; pid: number };
+        return res.status === 200 && body.workersAlive === 2 ? body : undefined;
+      },
+      3_000,
+    );
+    const workers = await childrenOf(primary);
+    for (const pid of workers) pids.add(pid);
+    assert.equal(workers.length, 2, `workers of ${primary}: ${workers.join(' ')}`);
+    assert.ok(workers.includes(health.pid), `healthz answered by ${health.pid}, not a worker of ${primary}`);
+
+    const deleted = await pm2(['delete', 'all']);
+    assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
+    assert.deepEqual(await waitGone([primary, ...workers]), [], 'processes left after pm2 delete');
+    assert.deepEqual(await jlist(), []);
+  },
+);
+
+test('pm2 cluster mode is refused with a one-line explanation and does not stay online', TEST, async (t) => {
+  const { pm2, jlist, pids } = await pm2Home(t);
+
+  const started = await pm2(['start', MAIN, '-i', '2', '--name', 'proxy-cluster']);
+  assert.equal(started.code, 0, started.stdout + started.stderr);
+
+  // Without stop_exit_codes pm2 restarts it until max_restarts, then marks it errored.
+  const list = await waitFor(
+    'every instance errored or stopped',
+    async () => {
+      const procs = await jlist();
+      for (const p of procs) if (p.pid > 0) pids.add(p.pid);
+      return procs.length === 2 && procs.every((p) => p.pm2_env.status === 'errored' || p.pm2_env.status === 'stopped') ? procs : undefined;
+    },
+    30_000,
+  );
+  for (const p of list) {
+    assert.equal(p.pm2_env.exec_mode, 'cluster_mode');
+    assert.equal(p.pm2_env.exit_code, 2, `${p.name}: ${JSON.stringify(p.pm2_env)}`);
+    const errLog = await readFile(p.pm2_env.pm_err_log_path, 'utf8');
+    assert.ok(errLog.includes(CLUSTER_REFUSAL), errLog);
+    assert.ok(
+      errLog
+        .split('\n')
+        .filter(Boolean)
+        .every((line) => line.includes(CLUSTER_REFUSAL)),
+      `one line per attempt, nothing else:\n${errLog}`,
+    );
+  }
+});

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ERR_BAD_REQUEST_BODY, ERR_BODY_TOO_LARGE, ERR_CLIENT_ABORTED, ProxyError } from '../../src/shared/proxy-error.js';
+import { errorBody, mapError, STATUS_CLIENT_CLOSED } from '../../src/worker/error-response.js';
+
+function codedError(code: string, message = 'boom'): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+test('undici timeouts map to 504', () => {
+  assert.deepEqual(mapError(codedError('UND_ERR_CONNECT_TIMEOUT')), {
+    status: 504,
+    type: 'upstream_timeout',
+    code: 'backend_timeout',
+    message: 'connecting to the backend timed out',
+  });
+  assert.deepEqual(mapError(codedError('UND_ERR_HEADERS_TIMEOUT')), {
+    status: 504,
+    type: 'upstream_timeout',
+    code: 'backend_timeout',
+    message: 'the backend did not send response headers in time',
+  });
+  assert.deepEqual(mapError(codedError('UND_ERR_BODY_TIMEOUT')), {
+    status: 504,
+    type: 'upstream_timeout',
+    code: 'backend_timeout',
+    message: 'the backend went silent for longer than the body timeout',
+  });
+});
+
+test('an unreachable backend maps to 502 backend_unreachable', () => {
+  for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']) {
+    assert.deepEqual(mapError(codedError(code)), {
+      status: 502,
+      type: 'upstream_error',
+      code: 'backend_unreachable',
+      message: `the backend is unreachable (${code})`,
+    });
+  }
+});
+
+test('socket errors and unknown codes map to 502 backend_error', () => {
+  for (const code of ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'SOMETHING_NEW']) {
+    assert.deepEqual(mapError(codedError(code)), {
+      status: 502,
+      type: 'upstream_error',
+      code: 'backend_error',
+      message: `the backend connection failed (${code})`,
+    });
+  }
+});
+
+test('errors without a code and non-error values map to 502 backend_error', () => {
+  const expected = { status: 502, type: 'upstream_error', code: 'backend_error', message: 'the backend connection failed' };
+  for (const value of [new Error('plain'), new TypeError('t'), null, undefined, 'a string', 42, {}, [], Symbol('s')]) {
+    assert.deepEqual(mapError(value), expected, String(value));
+  }
+});
+
+test('a code given on a plain object is honoured', () => {
+  assert.equal(mapError({ code: 'ECONNREFUSED' }).status, 502);
+  assert.equal(mapError({ code: 'ECONNREFUSED' }).code, 'backend_unreachable');
+  assert.equal(mapError({ code: 'UND_ERR_HEADERS_TIMEOUT' }).status, 504);
+});
+
+test('ProxyError codes map to their statuses and keep their message', () => {
+  assert.deepEqual(mapError(new ProxyError(ERR_BODY_TOO_LARGE, 'the request body is larger than 10 bytes')), {
+    status: 413,
+    type: 'invalid_request_error',
+    code: 'request_too_large',
+    message: 'the request body is larger than 10 bytes',
+  });
+  assert.deepEqual(mapError(new ProxyError(ERR_BAD_REQUEST_BODY, 'bad body')), {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'bad_request_body',
+    message: 'bad body',
+  });
+});
+
+test('a client abort, ours or undici’s, maps to 499', () => {
+  const expected = { status: 499, type: 'client_closed', code: 'client_closed', message: 'the client closed the connection' };
+  assert.equal(STATUS_CLIENT_CLOSED, 499);
+  assert.deepEqual(mapError(new ProxyError(ERR_CLIENT_ABORTED, 'gone')), expected);
+  assert.deepEqual(mapError(codedError('UND_ERR_ABORTED')), expected);
+});
+
+test('ProxyError carries its code', () => {
+  const err = new ProxyError(ERR_BODY_TOO_LARGE, 'm');
+  assert.ok(err instanceof Error);
+  assert.equal(err.code, 'ERR_BODY_TOO_LARGE');
+  assert.equal(err.message, 'm');
+  assert.equal(ERR_CLIENT_ABORTED, 'ERR_CLIENT_ABORTED');
+  assert.equal(ERR_BAD_REQUEST_BODY, 'ERR_BAD_REQUEST_BODY');
+});
+
+test('errorBody is the OpenAI error envelope', () => {
+  assert.equal(
+    errorBody('upstream_error', 'backend_unreachable', 'the backend is unreachable (ECONNREFUSED)'),
+    '{"error":{"message":"the backend is unreachable (ECONNREFUSED)","type":"upstream_error","code":"backend_unreachable"}}',
+  );
+  assert.equal(errorBody('t', 'c', 'quote " and \n newline'), '{"error":{"message":"quote \\" and \\n newline","type":"t","code":"c"}}');
+  const mapped = mapError(codedError('UND_ERR_BODY_TIMEOUT'));
+  assert.deepEqual(JSON.parse(errorBody(mapped.type, mapped.code, mapped.message)), {
+    error: { message: mapped.message, type: 'upstream_timeout', code: 'backend_timeout' },
+  });
+});

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { inspectCompletionRequest } from '../../src/llm/inspect-request.js';
+
+const inspect = (text: string) => inspectCompletionRequest(Buffer.from(text, 'utf8'));
+const UNKNOWN = { model: null, stream: false };
+
+test('model and stream are read', () => {
+  assert.deepEqual(inspect('{"model":"llama-3","stream":true,"messages":[]}'), { model: 'llama-3', stream: true });
+  assert.deepEqual(inspect('{"model":"llama-3","stream":false}'), { model: 'llama-3', stream: false });
+  assert.deepEqual(inspect('{"model":"m"}'), { model: 'm', stream: false });
+  assert.deepEqual(inspect('{"stream":true}'), { model: null, stream: true });
+  assert.deepEqual(inspect('{}'), UNKNOWN);
+  assert.deepEqual(inspect(' \n{"model" : "spaced" , "stream" : true}\n '), { model: 'spaced', stream: true });
+});
+
+test('stream is true only for the JSON value true', () => {
+  for (const value of ['"true"', '1', '"yes"', '{}', '[]', 'null', '{"include_usage":true}']) {
+    assert.deepEqual(inspect(`{"model":"m","stream":${value}}`), { model: 'm', stream: false }, value);
+  }
+});
+
+test('a body that is not a JSON object yields nothing', () => {
+  for (const body of ['', 'not json', '{"model":"m"', '[{"model":"m","stream":true}]', '[]', 'null', '"model"', '42', 'true', '\u0000']) {
+    assert.deepEqual(inspect(body), UNKNOWN, JSON.stringify(body));
+  }
+  assert.deepEqual(inspectCompletionRequest(Buffer.alloc(0)), UNKNOWN);
+  assert.deepEqual(inspectCompletionRequest(Buffer.from([0xff, 0xfe, 0x00])), UNKNOWN);
+});
+
+test('a model longer than 256 characters is cut to 256', () => {
+  const long = 'm'.repeat(1000);
+  assert.deepEqual(inspect(JSON.stringify({ model: long, stream: true })), { model: 'm'.repeat(256), stream: true });
+  assert.equal(inspect(JSON.stringify({ model: 'x'.repeat(256) })).model, 'x'.repeat(256));
+  assert.equal(inspect(JSON.stringify({ model: 'x'.repeat(257) })).model, 'x'.repeat(256));
+});
+
+test('a non-string model is null', () => {
+  for (const value of ['42', 'null', 'true', '["m"]', '{"name":"m"}']) {
+    assert.deepEqual(inspect(`{"model":${value},"stream":true}`), { model: null, stream: true }, value);
+  }
+});
+
+test('the empty model string is kept as is', () => {
+  assert.deepEqual(inspect('{"model":""}'), { model: '', stream: false });
+});
+
+test('non-ASCII models survive', () => {
+  assert.equal(inspect(JSON.stringify({ model: 'modèle-日本' })).model, 'modèle-日本');
+});
+
+test('the last duplicate key wins, as in JSON.parse', () => {
+  assert.deepEqual(inspect('{"model":"a","model":"b","stream":true,"stream":false}'), { model: 'b', stream: false });
+});
+
+test('the result for an unknown body is frozen', () => {
+  const a = inspect('nope');
+  assert.equal(Object.isFrozen(a), true);
+});
