@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createMockBackend, type MockBackend } from './mock-backend/create-mock-backend.js';
 
@@ -19,38 +20,44 @@ async function startBackend(): Promise<MockBackend> {
 async function main(): Promise<void> {
   const backend = await startBackend();
   const args = ['--backend-url', backend.url, ...process.argv.slice(2)];
-  const proxy = fork(fileURLToPath(new URL('./main.js', import.meta.url)), args, { stdio: ['inherit', 'pipe', 'inherit', 'ipc'] });
-  let port = 0;
-  proxy.stdout?.on('data', (chunk: Buffer) => {
-    process.stdout.write(chunk);
-    const match = /"msg":"proxy ready"/.test(chunk.toString()) ? /"port":(\d+)/.exec(chunk.toString()) : null;
-    if (match) port = Number(match[1]);
+  // Its own process group: a Ctrl-C reaches only this script, which forwards it once (a second signal
+  // would make the proxy skip the graceful drain).
+  const proxy = fork(fileURLToPath(new URL('./main.js', import.meta.url)), args, {
+    stdio: ['inherit', 'pipe', 'inherit', 'ipc'],
+    detached: true,
   });
-  proxy.on('message', (message) => {
-    if (message !== 'ready') return;
-    const base = `http://127.0.0.1:${port || 8001}`;
-    process.stdout.write(
-      [
-        '',
-        `Simulated backend: ${backend.url}   Proxy: ${base}`,
-        'Try:',
-        `  curl -N ${base}/inference/v1/chat/completions -H 'content-type: application/json' \\`,
-        `    -d '{"model":"mock-model","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"Hello there"}]}'`,
-        `  curl ${base}/metrics`,
-        `  curl ${base}/healthz`,
-        'Ctrl-C stops both.',
-        '',
-      ].join('\n'),
-    );
+  let announced = false;
+  createInterface({ input: proxy.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    process.stdout.write(`${line}\n`);
+    if (announced || !line.includes('"msg":"proxy ready"')) return;
+    announced = true;
+    announce(backend.url, `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`);
   });
   const stop = (): void => {
     proxy.kill('SIGTERM');
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  process.on('exit', () => proxy.kill('SIGKILL'));
   proxy.on('exit', (code) => {
     void backend.close().then(() => process.exit(code ?? 0));
   });
+}
+
+function announce(backendUrl: string, base: string): void {
+  process.stdout.write(
+    [
+      '',
+      `Simulated backend: ${backendUrl}   Proxy: ${base}`,
+      'Try:',
+      `  curl -N ${base}/inference/v1/chat/completions -H 'content-type: application/json' \\`,
+      `    -d '{"model":"mock-model","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"Hello there"}]}'`,
+      `  curl ${base}/metrics`,
+      `  curl ${base}/healthz`,
+      'Ctrl-C stops both.',
+      '',
+    ].join('\n'),
+  );
 }
 
 main().catch((err: unknown) => {

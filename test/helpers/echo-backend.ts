@@ -11,6 +11,8 @@ export interface EchoBackend {
   /** Requests whose connection closed before their response finished (an abort reached the backend). */
   aborted: number;
   requests: number;
+  /** Bytes /flood has handed to its socket so far (it honours backpressure). */
+  floodWritten: number;
   /** Resolves at the next abort the backend sees. */
   nextAbort(timeoutMs?: number): Promise<void>;
 }
@@ -19,7 +21,7 @@ export interface EchoBackend {
  * A plain HTTP backend for forwarding tests, steered by path:
  * /echo* reflects the request as JSON; /binary?size=N sends N deterministic bytes; /sse?n=N&gap=MS
  * sends N events MS apart; /hang never answers; /hang-stream sends headers and one event, then nothing;
- * /hop answers with hop-by-hop headers that must not reach the client.
+ * /hop answers with hop-by-hop headers that must not reach the client; /flood writes without end, with backpressure.
  */
 export async function startEchoBackend(t: TestContext): Promise<EchoBackend> {
   const waiters: Array<() => void> = [];
@@ -29,6 +31,7 @@ export async function startEchoBackend(t: TestContext): Promise<EchoBackend> {
     connections: 0,
     aborted: 0,
     requests: 0,
+    floodWritten: 0,
     nextAbort(timeoutMs = 5_000): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('the backend saw no abort')), timeoutMs);
@@ -46,7 +49,8 @@ export async function startEchoBackend(t: TestContext): Promise<EchoBackend> {
       state.aborted++;
       for (const waiter of waiters.splice(0)) waiter();
     });
-    handle(req, res);
+    if (req.url?.startsWith('/flood')) flood(res, state);
+    else handle(req, res);
   });
   server.on('connection', () => state.connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -121,6 +125,23 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   }
   res.writeHead(404, { 'content-type': 'text/plain' });
   res.end('not found');
+}
+
+const FLOOD_CHUNK = Buffer.alloc(64 * 1024, 120);
+
+/** Writes chunks as fast as the socket takes them, waiting for 'drain' whenever write() says so. */
+function flood(res: ServerResponse, state: { floodWritten: number }): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream' });
+  const pump = (): void => {
+    while (!res.destroyed) {
+      state.floodWritten += FLOOD_CHUNK.length;
+      if (!res.write(FLOOD_CHUNK)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+  };
+  pump();
 }
 
 function echo(req: IncomingMessage, res: ServerResponse): void {

@@ -124,6 +124,32 @@ test('SSE events spaced 50 ms apart arrive spaced, one by one, not batched', asy
   assert.ok(spaced >= 6, `gaps ${gaps.map((g) => g.toFixed(0)).join(',')}`);
 });
 
+test('a slow client pauses the read from the backend instead of growing memory', async (t) => {
+  const backend = await startEchoBackend(t);
+  const { url } = await startInProcessProxy(t, { 'backend-url': backend.url });
+  const dispatcher = new Agent();
+  t.after(() => dispatcher.close());
+  const controller = new AbortController();
+  const res = await request(`${url}/flood`, { dispatcher, signal: controller.signal });
+  res.body.on('error', () => undefined);
+  // The client reads nothing for a while; the backend could write gigabytes in that time if nothing pushed back.
+  await delay(1_000);
+  const stalledAt = backend.floodWritten;
+  await delay(300);
+  assert.ok(stalledAt < 64 * 1024 * 1024, `the backend wrote ${stalledAt} bytes while the client read nothing`);
+  assert.equal(backend.floodWritten, stalledAt, 'the backend is stalled');
+  // Reading resumes the flow; leaving early (break) aborts the backend request.
+  const aborted = backend.nextAbort();
+  let read = 0;
+  for await (const chunk of res.body) {
+    read += chunk.length;
+    if (read > stalledAt + 8 * 1024 * 1024) break;
+  }
+  assert.ok(backend.floodWritten > stalledAt);
+  controller.abort();
+  await aborted;
+});
+
 test('a client that leaves mid-stream aborts the backend request at once', async (t) => {
   const backend = await startEchoBackend(t);
   const { url, registry } = await startInProcessProxy(t, { 'backend-url': backend.url });
