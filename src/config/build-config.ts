@@ -87,6 +87,7 @@ export function configFromFlags(flags: Record<string, unknown>): Config {
     stripPrefix: v('strip-prefix', parseStripPrefix),
     logLevel: v('log-level', parseLogLevel),
     accessLog: v('access-log', parseOnOff),
+    injectUsage: v('inject-usage', parseOnOff),
     upstreamConnections: v('upstream-connections', (raw) => parseInteger(raw, 1, 65535)),
     connectTimeoutMs: v('connect-timeout', parsePositiveTimeout),
     headersTimeoutMs: v('headers-timeout', parseTimeout),
@@ -117,7 +118,7 @@ function oneLine(message: string): string {
 }
 
 /** Flags that may stand alone (`--access-log` means on). */
-const VALUELESS_OK = new Set<string>(['access-log', 'help', 'version']);
+const VALUELESS_OK = new Set<string>(['access-log', 'inject-usage', 'help', 'version']);
 
 /**
  * yargs silently applies the default when a string flag has no value (`--port $PORT` with PORT unset);

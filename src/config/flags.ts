@@ -17,6 +17,11 @@ export const FLAGS = {
   'strip-prefix': { type: 'string', default: d.DEFAULT_STRIP_PREFIX, describe: "Path prefix removed before forwarding ('' turns it off)" },
   'log-level': { type: 'string', default: d.DEFAULT_LOG_LEVEL, describe: 'fatal, error, warn, info, debug, trace or silent' },
   'access-log': { type: 'string', default: 'on', describe: 'One JSON line per request: on or off' },
+  'inject-usage': {
+    type: 'string',
+    default: 'on',
+    describe: 'Ask streamed completions for usage (stream_options.include_usage) and hide that chunk from clients that did not: on or off',
+  },
   'upstream-connections': {
     type: 'string',
     default: String(d.DEFAULT_UPSTREAM_CONNECTIONS),

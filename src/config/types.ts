@@ -17,6 +17,8 @@ export interface Config {
   readonly stripPrefix: string;
   readonly logLevel: Level | 'silent';
   readonly accessLog: boolean;
+  /** Add stream_options.include_usage to streamed completions that did not ask, for exact token counts. */
+  readonly injectUsage: boolean;
   readonly upstreamConnections: number;
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;

@@ -32,6 +32,7 @@ export interface WorkerMetrics {
   readonly inFlight: Gauge<'url'>;
   readonly inputQps: Gauge<'url'>;
   readonly outputQps: Gauge<'url'>;
+  readonly llm: LlmMetrics;
 }
 
 /** The per-worker request metrics, registered on `registry`. Every worker must create identical buckets: the primary sums them element-wise. */
@@ -82,6 +83,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       labelNames: ['url'],
       registers,
     }),
+    llm: createLlmMetrics(registry),
   };
 }
 
@@ -107,6 +109,97 @@ export function createPrimaryMetrics(registry: Registry): PrimaryMetrics {
     scrapeWorkerFailures: new Counter({
       name: 'metrics_scrape_worker_failures_total',
       help: 'Times a worker did not answer a metrics request in time; that scrape used its last known counts.',
+      registers,
+    }),
+  };
+}
+
+// LLM metrics (issue 3). Buckets avoid the values tests and operators care about most sitting on a
+// boundary: a steady 20 ms/token stream is 50 tokens/s, inside (40, 60].
+export const TTFT_BUCKETS_S = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300, 600,
+];
+export const TPOT_BUCKETS_S = [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10];
+export const THROUGHPUT_BUCKETS_TPS = [
+  1, 2, 5, 10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300, 400, 600, 800, 1000, 1500, 2000, 3000, 5000,
+];
+/** 1, 4, 16 ... 4^10 = 1,048,576 tokens. */
+export const TOKEN_COUNT_BUCKETS = Array.from({ length: 11 }, (_, i) => 4 ** i);
+export const OUTCOMES = ['completed', 'client_disconnect', 'upstream_error', 'inband_error', 'timeout'] as const;
+
+export interface LlmMetrics {
+  readonly timeToFirstToken: Histogram<'url' | 'endpoint'>;
+  readonly timePerOutputToken: Histogram<'url' | 'endpoint'>;
+  readonly decodingThroughput: Histogram<'url' | 'endpoint'>;
+  readonly promptTokens: Counter<'url' | 'endpoint'>;
+  readonly completionTokens: Counter<'url' | 'endpoint'>;
+  readonly requestPromptTokens: Histogram<'url' | 'endpoint'>;
+  readonly requestCompletionTokens: Histogram<'url' | 'endpoint'>;
+  readonly streamOutcomes: Counter<'url' | 'endpoint' | 'outcome'>;
+  readonly usageEstimated: Counter<'url' | 'endpoint'>;
+}
+
+export function createLlmMetrics(registry: Registry): LlmMetrics {
+  const registers = [registry];
+  const labelNames = ['url', 'endpoint'] as const;
+  return {
+    timeToFirstToken: new Histogram({
+      name: 'time_to_first_token_seconds',
+      help: 'Streamed completions: time from the arrival of the request to the first event carrying generated content (not a comment, not the role-only chunk), in seconds.',
+      labelNames,
+      buckets: TTFT_BUCKETS_S,
+      registers,
+    }),
+    timePerOutputToken: new Histogram({
+      name: 'time_per_output_token_seconds',
+      help: 'Streamed completions with at least 2 tokens: (time of last content event - time of first) / (completion tokens - 1), in seconds.',
+      labelNames,
+      buckets: TPOT_BUCKETS_S,
+      registers,
+    }),
+    decodingThroughput: new Histogram({
+      name: 'decoding_throughput_tokens_per_second',
+      help: 'Streamed completions with at least 2 tokens: (completion tokens - 1) / (time of last content event - time of first).',
+      labelNames,
+      buckets: THROUGHPUT_BUCKETS_TPS,
+      registers,
+    }),
+    promptTokens: new Counter({
+      name: 'prompt_tokens_total',
+      help: 'Prompt (input) tokens, as reported by the backend.',
+      labelNames,
+      registers,
+    }),
+    completionTokens: new Counter({
+      name: 'completion_tokens_total',
+      help: 'Completion (output) tokens, as reported by the backend, or estimated from content events when it reported none (see usage_estimated_total).',
+      labelNames,
+      registers,
+    }),
+    requestPromptTokens: new Histogram({
+      name: 'request_prompt_tokens',
+      help: 'Prompt tokens per request, as reported by the backend.',
+      labelNames,
+      buckets: TOKEN_COUNT_BUCKETS,
+      registers,
+    }),
+    requestCompletionTokens: new Histogram({
+      name: 'request_completion_tokens',
+      help: 'Completion tokens per request (reported, or estimated for streams without usage).',
+      labelNames,
+      buckets: TOKEN_COUNT_BUCKETS,
+      registers,
+    }),
+    streamOutcomes: new Counter({
+      name: 'stream_outcomes_total',
+      help: 'How completion responses ended: completed ([DONE] or a complete body), client_disconnect, upstream_error (the backend failed or broke off), inband_error (an error event under HTTP 200), timeout.',
+      labelNames: ['url', 'endpoint', 'outcome'],
+      registers,
+    }),
+    usageEstimated: new Counter({
+      name: 'usage_estimated_total',
+      help: 'Streamed completions whose completion tokens were estimated from the number of content events because the backend sent no usage.',
+      labelNames,
       registers,
     }),
   };

@@ -1,7 +1,10 @@
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { BackendConfig } from '../config/types.js';
 import { KNOWN_ENDPOINTS, OTHER_ENDPOINT, type WorkerMetrics } from './definitions.js';
+import { LlmRouteRecorder } from './llm-recorder.js';
 import { RateWindow } from './rate-window.js';
+
+const COMPLETION_ENDPOINTS = new Set(['/v1/chat/completions', '/v1/completions']);
 
 type Child<T> = T extends Histogram<infer _> ? ReturnType<T['labels']> : never;
 
@@ -15,8 +18,11 @@ export class RouteRecorder {
   readonly #backend: BackendRecorder;
   readonly #url: string;
   readonly endpoint: string;
+  /** Token and stream metrics, for the completion endpoints only. */
+  readonly llm: LlmRouteRecorder | null;
 
   constructor(metrics: WorkerMetrics, backend: BackendRecorder, url: string, endpoint: string) {
+    this.llm = COMPLETION_ENDPOINTS.has(endpoint) ? new LlmRouteRecorder(metrics.llm, url, endpoint) : null;
     this.#ttfb = metrics.timeToFirstByte.labels(url, endpoint);
     this.#duration = metrics.requestDuration.labels(url, endpoint);
     this.#input = metrics.inputRequests.labels(url, endpoint);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../config/types.js';
+import { CompletionTracker } from '../llm/completion-tracker.js';
+import { injectUsageRequest, needsUsageInjection } from '../llm/inject-usage.js';
 import { inspectCompletionRequest } from '../llm/inspect-request.js';
 import type { RequestRecorder } from '../metrics/request-recorder.js';
 import type { Logger } from '../shared/logger.js';
@@ -109,7 +111,8 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     exchanges.add(exchange);
     res.once('close', () => exchanges.delete(exchange));
     const path = upstream.backend.basePath + route.upstreamPath;
-    const headers = buildUpstreamHeaders(req, requestId, upstream.host);
+    // A completion body is read into a Buffer (and may be rewritten): undici sets its Content-Length then.
+    const headers = buildUpstreamHeaders(req, requestId, upstream.host, route.completion !== null);
     if (route.completion === null) {
       exchange.detail.bytesIn = requestBodyLength(req);
       exchange.dispatch(req.method as string, path, headers, hasBody(req) ? req : null);
@@ -131,7 +134,9 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     exchange.detail.bytesIn = body.length;
     exchange.detail.model = info.model;
     exchange.detail.stream = info.stream;
-    exchange.dispatch('POST', path, headers, body);
+    const inject = config.injectUsage && needsUsageInjection(info);
+    const forwarded = inject ? injectUsageRequest(body, info) : body;
+    exchange.dispatch('POST', path, headers, forwarded, new CompletionTracker(startMs, inject));
   }
 
   return {

@@ -53,14 +53,14 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | n
 }
 
 /** The flat [name, value, ...] header list sent to the backend. */
-export function buildUpstreamHeaders(req: IncomingMessage, requestId: string, backendHost: string): string[] {
+export function buildUpstreamHeaders(req: IncomingMessage, requestId: string, backendHost: string, dropContentLength = false): string[] {
   const raw = req.rawHeaders;
   const listed = connectionTokens(req.headers.connection);
   const out: string[] = ['host', backendHost];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
-    if (REQUEST_DROP.has(lower) || listed?.has(lower)) continue;
+    if (REQUEST_DROP.has(lower) || listed?.has(lower) || (dropContentLength && lower === 'content-length')) continue;
     out.push(name, raw[i + 1] as string);
   }
   const forwardedFor = req.headers['x-forwarded-for'];

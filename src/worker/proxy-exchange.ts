@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { CompletionResult, CompletionTracker, Ending } from '../llm/completion-tracker.js';
 import type { RouteRecorder } from '../metrics/request-recorder.js';
 import type { Logger } from '../shared/logger.js';
 import { ERR_CLIENT_ABORTED, ProxyError } from '../shared/proxy-error.js';
@@ -28,13 +29,16 @@ export interface ExchangeDetail {
 /**
  * One proxied request: an undici dispatch handler (controller API, as undici 8 requires) that writes
  * the backend's response straight into the client's response, chunk by chunk, with backpressure both
- * ways and an abort upstream the moment the client goes away.
+ * ways and an abort upstream the moment the client goes away. For completions a CompletionTracker
+ * reads the forwarded bytes for token metrics.
  */
 export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #o: ExchangeOptions;
   readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
+  #tracker: CompletionTracker | null = null;
   #controller: Dispatcher.DispatchController | null = null;
   #clientGone = false;
+  #dispatched = false;
   #finished = false;
   #statusSent = 0;
   #ttfbMs = -1;
@@ -51,7 +55,15 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     return this.#clientGone;
   }
 
-  dispatch(method: string, path: string, headers: string[], body: Buffer | IncomingMessage | null): void {
+  dispatch(
+    method: string,
+    path: string,
+    headers: string[],
+    body: Buffer | IncomingMessage | null,
+    tracker: CompletionTracker | null = null,
+  ): void {
+    this.#tracker = tracker;
+    this.#dispatched = true;
     this.#o.upstream.pool.dispatch({ method, path, headers, body }, this);
   }
 
@@ -70,6 +82,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#ttfbMs = performance.now() - startMs;
     recorder.firstByte(this.#ttfbMs / 1000);
     if (this.#clientGone) return;
+    const contentType = headers['content-type'];
+    this.#tracker?.onResponseStart(statusCode, typeof contentType === 'string' ? contentType : undefined);
     if (this.#o.isDraining()) res.shouldKeepAlive = false;
     this.#statusSent = statusCode;
     res.writeHead(statusCode, statusMessage || undefined, buildResponseHeaders(headers, this.#o.requestId));
@@ -78,26 +92,35 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#bytesOut += chunk.length;
     if (this.#clientGone) return;
-    if (!this.#o.res.write(chunk)) controller.pause();
+    const tracker = this.#tracker;
+    if (tracker?.filtering) {
+      const out = tracker.filter(chunk);
+      if (out !== null) this.#write(controller, out);
+      return;
+    }
+    // Forward first; the tracker only reads what already went out.
+    this.#write(controller, chunk);
+    tracker?.observe(chunk);
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
     if (this.#clientGone) return;
+    const rest = this.#tracker?.filtering ? this.#tracker.flush() : null;
+    if (rest !== null) this.#write(controller, rest);
     this.#o.res.end();
-    this.#finish(this.#statusSent, null);
+    this.#finish(this.#statusSent, 'end', null);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#clientGone) {
-      this.#finish(STATUS_CLIENT_CLOSED, null);
+      this.#finish(STATUS_CLIENT_CLOSED, 'client_disconnect', null);
       return;
     }
     if (this.#o.res.headersSent) {
       // Too late for a status: an abruptly closed response is the only honest signal left.
       this.#o.res.destroy();
-      this.#finish(this.#statusSent, err);
+      this.#finish(this.#statusSent, endingFor(mapError(err).status), err);
       return;
     }
     this.fail(err);
@@ -108,21 +131,26 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const mapped = mapError(err);
     if (mapped.status === STATUS_CLIENT_CLOSED || this.#clientGone) {
       this.#clientGone = true;
-      this.#finish(STATUS_CLIENT_CLOSED, null);
+      this.#finish(STATUS_CLIENT_CLOSED, 'client_disconnect', null);
       return;
     }
     this.#o.log.warn(
-      { err, requestId: this.#o.requestId, backend: this.#o.upstream.backend.url, status: mapped.status },
+      { err, request_id: this.#o.requestId, backend: this.#o.upstream.backend.url, status: mapped.status },
       'backend request failed',
     );
     if (this.#o.isDraining()) this.#o.res.shouldKeepAlive = false;
     sendJsonError(this.#o.res, mapped.status, mapped.type, mapped.code, mapped.message, ['x-request-id', this.#o.requestId]);
-    this.#finish(mapped.status, null);
+    this.#finish(mapped.status, endingFor(mapped.status), null);
   }
 
   /** Aborts the backend request (drain deadline, shutdown). */
   abort(reason: Error): void {
     this.#controller?.abort(reason);
+  }
+
+  #write(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#bytesOut += chunk.length;
+    if (!this.#o.res.write(chunk)) controller.pause();
   }
 
   readonly #onDrain = (): void => {
@@ -139,37 +167,51 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     // If the backend was not contacted yet, the owner of this exchange finishes it.
   };
 
-  #finish(status: number, err: Error | null): void {
+  #finish(status: number, ending: Ending, err: Error | null): void {
     if (this.#finished) return;
     this.#finished = true;
-    const { res, recorder, startMs, req } = this.#o;
+    const { res, recorder, startMs } = this.#o;
     res.off('drain', this.#onDrain);
     const durationMs = performance.now() - startMs;
     recorder.ended(status, durationMs / 1000);
-    if (!this.#o.accessLog) return;
+    const result = this.#tracker !== null && this.#dispatched ? this.#tracker.result(ending) : null;
+    if (result !== null) recorder.llm?.record(result);
+    if (this.#o.accessLog) this.#logAccess(status, durationMs, result, err);
+  }
+
+  #logAccess(status: number, durationMs: number, result: CompletionResult | null, err: Error | null): void {
+    const { req, recorder, requestId, upstream } = this.#o;
     const detail = this.detail;
     this.#o.log.info(
       {
-        requestId: this.#o.requestId,
+        request_id: requestId,
         method: req.method,
         path: req.url,
         status,
-        backend: this.#o.upstream.backend.url,
+        backend: upstream.backend.url,
         endpoint: recorder.endpoint,
-        ttfbMs: this.#ttfbMs < 0 ? null : Math.round(this.#ttfbMs * 1000) / 1000,
-        durationMs: Math.round(durationMs * 1000) / 1000,
-        bytesIn: detail.bytesIn,
-        bytesOut: this.#bytesOut,
+        ttfb_ms: this.#ttfbMs < 0 ? null : round(this.#ttfbMs),
+        duration_ms: round(durationMs),
+        bytes_in: detail.bytesIn,
+        bytes_out: this.#bytesOut,
         stream: detail.stream,
         model: detail.model,
+        prompt_tokens: result?.promptTokens ?? null,
+        completion_tokens: result?.completionTokens ?? null,
+        ttft_ms: result?.ttftMs == null ? null : round(result.ttftMs),
+        tpot_ms: result?.tpotMs == null ? null : round(result.tpotMs),
+        outcome: result?.outcome ?? null,
         ...(err ? { error: (err as { code?: string }).code ?? err.message } : {}),
       },
       'access',
     );
   }
+}
 
-  /** Records a request that ended before reaching the backend (client gone while the body was read). */
-  finishWithoutBackend(status: number): void {
-    this.#finish(status, null);
-  }
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+function endingFor(status: number): Ending {
+  if (status === 504) return 'timeout';
+  if (status === STATUS_CLIENT_CLOSED) return 'client_disconnect';
+  return 'upstream_error';
 }

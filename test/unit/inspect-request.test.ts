@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { inspectCompletionRequest } from '../../src/llm/inspect-request.js';
 
-const inspect = (text: string) => inspectCompletionRequest(Buffer.from(text, 'utf8'));
+const pick = ({ model, stream }: { model: string | null; stream: boolean }) => ({ model, stream });
+const inspect = (text: string) => pick(inspectCompletionRequest(Buffer.from(text, 'utf8')));
 const UNKNOWN = { model: null, stream: false };
 
 test('model and stream are read', () => {
@@ -24,8 +25,9 @@ test('a body that is not a JSON object yields nothing', () => {
   for (const body of ['', 'not json', '{"model":"m"', '[{"model":"m","stream":true}]', '[]', 'null', '"model"', '42', 'true', '\u0000']) {
     assert.deepEqual(inspect(body), UNKNOWN, JSON.stringify(body));
   }
-  assert.deepEqual(inspectCompletionRequest(Buffer.alloc(0)), UNKNOWN);
-  assert.deepEqual(inspectCompletionRequest(Buffer.from([0xff, 0xfe, 0x00])), UNKNOWN);
+  assert.deepEqual(pick(inspectCompletionRequest(Buffer.alloc(0))), UNKNOWN);
+  assert.deepEqual(pick(inspectCompletionRequest(Buffer.from([0xff, 0xfe, 0x00]))), UNKNOWN);
+  assert.equal(inspectCompletionRequest(Buffer.from('[]')).json, null);
 });
 
 test('a model longer than 256 characters is cut to 256', () => {
@@ -54,6 +56,18 @@ test('the last duplicate key wins, as in JSON.parse', () => {
 });
 
 test('the result for an unknown body is frozen', () => {
-  const a = inspect('nope');
+  const a = inspectCompletionRequest(Buffer.from('nope'));
   assert.equal(Object.isFrozen(a), true);
+});
+
+test('stream_options.include_usage and n are read', () => {
+  const read = (text: string) => {
+    const { includeUsage, n } = inspectCompletionRequest(Buffer.from(text));
+    return { includeUsage, n };
+  };
+  assert.deepEqual(read('{"stream":true,"stream_options":{"include_usage":true},"n":3}'), { includeUsage: true, n: 3 });
+  assert.deepEqual(read('{"stream":true,"stream_options":{"include_usage":false}}'), { includeUsage: false, n: 1 });
+  assert.deepEqual(read('{"stream":true,"stream_options":null,"n":0}'), { includeUsage: false, n: 1 });
+  assert.deepEqual(read('{"n":2.5,"stream_options":{"include_usage":"yes"}}'), { includeUsage: false, n: 1 });
+  assert.deepEqual(inspectCompletionRequest(Buffer.from('{"a":1}')).json, { a: 1 });
 });

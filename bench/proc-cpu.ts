@@ -1,0 +1,97 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of utime/stime in /proc/<pid>/stat (getconf CLK_TCK, 100 on nearly every Linux). */
+export const CLK_TCK = readClockTicks();
+
+function readClockTicks(): number {
+  try {
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isInteger(ticks) && ticks > 0 ? ticks : 100;
+  } catch {
+    return 100;
+  }
+}
+
+interface StatLine {
+  ppid: number;
+  /** utime + stime, clock ticks. */
+  ticks: number;
+}
+
+/** Fields after the `(comm)` field, which may itself hold spaces or parentheses. */
+function readStat(pid: number): StatLine | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null; // exited meanwhile
+  }
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
+  return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
+}
+
+function readRssKb(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match === null ? 0 : Number(match[1]);
+  } catch {
+    return 0;
+  }
+}
+
+export interface TreeSample {
+  /** The root and all its descendants alive at sampling time. */
+  pids: number[];
+  /** utime + stime of all of them, clock ticks. */
+  ticks: number;
+  rssKb: number;
+}
+
+/** CPU and RSS of a process and all its descendants (one scan of /proc for the parent links). */
+export function sampleTree(rootPid: number): TreeSample {
+  const stats = new Map<number, StatLine>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = readStat(pid);
+    if (stat !== null) stats.set(pid, stat);
+  }
+  const pids: number[] = [];
+  if (stats.has(rootPid)) {
+    const queue = [rootPid];
+    while (queue.length > 0) {
+      const pid = queue.shift()!;
+      pids.push(pid);
+      for (const [child, stat] of stats) if (stat.ppid === pid) queue.push(child);
+    }
+  }
+  let ticks = 0;
+  let rssKb = 0;
+  for (const pid of pids) {
+    ticks += stats.get(pid)!.ticks;
+    rssKb += readRssKb(pid);
+  }
+  return { pids, ticks, rssKb };
+}
+
+/** CPU seconds between two samples of the same tree; null if a process of the tree came or went (a worker restart would hide CPU). */
+export function cpuSecondsBetween(before: TreeSample, after: TreeSample): number | null {
+  const same = before.pids.length === after.pids.length && before.pids.every((pid) => after.pids.includes(pid));
+  return same ? (after.ticks - before.ticks) / CLK_TCK : null;
+}
+
+export interface SystemSample {
+  busy: number;
+  total: number;
+}
+
+/** Whole-machine CPU ticks from the `cpu` line of /proc/stat: busy is everything but idle and iowait. */
+export function sampleSystem(): SystemSample {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = values.reduce((sum, v) => sum + v, 0);
+  const idle = (values[3] ?? 0) + (values[4] ?? 0);
+  return { busy: total - idle, total };
+}

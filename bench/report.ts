@@ -1,0 +1,147 @@
+import type { WorkloadName } from './workloads.js';
+
+/** One measured run of one target under one workload. */
+export interface RunResult {
+  workload: WorkloadName;
+  target: string;
+  rep: number;
+  /** Seconds, as autocannon measured them. */
+  duration: number;
+  /** Wall seconds between the CPU samples around the run. */
+  wall: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  reqPerSec: number;
+  latencyP50: number;
+  latencyP99: number;
+  latencyMean: number;
+  /** null for `direct`, or when a worker came or went during the run. */
+  proxyCpuUsPerReq: number | null;
+  backendCpuUsPerReq: number | null;
+  proxyRssMb: number | null;
+  proxyProcesses: number | null;
+  /** Percent of one core. */
+  proxyCpuPct: number | null;
+  backendCpuPct: number | null;
+  loadgenCpuPct: number;
+  /** Percent of the whole machine (all cores). */
+  machineBusyPct: number;
+  /** Percent of one core used by everything else on the box (other users' jobs, the idle targets, the kernel). */
+  otherCpuPct: number;
+  accessLogBytesPerReq: number | null;
+}
+
+export interface Summary {
+  target: string;
+  runs: number;
+  reqPerSec: number;
+  latencyP50: number;
+  latencyP99: number;
+  proxyCpuUsPerReq: number | null;
+  backendCpuUsPerReq: number | null;
+  proxyRssMb: number | null;
+  proxyCpuPct: number | null;
+  backendCpuPct: number | null;
+  loadgenCpuPct: number;
+  machineBusyPct: number;
+  otherCpuPct: number;
+  failures: number;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function medianOrNull(values: readonly (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : median(known);
+}
+
+export function summarize(target: string, runs: readonly RunResult[]): Summary {
+  return {
+    target,
+    runs: runs.length,
+    reqPerSec: median(runs.map((r) => r.reqPerSec)),
+    latencyP50: median(runs.map((r) => r.latencyP50)),
+    latencyP99: median(runs.map((r) => r.latencyP99)),
+    proxyCpuUsPerReq: medianOrNull(runs.map((r) => r.proxyCpuUsPerReq)),
+    backendCpuUsPerReq: medianOrNull(runs.map((r) => r.backendCpuUsPerReq)),
+    proxyRssMb: medianOrNull(runs.map((r) => r.proxyRssMb)),
+    proxyCpuPct: medianOrNull(runs.map((r) => r.proxyCpuPct)),
+    backendCpuPct: medianOrNull(runs.map((r) => r.backendCpuPct)),
+    loadgenCpuPct: median(runs.map((r) => r.loadgenCpuPct)),
+    machineBusyPct: median(runs.map((r) => r.machineBusyPct)),
+    otherCpuPct: median(runs.map((r) => r.otherCpuPct)),
+    failures: runs.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+  };
+}
+
+const fmt = (v: number | null, digits = 0): string =>
+  v === null ? '–' : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (v: number | null, base: number | null): string =>
+  v === null || base === null || base === 0 ? '–' : `${(v / base).toFixed(2)}×`;
+
+/** One markdown table: medians per target and ratios to `direct`. */
+export function renderTable(summaries: readonly Summary[]): string {
+  const direct = summaries.find((s) => s.target === 'direct') ?? null;
+  const directServerCpu = direct?.backendCpuUsPerReq ?? null;
+  const header = [
+    'target',
+    'req/s',
+    'req/s vs direct',
+    'p50 ms',
+    'p99 ms',
+    'p99 vs direct',
+    'proxy CPU µs/req',
+    'backend CPU µs/req',
+    'server CPU/req vs direct',
+    'proxy RSS MB',
+    'CPU % loadgen / backend / proxy / other (1 core = 100)',
+    'machine busy %',
+    'failed',
+  ];
+  const rows = summaries.map((s) => {
+    const serverCpu = s.backendCpuUsPerReq === null ? null : s.backendCpuUsPerReq + (s.proxyCpuUsPerReq ?? 0);
+    return [
+      s.target,
+      fmt(s.reqPerSec),
+      ratio(s.reqPerSec, direct?.reqPerSec ?? null),
+      fmt(s.latencyP50, 1),
+      fmt(s.latencyP99, 1),
+      ratio(s.latencyP99, direct?.latencyP99 ?? null),
+      fmt(s.proxyCpuUsPerReq),
+      fmt(s.backendCpuUsPerReq),
+      ratio(serverCpu, directServerCpu),
+      fmt(s.proxyRssMb, 1),
+      `${fmt(s.loadgenCpuPct)} / ${fmt(s.backendCpuPct)} / ${fmt(s.proxyCpuPct)} / ${fmt(s.otherCpuPct)}`,
+      fmt(s.machineBusyPct),
+      String(s.failures),
+    ];
+  });
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** Plain-language warnings the numbers call for, one line per target: saturated backend or machine, outside load, failures. */
+export function findings(workload: string, summaries: readonly Summary[]): string[] {
+  const notes: string[] = [];
+  for (const s of summaries) {
+    const issues: string[] = [];
+    if (s.backendCpuPct !== null && s.backendCpuPct >= 90) {
+      issues.push(`backend saturated (${fmt(s.backendCpuPct)}% of its one thread): req/s is capped by the backend`);
+    }
+    if (s.loadgenCpuPct >= 90) issues.push(`load generator at ${fmt(s.loadgenCpuPct)}% of its one thread: it may cap req/s`);
+    if (s.machineBusyPct >= 95)
+      issues.push(`machine ${fmt(s.machineBusyPct)}% busy: req/s is bounded by the 2 shared cores, not by the proxy alone`);
+    if (s.otherCpuPct >= 20)
+      issues.push(`${fmt(s.otherCpuPct)}% of a core used by processes outside the benchmark (shared machine): noisy`);
+    if (s.failures > 0) issues.push(`${s.failures} failed requests (non-2xx, errors, timeouts) over ${s.runs} runs`);
+    if (s.target !== 'direct' && s.proxyCpuUsPerReq === null) issues.push('proxy CPU unknown (a worker came or went during every run)');
+    if (issues.length > 0) notes.push(`${workload}/${s.target}: ${issues.join('; ')}.`);
+  }
+  return notes;
+}

@@ -1,0 +1,31 @@
+import type { CompletionRequestInfo } from './inspect-request.js';
+
+const OPEN_BRACE = 0x7b;
+const INSERTED = Buffer.from('"stream_options":{"include_usage":true},');
+const INSERTED_EMPTY_OBJECT = Buffer.from('"stream_options":{"include_usage":true}');
+
+/** True when the proxy should ask for usage on the client's behalf: a stream that did not ask itself. */
+export function needsUsageInjection(info: CompletionRequestInfo): boolean {
+  return info.stream && !info.includeUsage && info.json !== null;
+}
+
+/**
+ * The body with `stream_options.include_usage: true` added. Without `stream_options` the field is inserted
+ * after the opening brace, leaving every other byte as the client sent it; with one (e.g. include_usage
+ * false, or other options), the parsed body is serialised again with the flag set.
+ */
+export function injectUsageRequest(body: Buffer, info: CompletionRequestInfo): Buffer {
+  const json = info.json as Record<string, unknown>;
+  if (!('stream_options' in json)) {
+    const brace = body.indexOf(OPEN_BRACE);
+    const rest = body.subarray(brace + 1);
+    const empty = Object.keys(json).length === 0;
+    return Buffer.concat([body.subarray(0, brace + 1), empty ? INSERTED_EMPTY_OBJECT : INSERTED, rest]);
+  }
+  const options = json.stream_options;
+  const merged =
+    typeof options === 'object' && options !== null && !Array.isArray(options)
+      ? { ...options, include_usage: true }
+      : { include_usage: true };
+  return Buffer.from(JSON.stringify({ ...json, stream_options: merged }));
+}

@@ -1,0 +1,61 @@
+import { hasNonEmptyString, hasValueOpening } from './json-bytes.js';
+import { type Usage, usageFrom } from './usage.js';
+
+const DONE = Buffer.from('[DONE]');
+const KEY_CONTENT = Buffer.from('"content"');
+const KEY_TEXT = Buffer.from('"text"');
+const KEY_REASONING_CONTENT = Buffer.from('"reasoning_content"');
+const KEY_REASONING = Buffer.from('"reasoning"');
+const KEY_TOOL_CALLS = Buffer.from('"tool_calls"');
+const KEY_USAGE = Buffer.from('"usage"');
+const KEY_ERROR = Buffer.from('"error"');
+const OBJECT_ERROR = Buffer.from('"object":"error"');
+const BRACE = 0x7b;
+const BRACKET = 0x5b;
+
+export type EventKind = 'done' | 'content' | 'other';
+
+export interface EventFacts {
+  kind: EventKind;
+  /** Present when the event carries a non-null usage object. */
+  usage: Usage | null;
+  /** A chunk with `"choices": []` and usage: the one stream_options.include_usage adds. */
+  usageOnly: boolean;
+  /** An error object sent in-band (under HTTP 200). */
+  error: boolean;
+}
+
+/**
+ * Classifies one SSE data payload of an OpenAI-style stream without parsing it, except for the rare
+ * events that carry usage or an error (JSON.parse for exact numbers). An event is content-bearing when
+ * it holds generated output: a non-empty `content`, `text`, `reasoning_content` or `reasoning` string, or
+ * a non-empty `tool_calls` array. The role-only first chat chunk (`"content":""`), finish chunks and
+ * usage chunks are not.
+ */
+export function classifyEvent(data: Buffer): EventFacts {
+  const end = data.length;
+  if (end === DONE.length && data.equals(DONE)) return { kind: 'done', usage: null, usageOnly: false, error: false };
+  const content =
+    hasNonEmptyString(data, KEY_CONTENT, 0, end) ||
+    hasNonEmptyString(data, KEY_TEXT, 0, end) ||
+    hasNonEmptyString(data, KEY_REASONING_CONTENT, 0, end) ||
+    hasNonEmptyString(data, KEY_REASONING, 0, end) ||
+    hasValueOpening(data, KEY_TOOL_CALLS, BRACKET, 0, end, true);
+  const facts: EventFacts = { kind: content ? 'content' : 'other', usage: null, usageOnly: false, error: false };
+  const mayHaveUsage = hasValueOpening(data, KEY_USAGE, BRACE, 0, end);
+  const mayBeError = hasValueOpening(data, KEY_ERROR, BRACE, 0, end) || data.indexOf(OBJECT_ERROR) !== -1;
+  if (!mayHaveUsage && !mayBeError) return facts;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data.toString('utf8'));
+  } catch {
+    return facts;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return facts;
+  const record = parsed as Record<string, unknown>;
+  facts.usage = usageFrom(record);
+  facts.usageOnly = facts.usage !== null && Array.isArray(record.choices) && record.choices.length === 0;
+  facts.error = (typeof record.error === 'object' && record.error !== null) || record.object === 'error';
+  if (facts.error) facts.kind = 'other';
+  return facts;
+}
