@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import yargs from 'yargs';
 import { VERSION } from '../shared/version.js';
-import { ENV_PREFIX } from './defaults.js';
+import { AUTO_IN_FLIGHT_PER_CONNECTION, ENV_PREFIX } from './defaults.js';
 import { FLAGS, type FlagName } from './flags.js';
 import { parseBytes, parseDurationMs, parseInteger, parseOnOff } from './parse-units.js';
 import type { BackendConfig, Config } from './types.js';
@@ -99,10 +101,47 @@ export function configFromFlags(flags: Record<string, unknown>): Config {
     }),
     drainTimeoutMs: v('drain-timeout', parseTimeout),
     keepAliveTimeoutMs: v('keep-alive-timeout', parsePositiveTimeout),
+    maxInFlightPerWorker: 0,
+    clientHeaderTimeoutMs: v('client-header-timeout', parsePositiveTimeout),
+    apiKeyDigests: Object.freeze(apiKeyDigests(flags['api-key'], flags['api-key-file'])),
     metricsPort: metricsPortRaw === undefined || metricsPortRaw === '' ? null : v('metrics-port', (raw) => parseInteger(raw, 0, 65535)),
     metricsHost: v('metrics-host', parseHost),
   };
-  return Object.freeze(config);
+  const maxInFlight = v('max-in-flight', (raw) => parseInteger(raw, 0, 10_000_000));
+  const perWorker =
+    maxInFlight === 0 ? AUTO_IN_FLIGHT_PER_CONNECTION * config.upstreamConnections : Math.ceil(maxInFlight / config.workers);
+  return Object.freeze({ ...config, maxInFlightPerWorker: perWorker });
+}
+
+const API_KEY_PATTERN = /^[\x21-\x7e]{1,512}$/;
+
+/** Keys from --api-key (repeatable) and --api-key-file, kept only as SHA-256 digests. */
+function apiKeyDigests(flagKeys: unknown, file: unknown): string[] {
+  const keys: string[] = [];
+  const given = flagKeys === undefined ? [] : Array.isArray(flagKeys) ? flagKeys : [flagKeys];
+  for (const key of given) {
+    if (!API_KEY_PATTERN.test(String(key))) throw new ConfigError('--api-key: a key is 1 to 512 printable ASCII characters without spaces');
+    keys.push(String(key));
+  }
+  if (file !== undefined && file !== '') {
+    if (Array.isArray(file)) throw new ConfigError('--api-key-file: given more than once');
+    let text: string;
+    try {
+      text = readFileSync(String(file), 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--api-key-file: cannot read ${String(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    const lines = text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    if (lines.length === 0) throw new ConfigError(`--api-key-file: ${String(file)} holds no key`);
+    for (const line of lines) {
+      if (!API_KEY_PATTERN.test(line)) throw new ConfigError(`--api-key-file: a key is 1 to 512 printable ASCII characters without spaces`);
+      keys.push(line);
+    }
+  }
+  return [...new Set(keys)].map((key) => createHash('sha256').update(key).digest('hex'));
 }
 
 const camelCase = (name: string): string => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());

@@ -15,6 +15,10 @@ export const DEFAULT_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** Longer than the 60 s idle timeout of common load balancers, so they never reuse a closed socket. */
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Node's own default: a client that takes longer to send its headers gets 408 (slowloris). */
+export const DEFAULT_CLIENT_HEADER_TIMEOUT_MS = 60_000;
+/** With --max-in-flight 0, each worker admits this many times --upstream-connections at once. */
+export const AUTO_IN_FLIGHT_PER_CONNECTION = 2;
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 export const ENV_PREFIX = 'INFERENCE_PROXY';
 /** Workers read their frozen config from this variable; they never parse argv. */

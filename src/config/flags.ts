@@ -57,6 +57,18 @@ export const FLAGS = {
     default: String(d.DEFAULT_KEEP_ALIVE_TIMEOUT_MS),
     describe: 'Idle time before a client keep-alive connection is closed, ms',
   },
+  'max-in-flight': {
+    type: 'string',
+    default: '0',
+    describe: 'Most requests in progress over all workers; more get 503 with Retry-After (0: 2 x --upstream-connections per worker)',
+  },
+  'client-header-timeout': {
+    type: 'string',
+    default: String(d.DEFAULT_CLIENT_HEADER_TIMEOUT_MS),
+    describe: 'Time a client gets to send its request headers, ms; slower clients get 408 (slowloris)',
+  },
+  'api-key': { type: 'string', describe: 'Require Authorization: Bearer <key> on proxied routes; repeat for several keys' },
+  'api-key-file': { type: 'string', describe: 'File with one API key per line (blank lines and # comments ignored)' },
   'metrics-port': { type: 'string', describe: 'Also serve /metrics and /healthz from the primary on this port (off by default)' },
   'metrics-host': { type: 'string', default: d.DEFAULT_METRICS_HOST, describe: 'Address for --metrics-port' },
 } as const;

@@ -26,6 +26,11 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly drainTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** Most requests in progress in one worker (--max-in-flight divided over the workers). */
+  readonly maxInFlightPerWorker: number;
+  readonly clientHeaderTimeoutMs: number;
+  /** SHA-256 digests (hex) of the accepted API keys; the keys themselves never leave the primary. Empty: no auth. */
+  readonly apiKeyDigests: readonly string[];
   readonly metricsPort: number | null;
   readonly metricsHost: string;
 }

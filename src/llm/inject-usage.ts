@@ -23,9 +23,10 @@ export function injectUsageRequest(body: Buffer, info: CompletionRequestInfo): B
     return Buffer.concat([body.subarray(0, brace + 1), empty ? INSERTED_EMPTY_OBJECT : INSERTED, rest]);
   }
   const options = json.stream_options;
-  const merged =
-    typeof options === 'object' && options !== null && !Array.isArray(options)
-      ? { ...options, include_usage: true }
-      : { include_usage: true };
+  const existing = typeof options === 'object' && options !== null && !Array.isArray(options) ? (options as Record<string, unknown>) : {};
+  const merged: Record<string, unknown> = { ...existing, include_usage: true };
+  // vLLM's continuous_usage_stats only acts with include_usage; the client had it off, so keep it off,
+  // or usage would appear in every chunk the client receives.
+  if (existing.continuous_usage_stats === true) merged.continuous_usage_stats = false;
   return Buffer.from(JSON.stringify({ ...json, stream_options: merged }));
 }

@@ -1,4 +1,4 @@
-import { hasNonEmptyString, hasValueOpening } from './json-bytes.js';
+import { findValue, hasNonEmptyString, hasValueOpening } from './json-bytes.js';
 import { type Usage, usageFrom } from './usage.js';
 
 const DONE = Buffer.from('[DONE]');
@@ -6,10 +6,12 @@ const KEY_CONTENT = Buffer.from('"content"');
 const KEY_TEXT = Buffer.from('"text"');
 const KEY_REASONING_CONTENT = Buffer.from('"reasoning_content"');
 const KEY_REASONING = Buffer.from('"reasoning"');
+const KEY_REFUSAL = Buffer.from('"refusal"');
 const KEY_TOOL_CALLS = Buffer.from('"tool_calls"');
 const KEY_USAGE = Buffer.from('"usage"');
 const KEY_ERROR = Buffer.from('"error"');
-const OBJECT_ERROR = Buffer.from('"object":"error"');
+const KEY_OBJECT = Buffer.from('"object"');
+const ERROR_STRING = Buffer.from('"error"');
 const BRACE = 0x7b;
 const BRACKET = 0x5b;
 
@@ -28,10 +30,16 @@ export interface EventFacts {
 /**
  * Classifies one SSE data payload of an OpenAI-style stream without parsing it, except for the rare
  * events that carry usage or an error (JSON.parse for exact numbers). An event is content-bearing when
- * it holds generated output: a non-empty `content`, `text`, `reasoning_content` or `reasoning` string, or
+ * it holds generated output: a non-empty `content`, `text`, `reasoning_content`, `reasoning` or `refusal` string, or
  * a non-empty `tool_calls` array. The role-only first chat chunk (`"content":""`), finish chunks and
  * usage chunks are not.
  */
+/** vLLM's older in-band error shape: a top-level `"object": "error"`. */
+function isErrorObject(data: Buffer, end: number): boolean {
+  const value = findValue(data, KEY_OBJECT, 0, end);
+  return value !== -1 && data.compare(ERROR_STRING, 0, ERROR_STRING.length, value, Math.min(end, value + ERROR_STRING.length)) === 0;
+}
+
 export function classifyEvent(data: Buffer): EventFacts {
   const end = data.length;
   if (end === DONE.length && data.equals(DONE)) return { kind: 'done', usage: null, usageOnly: false, error: false };
@@ -40,10 +48,11 @@ export function classifyEvent(data: Buffer): EventFacts {
     hasNonEmptyString(data, KEY_TEXT, 0, end) ||
     hasNonEmptyString(data, KEY_REASONING_CONTENT, 0, end) ||
     hasNonEmptyString(data, KEY_REASONING, 0, end) ||
+    hasNonEmptyString(data, KEY_REFUSAL, 0, end) ||
     hasValueOpening(data, KEY_TOOL_CALLS, BRACKET, 0, end, true);
   const facts: EventFacts = { kind: content ? 'content' : 'other', usage: null, usageOnly: false, error: false };
   const mayHaveUsage = hasValueOpening(data, KEY_USAGE, BRACE, 0, end);
-  const mayBeError = hasValueOpening(data, KEY_ERROR, BRACE, 0, end) || data.indexOf(OBJECT_ERROR) !== -1;
+  const mayBeError = hasValueOpening(data, KEY_ERROR, BRACE, 0, end) || isErrorObject(data, end);
   if (!mayHaveUsage && !mayBeError) return facts;
   let parsed: unknown;
   try {

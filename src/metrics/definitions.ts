@@ -33,6 +33,10 @@ export interface WorkerMetrics {
   readonly inputQps: Gauge<'url'>;
   readonly outputQps: Gauge<'url'>;
   readonly llm: LlmMetrics;
+  readonly malformedRequests: Counter<'status'>;
+  readonly overloadRejections: Counter<'url'>;
+  readonly inFlightLimit: Gauge<'url'>;
+  readonly upstreamRetries: Counter<'url'>;
 }
 
 /** The per-worker request metrics, registered on `registry`. Every worker must create identical buckets: the primary sums them element-wise. */
@@ -84,6 +88,30 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       registers,
     }),
     llm: createLlmMetrics(registry),
+    malformedRequests: new Counter({
+      name: 'malformed_requests_total',
+      help: 'Requests refused before routing: unparsable (400), headers too large (431), headers too slow (408), CONNECT (405).',
+      labelNames: ['status'],
+      registers,
+    }),
+    overloadRejections: new Counter({
+      name: 'overload_rejections_total',
+      help: 'Requests answered 503 with Retry-After because --max-in-flight was reached (also counted in output_requests_total).',
+      labelNames: ['url'],
+      registers,
+    }),
+    inFlightLimit: new Gauge({
+      name: 'in_flight_limit',
+      help: 'The --max-in-flight limit (summed over the workers): in_flight_requests near it means shedding is close.',
+      labelNames: ['url'],
+      registers,
+    }),
+    upstreamRetries: new Counter({
+      name: 'upstream_retries_total',
+      help: 'Requests sent a second time because a reused backend connection closed before any response byte (the keep-alive race).',
+      labelNames: ['url'],
+      registers,
+    }),
   };
 }
 

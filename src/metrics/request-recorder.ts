@@ -15,7 +15,7 @@ export class RouteRecorder {
   readonly #input: ReturnType<Counter<'url' | 'endpoint'>['labels']>;
   readonly #outputs = new Map<number, ReturnType<Counter<'url' | 'endpoint' | 'status'>['labels']>>();
   readonly #output: Counter<'url' | 'endpoint' | 'status'>;
-  readonly #backend: BackendRecorder;
+  readonly backend: BackendRecorder;
   readonly #url: string;
   readonly endpoint: string;
   /** Token and stream metrics, for the completion endpoints only. */
@@ -27,14 +27,14 @@ export class RouteRecorder {
     this.#duration = metrics.requestDuration.labels(url, endpoint);
     this.#input = metrics.inputRequests.labels(url, endpoint);
     this.#output = metrics.outputRequests;
-    this.#backend = backend;
+    this.backend = backend;
     this.#url = url;
     this.endpoint = endpoint;
   }
 
   arrived(): void {
     this.#input.inc();
-    this.#backend.arrived();
+    this.backend.arrived();
   }
 
   firstByte(seconds: number): void {
@@ -49,7 +49,7 @@ export class RouteRecorder {
     }
     output.inc();
     this.#duration.observe(durationSeconds);
-    this.#backend.ended();
+    this.backend.ended();
   }
 }
 
@@ -60,9 +60,14 @@ export class BackendRecorder {
   readonly #outputRate = new RateWindow();
   readonly #inputQps: ReturnType<Gauge<'url'>['labels']>;
   readonly #outputQps: ReturnType<Gauge<'url'>['labels']>;
+  readonly #overload: ReturnType<Counter<'url'>['labels']>;
+  readonly #retries: ReturnType<Counter<'url'>['labels']>;
   #inFlightCount = 0;
 
-  constructor(metrics: WorkerMetrics, url: string) {
+  constructor(metrics: WorkerMetrics, url: string, inFlightLimit: number) {
+    this.#overload = metrics.overloadRejections.labels(url);
+    this.#retries = metrics.upstreamRetries.labels(url);
+    metrics.inFlightLimit.labels(url).set(inFlightLimit);
     this.#inFlight = metrics.inFlight.labels(url);
     this.#inputQps = metrics.inputQps.labels(url);
     this.#outputQps = metrics.outputQps.labels(url);
@@ -87,6 +92,14 @@ export class BackendRecorder {
     this.#outputRate.add();
   }
 
+  overloaded(): void {
+    this.#overload.inc();
+  }
+
+  retried(): void {
+    this.#retries.inc();
+  }
+
   /** Called before each snapshot: the rates are computed only when somebody looks. */
   refresh(): void {
     this.#inputQps.set(this.#inputRate.perSecond());
@@ -101,9 +114,9 @@ export interface RequestRecorder {
   inFlight(): number;
 }
 
-export function createRequestRecorder(metrics: WorkerMetrics, backends: readonly BackendConfig[]): RequestRecorder {
+export function createRequestRecorder(metrics: WorkerMetrics, backends: readonly BackendConfig[], inFlightLimit: number): RequestRecorder {
   const endpoints = [...KNOWN_ENDPOINTS, OTHER_ENDPOINT];
-  const backendRecorders = backends.map((backend) => new BackendRecorder(metrics, backend.url));
+  const backendRecorders = backends.map((backend) => new BackendRecorder(metrics, backend.url, inFlightLimit));
   const tables = backends.map((backend, i) => {
     const table = new Map<string, RouteRecorder>();
     for (const endpoint of endpoints)

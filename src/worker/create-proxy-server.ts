@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Counter } from 'prom-client';
 import type { Config } from '../config/types.js';
 import { CompletionTracker } from '../llm/completion-tracker.js';
 import { injectUsageRequest, needsUsageInjection } from '../llm/inject-usage.js';
 import { inspectCompletionRequest } from '../llm/inspect-request.js';
 import type { RequestRecorder } from '../metrics/request-recorder.js';
 import type { Logger } from '../shared/logger.js';
+import { createApiKeyCheck } from './api-key-auth.js';
+import { installClientErrorHandlers } from './client-errors.js';
 import { mapError, sendJsonError } from './error-response.js';
 import { buildUpstreamHeaders, isUsableRequestId } from './headers.js';
 import { ProxyExchange } from './proxy-exchange.js';
@@ -33,16 +36,23 @@ export interface ProxyServerDeps {
   readonly config: Config;
   readonly upstreams: UpstreamSet;
   readonly recorder: RequestRecorder;
+  readonly malformed: Counter<'status'>;
   readonly log: Logger;
   readonly local: LocalEndpoints;
 }
 
-const SERVER_HEADERS_TIMEOUT_MS = 60_000;
+/** Longest time for a whole request upload; it never applies to responses (long LLM streams). */
 const SERVER_REQUEST_TIMEOUT_MS = 300_000;
+const MAX_CHECKING_INTERVAL_MS = 30_000;
+const MIN_CHECKING_INTERVAL_MS = 100;
+/** Seconds a shed client is asked to wait before trying again. */
+const RETRY_AFTER_S = '1';
 
 export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const { config, upstreams, recorder, log, local } = deps;
   const router = createRouter(config.stripPrefix);
+  const authorized = createApiKeyCheck(config.apiKeyDigests);
+  const headersTimeout = config.clientHeaderTimeoutMs;
   const exchanges = new Set<ProxyExchange>();
   let draining = false;
   const isDraining = (): boolean => draining;
@@ -50,9 +60,10 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const server = createServer(
     {
       keepAliveTimeout: config.keepAliveTimeoutMs,
-      headersTimeout: SERVER_HEADERS_TIMEOUT_MS,
-      // Covers only the upload of the request; responses (long LLM streams) are never cut by it.
-      requestTimeout: SERVER_REQUEST_TIMEOUT_MS,
+      headersTimeout,
+      requestTimeout: Math.max(SERVER_REQUEST_TIMEOUT_MS, headersTimeout),
+      // The header and request timeouts are enforced at this granularity (slowloris cut-off).
+      connectionsCheckingInterval: Math.min(MAX_CHECKING_INTERVAL_MS, Math.max(MIN_CHECKING_INTERVAL_MS, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
       handle(req, res).catch((err: unknown) => {
@@ -64,6 +75,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   );
   // Socket inactivity timeout stays off: a silent prefill must not cut a stream.
   server.timeout = 0;
+  installClientErrorHandlers(server, deps.malformed);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startMs = performance.now();
@@ -108,6 +120,22 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       accessLog: config.accessLog,
       isDraining,
     });
+    if (authorized !== null && !authorized(req.headers)) {
+      exchange.reject(401, 'invalid_request_error', 'invalid_api_key', 'a valid API key is required (Authorization: Bearer <key>)', [
+        'www-authenticate',
+        'Bearer',
+      ]);
+      return;
+    }
+    // Shed instead of queueing without bound; the requests already admitted keep their latency.
+    if (exchanges.size >= config.maxInFlightPerWorker) {
+      routeRecorder.backend.overloaded();
+      exchange.reject(503, 'overloaded', 'proxy_overloaded', 'the proxy is at its in-flight limit; retry shortly', [
+        'retry-after',
+        RETRY_AFTER_S,
+      ]);
+      return;
+    }
     exchanges.add(exchange);
     res.once('close', () => exchanges.delete(exchange));
     const path = upstream.backend.basePath + route.upstreamPath;

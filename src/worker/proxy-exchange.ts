@@ -36,6 +36,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #o: ExchangeOptions;
   readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
   #tracker: CompletionTracker | null = null;
+  #request: Dispatcher.DispatchOptions | null = null;
+  #retried = false;
   #controller: Dispatcher.DispatchController | null = null;
   #clientGone = false;
   #dispatched = false;
@@ -64,7 +66,29 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   ): void {
     this.#tracker = tracker;
     this.#dispatched = true;
-    this.#o.upstream.pool.dispatch({ method, path, headers, body }, this);
+    this.#request = { method, path, headers, body };
+    this.#o.upstream.pool.dispatch(this.#request, this);
+  }
+
+  /**
+   * The keep-alive race: a pooled connection the backend closed just as we reused it fails before any
+   * response byte. Such a request is sent once more on another connection, but only if its body is in
+   * hand (a Buffer, or none) and nothing reached the client: never a second copy of a started response.
+   */
+  #retry(err: Error): boolean {
+    const request = this.#request;
+    if (this.#retried || request === null || this.#statusSent !== 0 || this.#clientGone) return false;
+    if (request.body !== null && !Buffer.isBuffer(request.body)) return false;
+    if (!RETRYABLE_CODES.has((err as { code?: string }).code ?? '')) return false;
+    this.#retried = true;
+    this.#controller = null;
+    this.#o.recorder.backend.retried();
+    this.#o.log.info(
+      { request_id: this.#o.requestId, error: (err as { code?: string }).code },
+      'backend connection closed before the response, retrying once',
+    );
+    this.#o.upstream.pool.dispatch(request, this);
+    return true;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -113,6 +137,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#retry(err)) return;
     if (this.#clientGone) {
       this.#finish(STATUS_CLIENT_CLOSED, 'client_disconnect', null);
       return;
@@ -141,6 +166,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#o.isDraining()) this.#o.res.shouldKeepAlive = false;
     sendJsonError(this.#o.res, mapped.status, mapped.type, mapped.code, mapped.message, ['x-request-id', this.#o.requestId]);
     this.#finish(mapped.status, endingFor(mapped.status), null);
+  }
+
+  /** Answers without contacting the backend (auth, overload), and records it like any other response. */
+  reject(status: number, type: string, code: string, message: string, headers: string[]): void {
+    if (this.#o.isDraining()) this.#o.res.shouldKeepAlive = false;
+    sendJsonError(this.#o.res, status, type, code, message, ['x-request-id', this.#o.requestId, ...headers]);
+    this.#finish(status, 'end', null);
   }
 
   /** Aborts the backend request (drain deadline, shutdown). */
@@ -207,6 +239,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     );
   }
 }
+
+/** A reused connection that the backend closed: undici reports "other side closed" as UND_ERR_SOCKET. */
+const RETRYABLE_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 

@@ -22,7 +22,8 @@ export function runWorker(config: Config): void {
   const log = createLogger(config, { role: 'worker', worker: workerId });
   const registry = new Registry();
   registerDefaultMetrics(registry);
-  const recorder = createRequestRecorder(createWorkerMetrics(registry), config.backends);
+  const metrics = createWorkerMetrics(registry);
+  const recorder = createRequestRecorder(metrics, config.backends, config.maxInFlightPerWorker);
   const upstreams = createUpstreamSet(config);
   // The callback keeps a failed send (channel closing during shutdown) from becoming an 'error' event that kills us.
   const send = (message: WorkerToPrimary): boolean => (process.connected ? (process.send?.(message, ignoreSendError) ?? false) : false);
@@ -32,6 +33,7 @@ export function runWorker(config: Config): void {
     config,
     upstreams,
     recorder,
+    malformed: metrics.malformedRequests,
     log,
     local: {
       metrics: () => relay.request(),

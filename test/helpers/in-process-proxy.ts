@@ -23,12 +23,14 @@ export async function startInProcessProxy(t: TestContext, flags: Record<string, 
   for (const [name, flag] of Object.entries(FLAGS)) if ('default' in flag) defaults[name] = flag.default;
   const config = configFromFlags({ ...defaults, 'log-level': 'silent', host: '127.0.0.1', port: '0', ...flags });
   const registry = new Registry();
-  const recorder = createRequestRecorder(createWorkerMetrics(registry), config.backends);
+  const metrics = createWorkerMetrics(registry);
+  const recorder = createRequestRecorder(metrics, config.backends, config.maxInFlightPerWorker);
   const upstreams = createUpstreamSet(config);
   const proxy = createProxyServer({
     config,
     upstreams,
     recorder,
+    malformed: metrics.malformedRequests,
     log: createLogger(config, { role: 'test' }),
     local: {
       metrics: async () => {

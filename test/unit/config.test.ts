@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { availableParallelism } from 'node:os';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { buildConfig, ConfigError, configFromFlags, type ParseResult, parseBackendUrl } from '../../src/config/build-config.js';
 import * as d from '../../src/config/defaults.js';
@@ -38,6 +41,8 @@ function assertConfigExit(result: ParseResult, flag: string): void {
   assert.equal(result.output.includes('\n'), false, 'output is one line');
 }
 
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
 const DEFAULT_CONFIG: Config = {
   backends: [{ url: 'http://localhost:8000', origin: 'http://localhost:8000', basePath: '' }],
   host: '0.0.0.0',
@@ -54,6 +59,9 @@ const DEFAULT_CONFIG: Config = {
   bodyLimitBytes: d.DEFAULT_BODY_LIMIT_BYTES,
   drainTimeoutMs: d.DEFAULT_DRAIN_TIMEOUT_MS,
   keepAliveTimeoutMs: d.DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  maxInFlightPerWorker: 2 * d.DEFAULT_UPSTREAM_CONNECTIONS,
+  clientHeaderTimeoutMs: d.DEFAULT_CLIENT_HEADER_TIMEOUT_MS,
+  apiKeyDigests: [],
   metricsPort: null,
   metricsHost: '127.0.0.1',
 };
@@ -115,6 +123,14 @@ test('every flag is parsed', async () => {
     '9100',
     '--metrics-host',
     '0.0.0.0',
+    '--max-in-flight',
+    '300',
+    '--client-header-timeout',
+    '5s',
+    '--api-key',
+    'key-one',
+    '--api-key',
+    'key-two',
   ]);
   assert.deepEqual(config, {
     backends: [{ url: 'https://llm.internal:9443/base', origin: 'https://llm.internal:9443', basePath: '/base' }],
@@ -132,6 +148,9 @@ test('every flag is parsed', async () => {
     bodyLimitBytes: 524_288,
     drainTimeoutMs: 1500,
     keepAliveTimeoutMs: 70_000,
+    maxInFlightPerWorker: 100,
+    clientHeaderTimeoutMs: 5000,
+    apiKeyDigests: [sha256('key-one'), sha256('key-two')],
     metricsPort: 9100,
     metricsHost: '0.0.0.0',
   });
@@ -435,4 +454,24 @@ test('parseOnOff', () => {
 test('an unknown argument with capitals is named in the message', async () => {
   assert.deepEqual(await buildConfig(['--Port', '1']), { kind: 'exit', code: 2, output: 'inference-proxy: Unknown argument: Port' });
   assert.deepEqual(await buildConfig(['Extra']), { kind: 'exit', code: 2, output: 'inference-proxy: Unknown argument: Extra' });
+});
+
+test('--api-key-file reads one key per line, skipping blanks and comments; keys are kept only as digests', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'iproxy-keys-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'keys');
+  writeFileSync(file, '# team keys\nalpha-1\n\n  beta-2  \r\nalpha-1\n');
+  const config = await configOf(['--api-key-file', file, '--api-key', 'gamma-3']);
+  assert.deepEqual(config.apiKeyDigests, [sha256('gamma-3'), sha256('alpha-1'), sha256('beta-2')]);
+  assert.ok(!JSON.stringify(config).includes('alpha-1'));
+  assertConfigExit(await buildConfig(['--api-key-file', join(dir, 'missing')]), 'api-key-file');
+  writeFileSync(file, '# nothing\n\n');
+  assertConfigExit(await buildConfig(['--api-key-file', file]), 'api-key-file');
+  assertConfigExit(await buildConfig(['--api-key', 'has space']), 'api-key');
+});
+
+test('--max-in-flight is divided over the workers; 0 means twice the upstream pool per worker', async () => {
+  assert.equal((await configOf(['--workers', '4', '--max-in-flight', '10'])).maxInFlightPerWorker, 3);
+  assert.equal((await configOf(['--workers', '2', '--upstream-connections', '50'])).maxInFlightPerWorker, 100);
+  assertConfigExit(await buildConfig(['--max-in-flight', '-1']), 'max-in-flight');
 });

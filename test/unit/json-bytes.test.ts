@@ -7,7 +7,7 @@ const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 
 /** findValue over the whole buffer, returning the value's text from its first byte (or null). */
-const valueOf = (json: string, name: string): string | null => {
+const valueAt = (json: string, name: string): string | null => {
   const buf = Buffer.from(json);
   const at = findValue(buf, key(name), 0, buf.length);
   return at === -1 ? null : buf.subarray(at).toString();
@@ -24,34 +24,34 @@ test('findValue returns the index of the first byte of the value', () => {
 });
 
 test('findValue skips whitespace around the colon', () => {
-  assert.equal(valueOf('{"content": " x"}', 'content'), '" x"}');
-  assert.equal(valueOf('{"content" :" x"}', 'content'), '" x"}');
-  assert.equal(valueOf('{"content"  :  " x"}', 'content'), '" x"}');
-  assert.equal(valueOf('{"content"\t:\t" x"}', 'content'), '" x"}');
-  assert.equal(valueOf('{\r\n  "content"\r\n  :\r\n  " x"\r\n}', 'content'), '" x"\r\n}');
-  assert.equal(valueOf('{\n  "usage": {\n    "prompt_tokens": 5\n  }\n}', 'usage'), '{\n    "prompt_tokens": 5\n  }\n}');
+  assert.equal(valueAt('{"content": " x"}', 'content'), '" x"}');
+  assert.equal(valueAt('{"content" :" x"}', 'content'), '" x"}');
+  assert.equal(valueAt('{"content"  :  " x"}', 'content'), '" x"}');
+  assert.equal(valueAt('{"content"\t:\t" x"}', 'content'), '" x"}');
+  assert.equal(valueAt('{\r\n  "content"\r\n  :\r\n  " x"\r\n}', 'content'), '" x"\r\n}');
+  assert.equal(valueAt('{\n  "usage": {\n    "prompt_tokens": 5\n  }\n}', 'usage'), '{\n    "prompt_tokens": 5\n  }\n}');
 });
 
 test('findValue ignores the key text when it is not followed by a colon', () => {
   // A string value that equals the key name.
-  assert.equal(valueOf('{"role":"content"}', 'content'), null);
-  assert.equal(valueOf('{"list":["content","content"]}', 'content'), null);
+  assert.equal(valueAt('{"role":"content"}', 'content'), null);
+  assert.equal(valueAt('{"list":["content","content"]}', 'content'), null);
   // The first occurrence is a value, the second a key.
-  assert.equal(valueOf('{"kind":"content","content":"yes"}', 'content'), '"yes"}');
+  assert.equal(valueAt('{"kind":"content","content":"yes"}', 'content'), '"yes"}');
   // Longer keys that merely start or end with the name.
-  assert.equal(valueOf('{"content_type":"x"}', 'content'), null);
-  assert.equal(valueOf('{"reasoning_content":"x"}', 'content'), null);
-  assert.equal(valueOf('{"text_offset":[0]}', 'text'), null);
+  assert.equal(valueAt('{"content_type":"x"}', 'content'), null);
+  assert.equal(valueAt('{"reasoning_content":"x"}', 'content'), null);
+  assert.equal(valueAt('{"text_offset":[0]}', 'text'), null);
 });
 
 test('findValue is not fooled by escaped keys inside string values', () => {
   const json = JSON.stringify({ function: { arguments: '{"content":"fake","usage":{}}' }, content: '' });
   assert.match(json, /\\"content\\":\\"fake\\"/);
-  assert.equal(valueOf(json, 'content'), '""}');
-  assert.equal(valueOf(json, 'usage'), null);
+  assert.equal(valueAt(json, 'content'), '""}');
+  assert.equal(valueAt(json, 'usage'), null);
   const onlyEscaped = JSON.stringify({ text: 'he wrote "content": "x" and "usage": {"a":1}' });
-  assert.equal(valueOf(onlyEscaped, 'content'), null);
-  assert.equal(valueOf(onlyEscaped, 'usage'), null);
+  assert.equal(valueAt(onlyEscaped, 'content'), null);
+  assert.equal(valueAt(onlyEscaped, 'usage'), null);
 });
 
 test('findValue honours start and end', () => {
@@ -61,7 +61,8 @@ test('findValue honours start and end', () => {
   assert.equal(findValue(buf, key('a'), 1, buf.length), 5);
   assert.equal(findValue(buf, key('a'), 2, buf.length), 12);
   assert.equal(findValue(buf, key('a'), 7, buf.length), 12);
-  assert.equal(findValue(buf, key('a'), 8, buf.length), -1);
+  assert.equal(findValue(buf, key('a'), 8, buf.length), 12);
+  assert.equal(findValue(buf, key('a'), 9, buf.length), -1);
   // A match past end is not found.
   assert.equal(findValue(buf, key('a'), 2, 7), -1);
   assert.equal(findValue(buf, key('a'), 2, 11), -1);
