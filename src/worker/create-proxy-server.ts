@@ -9,6 +9,7 @@ import type { RequestRecorder } from '../metrics/request-recorder.js';
 import type { Logger } from '../shared/logger.js';
 import { createApiKeyCheck } from './api-key-auth.js';
 import { installClientErrorHandlers } from './client-errors.js';
+import { ConnectionTracker } from './connection-tracker.js';
 import { mapError, sendJsonError } from './error-response.js';
 import { buildUpstreamHeaders, isUsableRequestId } from './headers.js';
 import { ProxyExchange } from './proxy-exchange.js';
@@ -24,8 +25,11 @@ export interface LocalEndpoints {
 
 export interface ProxyServer {
   readonly server: Server;
-  /** Stop taking new work: new responses close their connection, idle keep-alive sockets are closed. */
+  /** Stop taking new work: every response from now on closes its connection. */
   startDraining(): void;
+  /** Closes client connections that have been idle for `minIdleMs` (see ConnectionTracker). */
+  closeIdle(minIdleMs: number): void;
+  openConnections(): number;
   /** Requests still in progress. */
   inFlight(): number;
   /** Aborts everything still in flight (drain deadline). */
@@ -76,6 +80,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   // Socket inactivity timeout stays off: a silent prefill must not cut a stream.
   server.timeout = 0;
   installClientErrorHandlers(server, deps.malformed);
+  const connections = new ConnectionTracker(server);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startMs = performance.now();
@@ -171,8 +176,9 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     server,
     startDraining() {
       draining = true;
-      server.closeIdleConnections();
     },
+    closeIdle: (minIdleMs) => connections.closeIdle(minIdleMs),
+    openConnections: () => connections.size,
     inFlight: () => exchanges.size,
     abortAll(reason) {
       for (const exchange of exchanges) exchange.abort(reason);

@@ -111,8 +111,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#o.isDraining()) res.shouldKeepAlive = false;
     this.#statusSent = statusCode;
     res.writeHead(statusCode, statusMessage || undefined, buildResponseHeaders(headers, this.#o.requestId));
-    // Headers go out now, not with the first body write: a client must see them during a long prefill.
-    res.flushHeaders();
+    // A stream (SSE, or any body of unknown length) may be silent for a long prefill: its headers go out
+    // now. A body of known length follows at once, so its headers ride in the same write (one syscall less).
+    if (headers['content-length'] === undefined) res.flushHeaders();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -13,6 +13,8 @@ import { MetricsRelay } from './metrics-relay.js';
 import { createUpstreamSet, type UpstreamSet } from './upstream-pool.js';
 
 const DRAIN_POLL_MS = 100;
+/** A draining worker closes a keep-alive connection once it has been idle this long (see ConnectionTracker). */
+const DRAIN_IDLE_GRACE_MS = 1_000;
 const FINAL_ACK_TIMEOUT_MS = 2_000;
 const ABORT_SETTLE_MS = 50;
 
@@ -120,8 +122,9 @@ function createDrain(
     proxy.startDraining();
     proxy.server.close();
     const timer = setInterval(() => {
-      proxy.server.closeIdleConnections();
-      if (proxy.inFlight() > 0 && Date.now() < deadline) return;
+      proxy.closeIdle(DRAIN_IDLE_GRACE_MS);
+      // Done when every client connection is gone: busy ones close after their response, idle ones after the grace.
+      if ((proxy.inFlight() > 0 || proxy.openConnections() > 0) && Date.now() < deadline) return;
       clearInterval(timer);
       const left = proxy.inFlight();
       if (left > 0) {
