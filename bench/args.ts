@@ -8,13 +8,15 @@ export interface BenchArgs {
   /** Unmeasured seconds before every measured run. */
   warmup: number;
   workloads: WorkloadName[];
+  /** Concurrent streams of the `stream` workload; one table per value. */
+  streams: number[];
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}]`;
+const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024]`;
 
 /** A tiny argv parser: `--name value` or `--name=value`; unknown flags are an error. */
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { duration: 5, reps: 3, connections: 64, warmup: 1, workloads: [...WORKLOAD_NAMES] };
+  const args: BenchArgs = { duration: 5, reps: 3, connections: 64, warmup: 1, workloads: [...WORKLOAD_NAMES], streams: [256] };
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
     if (token === '--help' || token === '-h') {
@@ -47,6 +49,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
           }
           return trimmed as WorkloadName;
         });
+        break;
+      case 'streams':
+        args.streams = value.split(',').map((n) => positiveInt(name, n.trim()));
         break;
       default:
         throw new Error(`unknown flag --${name}\n${USAGE}`);

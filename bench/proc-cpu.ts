@@ -41,6 +41,13 @@ function readRssKb(pid: number): number {
   }
 }
 
+/** Summed VmRSS of known processes (from an earlier sampleTree), without rescanning /proc. */
+export function rssKbOf(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) total += readRssKb(pid);
+  return total;
+}
+
 export interface TreeSample {
   /** The root and all its descendants alive at sampling time. */
   pids: number[];
@@ -85,6 +92,8 @@ export function cpuSecondsBetween(before: TreeSample, after: TreeSample): number
 export interface SystemSample {
   busy: number;
   total: number;
+  /** irq + softirq ticks: network processing (loopback TCP included) that no process is charged for. */
+  interrupts: number;
 }
 
 /** Whole-machine CPU ticks from the `cpu` line of /proc/stat: busy is everything but idle and iowait. */
@@ -93,5 +102,5 @@ export function sampleSystem(): SystemSample {
   const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = values.reduce((sum, v) => sum + v, 0);
   const idle = (values[3] ?? 0) + (values[4] ?? 0);
-  return { busy: total - idle, total };
+  return { busy: total - idle, total, interrupts: (values[5] ?? 0) + (values[6] ?? 0) };
 }

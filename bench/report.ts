@@ -1,8 +1,8 @@
-import type { WorkloadName } from './workloads.js';
+import type { HttpWorkloadName } from './workloads.js';
 
 /** One measured run of one target under one workload. */
 export interface RunResult {
-  workload: WorkloadName;
+  workload: HttpWorkloadName;
   target: string;
   rep: number;
   /** Seconds, as autocannon measured them. */

@@ -106,8 +106,17 @@ export function startBackend(logPath: string): Promise<Server> {
   );
 }
 
-/** The production configuration: access log on (to logPath), metrics recorded by every worker (always on). */
-export function startProxy(name: string, backendUrl: string, workers: number, logPath: string): Promise<Server> {
+/**
+ * The production configuration: access log on (to logPath), metrics recorded by every worker (always on).
+ * `extraArgs` go last, e.g. `--inject-usage off`.
+ */
+export function startProxy(
+  name: string,
+  backendUrl: string,
+  workers: number,
+  logPath: string,
+  extraArgs: readonly string[] = [],
+): Promise<Server> {
   const args = [
     PROXY_ENTRY,
     '--backend-url',
@@ -122,6 +131,7 @@ export function startProxy(name: string, backendUrl: string, workers: number, lo
     'on',
     '--log-level',
     'info',
+    ...extraArgs,
   ];
   return startNode(name, args, logPath, (line) =>
     line.msg === 'proxy ready' && typeof line.port === 'number' ? `http://127.0.0.1:${line.port}` : null,

@@ -1,8 +1,10 @@
-export const WORKLOAD_NAMES = ['small', 'chat'] as const;
+export const WORKLOAD_NAMES = ['small', 'chat', 'stream'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
+/** Workloads driven by autocannon (one request, one response, no streaming). */
+export type HttpWorkloadName = Exclude<WorkloadName, 'stream'>;
 
 export interface Workload {
-  name: WorkloadName;
+  name: HttpWorkloadName;
   title: string;
   method: 'GET' | 'POST';
   path: string;
@@ -12,7 +14,7 @@ export interface Workload {
 
 const CHAT_BODY = JSON.stringify({ model: 'mock-model', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
 
-export const WORKLOADS: Readonly<Record<WorkloadName, Workload>> = {
+export const WORKLOADS: Readonly<Record<HttpWorkloadName, Workload>> = {
   small: { name: 'small', title: 'small GET /v1/models', method: 'GET', path: '/v1/models' },
   chat: {
     name: 'chat',
@@ -23,3 +25,39 @@ export const WORKLOADS: Readonly<Record<WorkloadName, Workload>> = {
     body: CHAT_BODY,
   },
 };
+
+export function isHttpWorkload(name: WorkloadName): name is HttpWorkloadName {
+  return name !== 'stream';
+}
+
+/** The `stream` workload: many long-lived SSE streams, paced like a real model. */
+export interface StreamWorkload {
+  /** Content events per stream (max_tokens). */
+  tokens: number;
+  /** Time between two content events, set per request with x-mock-token-delay-ms. */
+  tokenDelayMs: number;
+  /** Set per request with x-mock-ttft-ms; 0 makes the client's time to first token the request path alone. */
+  ttftMs: number;
+  /** The request does not ask for usage (no stream_options), so a proxy that injects it must hide the usage chunk. */
+  body: string;
+  headers: Record<string, string>;
+}
+
+const STREAM_TOKENS = 128;
+const STREAM_TOKEN_DELAY_MS = 20;
+const STREAM_TTFT_MS = 0;
+
+export const STREAM: StreamWorkload = {
+  tokens: STREAM_TOKENS,
+  tokenDelayMs: STREAM_TOKEN_DELAY_MS,
+  ttftMs: STREAM_TTFT_MS,
+  body: JSON.stringify({ model: 'mock-model', stream: true, max_tokens: STREAM_TOKENS, messages: [{ role: 'user', content: 'hi' }] }),
+  headers: {
+    'content-type': 'application/json',
+    'x-mock-ttft-ms': String(STREAM_TTFT_MS),
+    'x-mock-token-delay-ms': String(STREAM_TOKEN_DELAY_MS),
+  },
+};
+
+/** Wall time of one stream at the backend: the last token is due (tokens - 1) delays after the first. */
+export const STREAM_LIFETIME_MS = STREAM_TTFT_MS + (STREAM_TOKENS - 1) * STREAM_TOKEN_DELAY_MS;
