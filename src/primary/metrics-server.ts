@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sendDashboard } from '../dashboard/send-dashboard.js';
 
 export interface MetricsEndpoints {
   metrics(): Promise<{ status: number; contentType: string; body: string }>;
@@ -19,8 +20,12 @@ export function createMetricsServer(endpoints: MetricsEndpoints): Server {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }
+    if (path === '/dashboard') {
+      sendDashboard(res, req.method === 'HEAD');
+      return;
+    }
     if (path !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('only /metrics and /healthz are served here\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('only /metrics, /healthz and /dashboard are served here\n');
       return;
     }
     void endpoints.metrics().then((answer) => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
 import type { Config } from '../config/types.js';
+import { sendDashboard } from '../dashboard/send-dashboard.js';
 import { CompletionTracker } from '../llm/completion-tracker.js';
 import { injectUsageRequest, needsUsageInjection } from '../llm/inject-usage.js';
 import { inspectCompletionRequest } from '../llm/inspect-request.js';
@@ -99,6 +100,9 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
         res.end(req.method === 'HEAD' ? undefined : body);
         return;
       }
+      case 'dashboard':
+        sendDashboard(res, req.method === 'HEAD');
+        return;
       case 'bad-target':
         sendJsonError(res, 400, 'invalid_request_error', 'invalid_request_target', 'the request target must be a path starting with /');
         return;

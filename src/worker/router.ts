@@ -4,6 +4,7 @@ import { KNOWN_ENDPOINTS, OTHER_ENDPOINT } from '../metrics/definitions.js';
 export type Route =
   | { kind: 'metrics' }
   | { kind: 'healthz' }
+  | { kind: 'dashboard' }
   | { kind: 'bad-target' }
   | { kind: 'method-not-allowed'; allow: string }
   | { kind: 'proxy'; upstreamPath: string; endpoint: string; completion: CompletionKind | null };
@@ -16,11 +17,18 @@ const COMPLETIONS: ReadonlyMap<string, CompletionKind> = new Map([
   ['/v1/completions', 'text'],
 ]);
 
+/** The proxy's own pages: answered here, never forwarded. */
+const OWN_PATHS: ReadonlyMap<string, 'metrics' | 'healthz' | 'dashboard'> = new Map([
+  ['/metrics', 'metrics'],
+  ['/healthz', 'healthz'],
+  ['/dashboard', 'dashboard'],
+] as const);
+
 export interface Router {
   route(method: string, target: string): Route;
 }
 
-/** The proxy's own paths (/metrics, /healthz) are matched before the prefix is stripped and are never forwarded. */
+/** The proxy's own paths (/metrics, /healthz, /dashboard) are matched before the prefix is stripped and are never forwarded. */
 export function createRouter(stripPrefix: string): Router {
   const prefixSlash = `${stripPrefix}/`;
   return {
@@ -29,9 +37,10 @@ export function createRouter(stripPrefix: string): Router {
       if (target.charCodeAt(0) !== 47 /* / */) return { kind: 'bad-target' };
       const queryAt = target.indexOf('?');
       let path = queryAt === -1 ? target : target.slice(0, queryAt);
-      if (path === '/metrics' || path === '/healthz') {
+      const own = OWN_PATHS.get(path);
+      if (own !== undefined) {
         if (method !== 'GET' && method !== 'HEAD') return { kind: 'method-not-allowed', allow: 'GET, HEAD' };
-        return { kind: path === '/metrics' ? 'metrics' : 'healthz' };
+        return { kind: own };
       }
       let upstreamPath = target;
       if (stripPrefix !== '' && (path === stripPrefix || path.startsWith(prefixSlash))) {
