@@ -86,6 +86,11 @@ export function configFromFlags(flags: Record<string, unknown>): Config {
     host: v('host', parseHost),
     port: v('port', (raw) => parseInteger(raw, 0, 65535)),
     workers: v('workers', parseWorkers),
+    clusterScheduling: v('cluster-scheduling', (raw) => {
+      const text = String(raw).toLowerCase();
+      if (text !== 'none' && text !== 'rr') throw new Error(`expected none or rr, got ${JSON.stringify(String(raw))}`);
+      return text;
+    }),
     stripPrefix: v('strip-prefix', parseStripPrefix),
     logLevel: v('log-level', parseLogLevel),
     accessLog: v('access-log', parseOnOff),

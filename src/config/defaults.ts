@@ -23,3 +23,5 @@ export const DEFAULT_METRICS_HOST = '127.0.0.1';
 export const ENV_PREFIX = 'INFERENCE_PROXY';
 /** Workers read their frozen config from this variable; they never parse argv. */
 export const WORKER_CONFIG_ENV = 'NODE_INFERENCE_PROXY_WORKER_CONFIG';
+/** The cluster state a worker starts with (workers alive, primary start time), before the first broadcast. */
+export const WORKER_STATE_ENV = 'NODE_INFERENCE_PROXY_WORKER_STATE';

@@ -14,6 +14,11 @@ export const FLAGS = {
   host: { type: 'string', default: d.DEFAULT_HOST, describe: 'Address to listen on' },
   port: { type: 'string', default: String(d.DEFAULT_PORT), describe: 'Port to listen on (0 picks a free port)' },
   workers: { type: 'string', default: String(availableParallelism()), describe: 'Worker processes (default: one per CPU)' },
+  'cluster-scheduling': {
+    type: 'string',
+    default: 'none',
+    describe: 'none: workers accept connections themselves; rr: the primary deals them out round-robin (see README)',
+  },
   'strip-prefix': { type: 'string', default: d.DEFAULT_STRIP_PREFIX, describe: "Path prefix removed before forwarding ('' turns it off)" },
   'log-level': { type: 'string', default: d.DEFAULT_LOG_LEVEL, describe: 'fatal, error, warn, info, debug, trace or silent' },
   'access-log': { type: 'string', default: 'on', describe: 'One JSON line per request: on or off' },

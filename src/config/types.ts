@@ -14,6 +14,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly workers: number;
+  /** How connections reach workers: the kernel (none) or the primary round-robin (rr). */
+  readonly clusterScheduling: 'none' | 'rr';
   readonly stripPrefix: string;
   readonly logLevel: Level | 'silent';
   readonly accessLog: boolean;

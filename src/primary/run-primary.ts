@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createPrimaryMetrics } from '../metrics/definitions.js';
+import { healthBody } from '../shared/health.js';
 import { createLogger, flushLogger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
@@ -25,14 +26,16 @@ export async function runPrimary(config: Config): Promise<void> {
   const aggregator = new MetricsAggregator(registry, metrics);
 
   // Explicit exec: under pm2 fork mode process.argv[1] is pm2's container, not our entry.
+  cluster.schedulingPolicy = config.clusterScheduling === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
-  const supervisor = new Supervisor(config, log, metrics, {
+  const supervisor: Supervisor = new Supervisor(config, log, metrics, {
     onFork: (worker) => aggregator.track(worker.id),
     onExit: (worker) => aggregator.retire(worker.id),
+    state: () => ({ workersAlive: supervisor.readyCount(), startedAtMs, workers: supervisor.describe() }),
     onChange: () => {
       const alive = supervisor.readyCount();
       metrics.workersAlive.set(alive);
-      supervisor.broadcast({ type: 'iproxy:state', workersAlive: alive, startedAtMs });
+      supervisor.broadcast({ type: 'iproxy:state', workersAlive: alive, startedAtMs, workers: supervisor.describe() });
     },
     onMessage: (worker, message) => {
       switch (message.type) {
@@ -59,9 +62,8 @@ export async function runPrimary(config: Config): Promise<void> {
     }
   };
   const health = () => ({
-    workersAlive: supervisor.readyCount(),
-    uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
-    pid: process.pid,
+    ...healthBody(supervisor.readyCount(), startedAtMs, process.pid, supervisor.describe()),
+    primaryPid: process.pid,
   });
 
   const metricsServer = config.metricsPort === null ? null : createMetricsServer({ metrics: scrape, health });

@@ -1,8 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
-import { WORKER_CONFIG_ENV } from '../config/defaults.js';
+import { WORKER_CONFIG_ENV, WORKER_STATE_ENV } from '../config/defaults.js';
 import type { Config } from '../config/types.js';
 import type { PrimaryMetrics } from '../metrics/definitions.js';
-import { isProxyMessage, type PrimaryToWorker, type WorkerToPrimary } from '../shared/ipc.js';
+import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPrimary } from '../shared/ipc.js';
 import type { Logger } from '../shared/logger.js';
 import { CRASH_LOOP_THRESHOLD, restartDelayMs, STABLE_UPTIME_MS } from './backoff.js';
 
@@ -33,6 +33,8 @@ export interface SupervisorHooks {
   onFork(worker: Worker): void;
   onExit(worker: Worker): void;
   onChange(): void;
+  /** The cluster state handed to a new worker at fork time. */
+  state(): { workersAlive: number; startedAtMs: number; workers: WorkerInfo[] };
 }
 
 /**
@@ -71,6 +73,15 @@ export class Supervisor {
   workers(): Worker[] {
     const out: Worker[] = [];
     for (const managed of this.#managed.values()) if (managed.worker.isConnected()) out.push(managed.worker);
+    return out;
+  }
+
+  /** Every managed worker with its pid and state, for /healthz. */
+  describe(): WorkerInfo[] {
+    const out: WorkerInfo[] = [];
+    for (const managed of this.#managed.values()) {
+      out.push({ id: managed.worker.id, pid: managed.worker.process.pid ?? 0, state: managed.state, startedAtMs: managed.startedAtMs });
+    }
     return out;
   }
 
@@ -125,7 +136,10 @@ export class Supervisor {
 
   #fork(slot: Slot): Managed {
     slot.restartTimer = null;
-    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(this.#config) });
+    const worker = cluster.fork({
+      [WORKER_CONFIG_ENV]: JSON.stringify(this.#config),
+      [WORKER_STATE_ENV]: JSON.stringify(this.#hooks.state()),
+    });
     // A send to a worker whose channel is closing fails asynchronously as an 'error' event on the
     // Worker; unhandled, it would take the primary down during a stop.
     worker.on('error', (err) => this.#log.debug({ err, worker: worker.id }, 'ipc error'));
@@ -197,7 +211,7 @@ export class Supervisor {
       managed.state = 'ready';
       managed.settleReady(true);
       this.listeningPort = message.port;
-      this.#log.info({ worker: worker.id, pid: worker.process.pid, port: message.port }, 'worker listening');
+      this.#log.info({ worker: worker.id, worker_pid: worker.process.pid, port: message.port }, 'worker listening');
       this.#hooks.onChange();
     }
     this.#hooks.onMessage(worker, message);
@@ -212,14 +226,22 @@ export class Supervisor {
     this.#hooks.onChange();
     const { slot } = managed;
     if (managed.state === 'draining' || this.#stopping || slot.current !== managed) {
-      this.#log.info({ worker: worker.id, pid: worker.process.pid, code, signal }, 'worker exited');
+      this.#log.info({ worker: worker.id, worker_pid: worker.process.pid, code, signal }, 'worker exited');
       return;
     }
     slot.current = null;
     const uptimeMs = Date.now() - managed.startedAtMs;
     slot.failures = uptimeMs >= STABLE_UPTIME_MS ? 1 : slot.failures + 1;
     const delayMs = restartDelayMs(slot.failures);
-    const fields = { worker: worker.id, pid: worker.process.pid, code, signal, uptimeMs, failures: slot.failures, restartInMs: delayMs };
+    const fields = {
+      worker: worker.id,
+      worker_pid: worker.process.pid,
+      code,
+      signal,
+      uptimeMs,
+      failures: slot.failures,
+      restartInMs: delayMs,
+    };
     if (slot.failures >= CRASH_LOOP_THRESHOLD) this.#log.error(fields, 'worker crash loop: restarting with backoff');
     else this.#log.warn(fields, 'worker died, restarting it');
     slot.restartTimer = setTimeout(() => {

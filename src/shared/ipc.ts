@@ -3,6 +3,14 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 /** Messages between the primary and its workers. Namespaced so that prom-client's and pm2's messages on the same channel are ignored. */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
+/** One worker as /healthz reports it. */
+export interface WorkerInfo {
+  id: number;
+  pid: number;
+  state: 'starting' | 'ready' | 'draining';
+  startedAtMs: number;
+}
+
 export type WorkerToPrimary =
   | { type: 'iproxy:ready'; address: string; port: number }
   | { type: 'iproxy:metrics-res'; id: number; metrics: MetricsSnapshot }
@@ -12,7 +20,7 @@ export type WorkerToPrimary =
 export type PrimaryToWorker =
   | { type: 'iproxy:metrics-req'; id: number }
   | { type: 'iproxy:scrape-res'; id: number; status: number; contentType: string; body: string }
-  | { type: 'iproxy:state'; workersAlive: number; startedAtMs: number }
+  | { type: 'iproxy:state'; workersAlive: number; startedAtMs: number; workers: WorkerInfo[] }
   | { type: 'iproxy:drain'; deadlineMs: number }
   | { type: 'iproxy:final-ack' };
 

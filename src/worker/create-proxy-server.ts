@@ -104,6 +104,12 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
         sendDashboard(res, req.method === 'HEAD');
         return;
       case 'bad-target':
+        // An absolute-form target is how open proxies are probed: count it and say so in the log.
+        deps.malformed.labels('400').inc();
+        log.warn(
+          { method: req.method, target: req.url?.slice(0, 200), peer: req.socket.remoteAddress },
+          'absolute-form request target refused',
+        );
         sendJsonError(res, 400, 'invalid_request_error', 'invalid_request_target', 'the request target must be a path starting with /');
         return;
       case 'method-not-allowed':

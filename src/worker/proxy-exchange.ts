@@ -72,7 +72,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   /**
    * The keep-alive race: a pooled connection the backend closed just as we reused it fails before any
-   * response byte. Such a request is sent once more on another connection, but only if its body is in
+   * response byte. Such a request is sent once more on a new connection, but only if its body is in
    * hand (a Buffer, or none) and nothing reached the client: never a second copy of a started response.
    */
   #retry(err: Error): boolean {
@@ -87,7 +87,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       { request_id: this.#o.requestId, error: (err as { code?: string }).code },
       'backend connection closed before the response, retrying once',
     );
-    this.#o.upstream.pool.dispatch(request, this);
+    // Through the pool the retry could meet another connection the backend closed the same way.
+    const client = this.#o.upstream.oneOff();
+    client.dispatch(request, this);
+    // close() lets the one request finish, then releases the connection.
+    void client.close().catch(() => undefined);
     return true;
   }
 

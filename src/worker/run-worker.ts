@@ -1,12 +1,15 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
+import { WORKER_STATE_ENV } from '../config/defaults.js';
 import type { Config } from '../config/types.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createWorkerMetrics } from '../metrics/definitions.js';
 import { createRequestRecorder } from '../metrics/request-recorder.js';
-import { isProxyMessage, type PrimaryToWorker, type WorkerToPrimary } from '../shared/ipc.js';
+import { healthBody } from '../shared/health.js';
+import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPrimary } from '../shared/ipc.js';
 import { createLogger, flushLogger, type Logger } from '../shared/logger.js';
 import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
 import { MetricsRelay } from './metrics-relay.js';
@@ -30,7 +33,17 @@ export function runWorker(config: Config): void {
   // The callback keeps a failed send (channel closing during shutdown) from becoming an 'error' event that kills us.
   const send = (message: WorkerToPrimary): boolean => (process.connected ? (process.send?.(message, ignoreSendError) ?? false) : false);
   const relay = new MetricsRelay(send);
-  const state = { workersAlive: 0, startedAtMs: Date.now() };
+  // Until the first broadcast, what the primary knew at fork time (never "0 workers alive" while we serve).
+  const initial = JSON.parse(process.env[WORKER_STATE_ENV] ?? '{}') as {
+    workersAlive?: number;
+    startedAtMs?: number;
+    workers?: WorkerInfo[];
+  };
+  const state = {
+    workersAlive: Math.max(1, initial.workersAlive ?? 0),
+    startedAtMs: initial.startedAtMs ?? Date.now(),
+    workers: initial.workers ?? [],
+  };
   const proxy = createProxyServer({
     config,
     upstreams,
@@ -39,11 +52,7 @@ export function runWorker(config: Config): void {
     log,
     local: {
       metrics: () => relay.request(),
-      health: () => ({
-        workersAlive: state.workersAlive,
-        uptimeSeconds: Math.round((Date.now() - state.startedAtMs) / 1000),
-        pid: process.pid,
-      }),
+      health: () => ({ ...healthBody(state.workersAlive, state.startedAtMs, process.pid, state.workers), primaryPid: process.ppid }),
     },
   });
   const snapshot = async () => {
@@ -75,6 +84,7 @@ export function runWorker(config: Config): void {
       case 'iproxy:state':
         state.workersAlive = message.workersAlive;
         state.startedAtMs = message.startedAtMs;
+        state.workers = message.workers;
         break;
       case 'iproxy:drain':
         drain(message.deadlineMs);
@@ -120,7 +130,9 @@ function createDrain(
     const deadline = Date.now() + deadlineMs;
     log.info({ inFlight: proxy.inFlight(), deadlineMs }, 'worker draining');
     proxy.startDraining();
-    proxy.server.close();
+    // net.Server's close, not http.Server's: since Node 19 the latter also destroys every idle keep-alive
+    // connection at once, and one whose next request is already in flight would see a reset.
+    net.Server.prototype.close.call(proxy.server);
     const timer = setInterval(() => {
       proxy.closeIdle(DRAIN_IDLE_GRACE_MS);
       // Done when every client connection is gone: busy ones close after their response, idle ones after the grace.

@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import type { BackendConfig, Config } from '../config/types.js';
 
 /** Below vLLM's 5 s uvicorn keep-alive, so we close an idle socket before the backend does. */
@@ -10,6 +10,8 @@ export interface Upstream {
   /** The Host header sent to the backend. */
   readonly host: string;
   readonly pool: Pool;
+  /** A new connection of its own, for a retry that must not land on another stale pooled socket. */
+  oneOff(): Client;
 }
 
 /** The seam where several backends with load balancing and health checks will slot in: one Pool per backend, one select(). */
@@ -20,15 +22,15 @@ export interface UpstreamSet {
 }
 
 export function createUpstreamPool(backend: BackendConfig, index: number, config: Config): Upstream {
-  const pool = new Pool(backend.origin, {
-    connections: config.upstreamConnections,
+  const options = {
     pipelining: 1,
     keepAliveTimeout: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
     headersTimeout: config.headersTimeoutMs,
     bodyTimeout: config.bodyTimeoutMs,
     connect: { timeout: config.connectTimeoutMs },
-  });
-  return { index, backend, host: new URL(backend.origin).host, pool };
+  };
+  const pool = new Pool(backend.origin, { ...options, connections: config.upstreamConnections });
+  return { index, backend, host: new URL(backend.origin).host, pool, oneOff: () => new Client(backend.origin, options) };
 }
 
 export function createUpstreamSet(config: Config): UpstreamSet {

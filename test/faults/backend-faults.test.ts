@@ -1,0 +1,430 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { type TestContext, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { startRaceBackend } from '../helpers/fault-backends.js';
+import { eventually, openRaw, type RawClient, readStream, reservePort, statusOf } from '../helpers/fault-tools.js';
+import { chatBody, send } from '../helpers/http.js';
+import { startInProcessProxy } from '../helpers/in-process-proxy.js';
+import { sample } from '../helpers/metrics-text.js';
+import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
+
+const TEST_TIMEOUT_MS = 60_000;
+/** "Within a second", bounded generously for a loaded 2-core machine. */
+const QUICK_MS = 3_000;
+const CHAT = '/v1/chat/completions';
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+async function mockBackend(t: TestContext, port = 0): Promise<MockBackend> {
+  const mock = await createMockBackend({ port });
+  t.after(() => mock.close());
+  return mock;
+}
+
+async function cluster(t: TestContext, backendUrl: string, extra: string[] = []): Promise<RunningProxy> {
+  const running = await startProxy(['--workers', '2', '--backend-url', backendUrl, ...extra]);
+  t.after(() => running.stop());
+  return running;
+}
+
+async function metricsOf(running: RunningProxy): Promise<string> {
+  const res = await send(`${running.url}/metrics`);
+  assert.equal(res.status, 200);
+  return res.text;
+}
+
+/** Waits until the aggregated sample reaches `expected` (workers record just before or as the client sees the end). */
+async function expectSample(running: RunningProxy, name: string, labels: Record<string, string>, expected: number): Promise<void> {
+  await eventually(
+    async () => sample(await metricsOf(running), name, labels) ?? 0,
+    (value) => value === expected,
+    `${name}${JSON.stringify(labels)} == ${expected}`,
+  );
+}
+
+function streamBody(fields: Record<string, unknown> = {}): string {
+  return chatBody({ stream: true, max_tokens: 6, ...fields });
+}
+
+function assertOpenAiError(text: string, type: string, code: string): void {
+  const body = JSON.parse(text) as { error: Record<string, unknown> };
+  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'type']);
+  assert.equal(body.error.type, type);
+  assert.equal(body.error.code, code);
+  assert.equal(typeof body.error.message, 'string');
+}
+
+test('backend down: a quick 502 with an OpenAI error, /healthz and /metrics answer, and the proxy recovers by itself', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  const port = await reservePort();
+  const backendUrl = `http://127.0.0.1:${port}`;
+  const running = await cluster(t, backendUrl);
+
+  // Fresh connections: the requests spread over both workers.
+  for (let i = 0; i < 4; i++) {
+    const started = performance.now();
+    const res = await send(`${running.url}/inference${CHAT}`, { body: chatBody(), headers: JSON_HEADERS });
+    const elapsed = performance.now() - started;
+    assert.equal(res.status, 502, res.text);
+    assert.ok(elapsed < QUICK_MS, `502 after ${elapsed.toFixed(0)} ms`);
+    assert.equal(res.headers['content-type'], 'application/json');
+    assertOpenAiError(res.text, 'upstream_error', 'backend_unreachable');
+    assert.ok(res.headers['x-request-id']);
+  }
+  const models = await send(`${running.url}/v1/models`);
+  assert.equal(models.status, 502);
+  assertOpenAiError(models.text, 'upstream_error', 'backend_unreachable');
+
+  const health = await send(`${running.url}/healthz`);
+  assert.equal(health.status, 200);
+  assert.equal(JSON.parse(health.text).status, 'ok');
+  const text = await metricsOf(running);
+  assert.equal(sample(text, 'output_requests_total', { url: backendUrl, endpoint: CHAT, status: '502' }), 4);
+  assert.equal(sample(text, 'stream_outcomes_total', { url: backendUrl, endpoint: CHAT, outcome: 'upstream_error' }), 4);
+  assert.equal(sample(text, 'in_flight_requests', { url: backendUrl }), 0);
+
+  // The backend comes up on the same port: no restart, no flag, the next requests get through.
+  const mock = await mockBackend(t, port);
+  const accessBefore = running.lines.length;
+  for (let i = 0; i < 4; i++) {
+    const res = await send(`${running.url}/inference${CHAT}`, { body: chatBody(), headers: JSON_HEADERS });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(JSON.parse(res.text).object, 'chat.completion');
+  }
+  assert.equal(mock.stats.requests, 4);
+  // Both workers' pools recovered, not just one.
+  const workers = await eventually(
+    () =>
+      new Set(
+        running.lines
+          .slice(accessBefore)
+          .filter((line) => line.msg === 'access' && line.status === 200)
+          .map((line) => line.worker),
+      ),
+    (set) => set.size === 2,
+    'both workers served a 200 after recovery',
+  );
+  assert.equal(workers.size, 2);
+});
+
+test('backend accepts but never answers: 504 backend_timeout, counted as outcome timeout, the backend request is dropped', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  const mock = await mockBackend(t);
+  const running = await cluster(t, mock.url, ['--headers-timeout', '300']);
+  const hang = { ...JSON_HEADERS, 'x-mock-no-answer': '1' };
+  for (const body of [chatBody(), streamBody()]) {
+    const started = performance.now();
+    const res = await send(`${running.url}${CHAT}`, { body, headers: hang });
+    const elapsed = performance.now() - started;
+    assert.equal(res.status, 504, res.text);
+    assert.ok(elapsed >= 250 && elapsed < QUICK_MS + 300, `504 after ${elapsed.toFixed(0)} ms`);
+    assert.equal(res.headers['content-type'], 'application/json');
+    assertOpenAiError(res.text, 'upstream_timeout', 'backend_timeout');
+  }
+  await expectSample(running, 'stream_outcomes_total', { url: mock.url, endpoint: CHAT, outcome: 'timeout' }, 2);
+  const text = await metricsOf(running);
+  assert.equal(sample(text, 'output_requests_total', { url: mock.url, endpoint: CHAT, status: '504' }), 2);
+  // The proxy closed both backend connections: the inference server can stop the work.
+  await eventually(
+    () => mock.stats.clientAborts,
+    (n) => n === 2,
+    'the backend saw both requests abandoned',
+  );
+  const ok = await send(`${running.url}${CHAT}`, { body: chatBody(), headers: JSON_HEADERS });
+  assert.equal(ok.status, 200, ok.text);
+  await expectSample(running, 'in_flight_requests', { url: mock.url }, 0);
+});
+
+test('backend silent mid-stream: the client stream is cut without [DONE] and counted as outcome timeout', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  const mock = await mockBackend(t);
+  const running = await cluster(t, mock.url, ['--body-timeout', '300']);
+  const res = await readStream(`${running.url}${CHAT}`, {
+    body: streamBody(),
+    headers: { ...JSON_HEADERS, 'x-mock-silent-after': '2' },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-type'], 'text/event-stream');
+  assert.match(res.text, / tok1/);
+  assert.doesNotMatch(res.text, / tok2/);
+  assert.ok(!res.text.includes('[DONE]'), 'no [DONE] on a cut stream');
+  assert.ok(res.error !== null, 'the client sees an aborted response, not a clean end');
+  assert.ok(res.elapsedMs < QUICK_MS + 300, `cut after ${res.elapsedMs.toFixed(0)} ms`);
+  await expectSample(running, 'stream_outcomes_total', { url: mock.url, endpoint: CHAT, outcome: 'timeout' }, 1);
+  const text = await metricsOf(running);
+  // The status already sent is kept.
+  assert.equal(sample(text, 'output_requests_total', { url: mock.url, endpoint: CHAT, status: '200' }), 1);
+  assert.equal(sample(text, 'stream_outcomes_total', { url: mock.url, endpoint: CHAT, outcome: 'completed' }) ?? 0, 0);
+  await eventually(
+    () => mock.stats.clientAborts,
+    (n) => n === 1,
+    'the backend connection was closed',
+  );
+  await expectSample(running, 'in_flight_requests', { url: mock.url }, 0);
+});
+
+test('backend dies mid-stream: that client sees an aborted stream (no [DONE]), upstream_error, no retry, others unaffected', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  const mock = await mockBackend(t);
+  const running = await cluster(t, mock.url);
+  const slow = { ...JSON_HEADERS, 'x-mock-token-delay-ms': '30' };
+  // Normal streams on both workers, in flight while the other stream's backend connection dies.
+  const neighbours = Array.from({ length: 4 }, () =>
+    readStream(`${running.url}${CHAT}`, { body: streamBody({ max_tokens: 10 }), headers: slow }),
+  );
+  const crashed = await readStream(`${running.url}${CHAT}`, {
+    body: streamBody(),
+    headers: { ...JSON_HEADERS, 'x-mock-crash-after': '2' },
+  });
+  assert.equal(crashed.status, 200);
+  assert.match(crashed.text, / tok1/);
+  assert.ok(!crashed.text.includes('[DONE]'));
+  assert.ok(crashed.error !== null, 'the client sees an aborted response, not a clean end');
+  assert.ok(!crashed.text.includes('"error"'), 'the documented choice is an abort, not an error event');
+  for (const res of await Promise.all(neighbours)) {
+    assert.equal(res.status, 200);
+    assert.equal(res.error, null);
+    assert.match(res.text, / tok9/);
+    assert.ok(res.text.endsWith('data: [DONE]\n\n'));
+  }
+  await expectSample(running, 'stream_outcomes_total', { url: mock.url, endpoint: CHAT, outcome: 'upstream_error' }, 1);
+  let text = await metricsOf(running);
+  assert.equal(sample(text, 'stream_outcomes_total', { url: mock.url, endpoint: CHAT, outcome: 'completed' }), 4);
+  assert.equal(sample(text, 'upstream_retries_total', { url: mock.url }) ?? 0, 0);
+  // Never a second copy of a started response: the backend saw each request once.
+  assert.equal(mock.stats.requests, 5);
+
+  // A non-streamed completion whose backend dies before answering is a 502.
+  const dead = await send(`${running.url}${CHAT}`, { body: chatBody(), headers: { ...JSON_HEADERS, 'x-mock-crash-after': '0' } });
+  assert.equal(dead.status, 502);
+  assertOpenAiError(dead.text, 'upstream_error', 'backend_error');
+
+  const after = await Promise.all(
+    Array.from({ length: 4 }, () => readStream(`${running.url}${CHAT}`, { body: streamBody(), headers: JSON_HEADERS })),
+  );
+  for (const res of after) {
+    assert.equal(res.status, 200);
+    assert.ok(res.text.endsWith('data: [DONE]\n\n'));
+  }
+  text = await metricsOf(running);
+  assert.equal(sample(text, 'stream_outcomes_total', { url: mock.url, endpoint: CHAT, outcome: 'completed' }), 8);
+  assert.equal(sample(text, 'in_flight_requests', { url: mock.url }), 0);
+});
+
+async function raceProxy(t: TestContext) {
+  const backend = await startRaceBackend(t);
+  const { url, registry } = await startInProcessProxy(t, { 'backend-url': backend.url });
+  const dispatcher = new Agent({ connections: 1 });
+  t.after(() => dispatcher.close());
+  const retries = async (): Promise<number> => sample(await registry.metrics(), 'upstream_retries_total', { url: backend.url }) ?? 0;
+  const first = await send(`${url}/v1/models`, { dispatcher });
+  assert.equal(first.status, 200);
+  assert.deepEqual(JSON.parse(first.text), { connection: 1, index: 1, method: 'GET', path: '/v1/models', bodyLength: 0 });
+  return { backend, url, registry, dispatcher, retries };
+}
+
+test('keep-alive race: a GET on a reused connection the backend closed is retried once on a fresh one', async (t) => {
+  const { backend, url, registry, dispatcher, retries } = await raceProxy(t);
+  const second = await send(`${url}/v1/models`, { dispatcher });
+  assert.equal(second.status, 200, second.text);
+  assert.deepEqual(
+    backend.requests.map((seen) => [seen.connection, seen.index]),
+    [
+      [1, 1],
+      [1, 2],
+      [2, 1],
+    ],
+  );
+  assert.equal(JSON.parse(second.text).connection, 2);
+  assert.equal(backend.connections, 2);
+  assert.equal(await retries(), 1);
+  const text = await registry.metrics();
+  assert.equal(sample(text, 'output_requests_total', { url: backend.url, endpoint: '/v1/models', status: '200' }), 2);
+  assert.equal(sample(text, 'output_requests_total', { url: backend.url, endpoint: '/v1/models', status: '502' }), undefined);
+  assert.equal(sample(text, 'in_flight_requests', { url: backend.url }), 0);
+});
+
+test('keep-alive race: a completion POST (its body read by the proxy) is retried byte for byte', async (t) => {
+  const { backend, url, registry, dispatcher, retries } = await raceProxy(t);
+  const body = chatBody({ messages: [{ role: 'user', content: 'retry me' }] });
+  const res = await send(`${url}${CHAT}`, { body, headers: JSON_HEADERS, dispatcher });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(JSON.parse(res.text), { connection: 2, index: 1, method: 'POST', path: CHAT, bodyLength: Buffer.byteLength(body) });
+  const attempts = backend.requests.filter((seen) => seen.path === CHAT);
+  assert.deepEqual(
+    attempts.map((seen) => [seen.connection, seen.index]),
+    [
+      [1, 2],
+      [2, 1],
+    ],
+  );
+  const digest = createHash('sha256').update(body).digest('hex');
+  assert.ok(attempts.every((seen) => seen.bodySha256 === digest));
+  assert.equal(backend.connections, 2);
+  assert.equal(await retries(), 1);
+  const text = await registry.metrics();
+  assert.equal(sample(text, 'stream_outcomes_total', { url: backend.url, endpoint: CHAT, outcome: 'completed' }), 1);
+  assert.equal(sample(text, 'in_flight_requests', { url: backend.url }), 0);
+});
+
+test('keep-alive race: no retry for a streamed upload or a started response, and never more than one', async (t) => {
+  const { backend, url, registry, dispatcher, retries } = await raceProxy(t);
+  // A streamed (chunked) body is gone once sent: not retried, 502.
+  const streamed = await request(`${url}/v1/embeddings`, {
+    method: 'POST',
+    body: Readable.from([Buffer.from('{"input":'), Buffer.from('"hello"}')]),
+    headers: JSON_HEADERS,
+    dispatcher,
+  });
+  const streamedText = await streamed.body.text();
+  assert.equal(streamed.statusCode, 502, streamedText);
+  assertOpenAiError(streamedText, 'upstream_error', 'backend_error');
+  assert.deepEqual(
+    backend.requests.filter((seen) => seen.path === '/v1/embeddings').map((seen) => [seen.connection, seen.index, seen.bodyLength]),
+    [[1, 2, 17]],
+  );
+  assert.equal(await retries(), 0);
+
+  // At most once: a backend that drops every attempt sees exactly two.
+  let before = backend.requests.length;
+  const dropped = await send(`${url}/v1/models`, { headers: { 'x-close-always': '1' }, dispatcher });
+  assert.equal(dropped.status, 502);
+  assertOpenAiError(dropped.text, 'upstream_error', 'backend_error');
+  assert.equal(backend.requests.length - before, 2);
+  assert.equal(await retries(), 1);
+
+  // Headers and one event, then the connection dies: the response has started, it is never sent twice.
+  before = backend.requests.length;
+  const partial = await readStream(`${url}${CHAT}`, { body: streamBody(), headers: { ...JSON_HEADERS, 'x-partial': '1' } });
+  assert.equal(partial.status, 200);
+  assert.equal(partial.text, 'data: {"i":0}\n\n');
+  assert.ok(partial.error !== null, 'the client sees the abort');
+  assert.equal(backend.requests.length - before, 1);
+  assert.equal(await retries(), 1);
+
+  const text = await registry.metrics();
+  assert.equal(sample(text, 'output_requests_total', { url: backend.url, endpoint: '/v1/embeddings', status: '502' }), 1);
+  assert.equal(sample(text, 'output_requests_total', { url: backend.url, endpoint: '/v1/models', status: '502' }), 1);
+  assert.equal(sample(text, 'stream_outcomes_total', { url: backend.url, endpoint: CHAT, outcome: 'upstream_error' }), 1);
+  assert.equal(sample(text, 'in_flight_requests', { url: backend.url }), 0);
+});
+
+test('keep-alive race: the retry goes to a fresh connection, not to another idle one the backend also closed', async (t) => {
+  const backend = await startRaceBackend(t);
+  const { url, registry } = await startInProcessProxy(t, { 'backend-url': backend.url });
+  const retries = async (): Promise<number> => sample(await registry.metrics(), 'upstream_retries_total', { url: backend.url }) ?? 0;
+  // Two requests at once leave two idle pooled connections, each used once.
+  const warm = await Promise.all([1, 2].map(() => send(`${url}/v1/models`, { headers: { 'x-delay-ms': '200' } })));
+  assert.deepEqual(warm.map((res) => JSON.parse(res.text).connection).sort(), [1, 2], 'precondition: two pooled connections');
+  // The backend has (in effect) closed both: whichever is reused drops the request.
+  const res = await send(`${url}/v1/models`);
+  const attempts = backend.requests.slice(2).map((seen) => [seen.connection, seen.index]);
+  assert.equal(res.status, 200, `${res.text}; attempts (connection, index): ${JSON.stringify(attempts)}`);
+  assert.equal(JSON.parse(res.text).connection, 3);
+  assert.equal(await retries(), 1);
+});
+
+/** Sends a request head announcing `length` body bytes and `sent` of them, then leaves the socket open. */
+async function startUpload(port: number, path: string, length: number, sent: number): Promise<RawClient> {
+  const client = await openRaw(port);
+  client.socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${'x'.repeat(sent)}`,
+  );
+  return client;
+}
+
+test('client aborts halfway through a completion body: 499, the backend is never contacted, nothing stays in flight', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  const mock = await mockBackend(t);
+  const running = await cluster(t, mock.url);
+  const client = await startUpload(running.port, CHAT, 10_000, 5_000);
+  // The proxy is reading the body: the request has arrived and is in flight.
+  await expectSample(running, 'input_requests_total', { url: mock.url, endpoint: CHAT }, 1);
+  await expectSample(running, 'in_flight_requests', { url: mock.url }, 1);
+  client.socket.destroy();
+  await expectSample(running, 'output_requests_total', { url: mock.url, endpoint: CHAT, status: '499' }, 1);
+  await expectSample(running, 'in_flight_requests', { url: mock.url }, 0);
+  assert.equal(mock.stats.requests, 0);
+  assert.equal(mock.stats.connections, 0);
+  const ok = await send(`${running.url}${CHAT}`, { body: chatBody(), headers: JSON_HEADERS });
+  assert.equal(ok.status, 200);
+});
+
+test('client aborts halfway through a streamed upload: the backend sees its request aborted, 499, nothing stays in flight', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  const mock = await mockBackend(t);
+  const running = await cluster(t, mock.url);
+  const client = await startUpload(running.port, '/v1/embeddings', 100_000, 1_000);
+  // The body streams through: the backend has the request before the upload is over.
+  await eventually(
+    () => mock.stats.requests,
+    (n) => n === 1,
+    'the backend saw the request start',
+  );
+  client.socket.destroy();
+  await eventually(
+    () => mock.stats.clientAborts,
+    (n) => n === 1,
+    'the backend saw the abort',
+  );
+  await expectSample(running, 'output_requests_total', { url: mock.url, endpoint: '/v1/embeddings', status: '499' }, 1);
+  await expectSample(running, 'in_flight_requests', { url: mock.url }, 0);
+  assert.equal(mock.stats.completed, 0);
+  const ok = await send(`${running.url}/v1/embeddings`, { body: '{"model":"mock-model","input":"hi"}', headers: JSON_HEADERS });
+  assert.equal(ok.status, 200, ok.text);
+});
+
+test('client uploads slower than the backend allows: the backend gives up, the client gets an answer, nothing stays in flight', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  // A backend that wants the whole request within 400 ms, as Node and uvicorn servers can be set to.
+  let started = 0;
+  const backend = createServer({ requestTimeout: 400, headersTimeout: 400, connectionsCheckingInterval: 50 }, (req, res) => {
+    started++;
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-length': 2 }).end('ok'));
+  });
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    backend.closeAllConnections();
+    await new Promise<void>((resolve) => backend.close(() => resolve()));
+  });
+  const backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
+  const running = await cluster(t, backendUrl);
+
+  const client = await startUpload(running.port, '/v1/embeddings', 100_000, 100);
+  const begun = performance.now();
+  // 100 bytes every 100 ms: 100 s for the whole body, far beyond the backend's patience.
+  while (statusOf(client.received) === 0 && !client.closed && performance.now() - begun < 8_000) {
+    client.socket.write('x'.repeat(100));
+    await delay(100);
+  }
+  const status = statusOf(client.received);
+  const elapsed = performance.now() - begun;
+  assert.ok([408, 502].includes(status), `status ${status}, reply ${JSON.stringify(client.received.slice(0, 200))}`);
+  assert.ok(elapsed < 5_000, `answered after ${elapsed.toFixed(0)} ms`);
+  assert.equal(started, 1);
+  client.socket.destroy();
+  await eventually(
+    async () => {
+      const text = await metricsOf(running);
+      let ended = 0;
+      for (const code of ['408', '499', '502'])
+        ended += sample(text, 'output_requests_total', { url: backendUrl, endpoint: '/v1/embeddings', status: code }) ?? 0;
+      return { ended, inFlight: sample(text, 'in_flight_requests', { url: backendUrl }) };
+    },
+    (value) => value.ended === 1 && value.inFlight === 0,
+    'the request ended once and nothing is in flight',
+  );
+});

@@ -1,0 +1,144 @@
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { parseLabels } from './metrics-text.js';
+
+const STREAM_TIMEOUT_MS = 15_000;
+
+/** Polls `probe` until it returns a value `accept` likes; fails with the last value after `timeoutMs`. */
+export async function eventually<T>(
+  probe: () => T | Promise<T>,
+  accept: (value: T) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let last: T = await probe();
+  while (!accept(last)) {
+    if (performance.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms; last value ${JSON.stringify(last)}`);
+    await delay(25);
+    last = await probe();
+  }
+  return last;
+}
+
+/** A loopback port that was free a moment ago and is closed now (nothing listens on it). */
+export async function reservePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface StreamResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  /** The error that ended the body early (an aborted response), or null for a clean end. */
+  error: Error | null;
+  elapsedMs: number;
+}
+
+/** One request whose body is read to its end or its abort; never throws for an aborted body, only for a bounded wait. */
+export async function readStream(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<StreamResult> {
+  const dispatcher = new Agent({ connections: 1 });
+  const started = performance.now();
+  try {
+    const res = await request(url, {
+      method: (options.method ?? (options.body === undefined ? 'GET' : 'POST')) as 'GET',
+      headers: options.headers,
+      body: options.body,
+      dispatcher,
+      headersTimeout: STREAM_TIMEOUT_MS,
+      bodyTimeout: STREAM_TIMEOUT_MS,
+      signal: AbortSignal.timeout(STREAM_TIMEOUT_MS),
+    });
+    let text = '';
+    let error: Error | null = null;
+    try {
+      for await (const chunk of res.body) text += (chunk as Buffer).toString('utf8');
+    } catch (err) {
+      error = err as Error;
+    }
+    if (error?.name === 'TimeoutError') throw new Error(`the response body did not end within ${STREAM_TIMEOUT_MS} ms`);
+    return { status: res.statusCode, headers: res.headers, text, error, elapsedMs: performance.now() - started };
+  } finally {
+    await dispatcher.destroy();
+  }
+}
+
+/** A raw TCP client whose writes and close the test controls; `received` grows as bytes arrive. */
+export interface RawClient {
+  readonly socket: Socket;
+  received: string;
+  closed: boolean;
+  /** Resolves when the server has closed the connection (or it was destroyed); rejects after `timeoutMs`. */
+  whenClosed(timeoutMs?: number): Promise<void>;
+}
+
+export async function openRaw(port: number): Promise<RawClient> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const client: RawClient = {
+    socket,
+    received: '',
+    closed: false,
+    whenClosed(timeoutMs = 5_000) {
+      if (client.closed) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the connection stayed open for ${timeoutMs} ms`)), timeoutMs);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+  socket.on('data', (chunk: Buffer) => {
+    client.received += chunk.toString('latin1');
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    client.closed = true;
+  });
+  return client;
+}
+
+/** The status code of a raw HTTP/1.1 reply, or 0 when there is no status line. */
+export function statusOf(reply: string): number {
+  const match = /^HTTP\/1\.1 (\d{3}) /.exec(reply);
+  return match ? Number(match[1]) : 0;
+}
+
+/** The header section of a raw reply as a lower-cased map (last value wins). */
+export function headersOf(reply: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const head = reply.slice(0, reply.indexOf('\r\n\r\n'));
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) out[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+/** Every series of a Prometheus text (name plus sorted labels), without the values. */
+export function seriesKeys(text: string): string[] {
+  const keys: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+\S+$/.exec(line);
+    if (!match) throw new Error(`not a sample line: ${line}`);
+    const labels = Object.entries(parseLabels(match[2] ?? ''))
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, value]) => `${key}=${JSON.stringify(value)}`);
+    keys.push(`${match[1]}{${labels.join(',')}}`);
+  }
+  return keys.sort();
+}
