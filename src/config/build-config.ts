@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import yargs from 'yargs';
 import { VERSION } from '../shared/version.js';
+import { usableCpuCount } from './cpu-count.js';
 import { AUTO_IN_FLIGHT_PER_CONNECTION, ENV_PREFIX } from './defaults.js';
 import { FLAGS, type FlagName } from './flags.js';
 import { parseBytes, parseDurationMs, parseInteger, parseOnOff } from './parse-units.js';
@@ -73,7 +73,7 @@ function parseLogLevel(raw: unknown): Config['logLevel'] {
 }
 
 function parseWorkers(raw: unknown): number {
-  if (String(raw).trim() === 'auto') return availableParallelism();
+  if (String(raw).trim() === 'auto') return usableCpuCount();
   return parseInteger(raw, 1, 1024);
 }
 

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import * as d from './defaults.js';
 
 /**
@@ -13,7 +12,11 @@ export const FLAGS = {
   },
   host: { type: 'string', default: d.DEFAULT_HOST, describe: 'Address to listen on' },
   port: { type: 'string', default: String(d.DEFAULT_PORT), describe: 'Port to listen on (0 picks a free port)' },
-  workers: { type: 'string', default: String(availableParallelism()), describe: 'Worker processes (default: one per CPU)' },
+  workers: {
+    type: 'string',
+    default: 'auto',
+    describe: 'Worker processes; auto: one per CPU this process may use (container CPU quota included)',
+  },
   'cluster-scheduling': {
     type: 'string',
     default: 'none',
