@@ -238,9 +238,12 @@ cmd_status() {
     echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} but /healthz does not answer"
     return 4
   fi
-  echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} -> $(arg_of "$pid" --backend-url)"
+  local backend
+  backend="$(arg_of "$pid" --backend-url)"
+  echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} -> ${backend:-$BACKEND_URL}"
   echo "workers alive: $(json_number "$json" workersAlive), uptime: $(json_number "$json" uptimeSeconds) s"
-  echo "healthz: $json"
+  # Workers with pids and uptimes, in-flight, QPS, p99 time to first token, and whether the backend answers.
+  "$NODE" "$SCRIPT_DIR/dist/src/ctl/status-report.js" "http://$(connect_host "${host:-$HOST}"):${port:-$PORT}" "${backend:-$BACKEND_URL}" || true
 }
 
 cmd_logs() {

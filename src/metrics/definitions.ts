@@ -35,7 +35,7 @@ export interface WorkerMetrics {
   readonly llm: LlmMetrics;
   readonly malformedRequests: Counter<'status'>;
   readonly overloadRejections: Counter<'url'>;
-  readonly inFlightLimit: Gauge<'url'>;
+  readonly inFlightLimit: Gauge;
   readonly upstreamRetries: Counter<'url'>;
 }
 
@@ -102,8 +102,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     }),
     inFlightLimit: new Gauge({
       name: 'in_flight_limit',
-      help: 'The --max-in-flight limit (summed over the workers): in_flight_requests near it means shedding is close.',
-      labelNames: ['url'],
+      help: 'The --max-in-flight limit over all backends, summed over the workers: sum(in_flight_requests) near it means shedding is close.',
       registers,
     }),
     upstreamRetries: new Counter({
@@ -116,6 +115,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
 }
 
 export interface PrimaryMetrics {
+  readonly workersConfigured: Gauge;
   readonly workerRestarts: Counter;
   readonly workersAlive: Gauge;
   readonly scrapeWorkerFailures: Counter;
@@ -124,6 +124,11 @@ export interface PrimaryMetrics {
 export function createPrimaryMetrics(registry: Registry): PrimaryMetrics {
   const registers = [registry];
   return {
+    workersConfigured: new Gauge({
+      name: 'workers_configured',
+      help: 'Workers the proxy is configured to run (--workers); workers_alive below it for long means a crash loop.',
+      registers,
+    }),
     workerRestarts: new Counter({
       name: 'worker_restarts_total',
       help: 'Workers started to replace one that exited (crash, kill or rolling restart).',

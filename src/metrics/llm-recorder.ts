@@ -25,6 +25,19 @@ export class LlmRouteRecorder {
     this.#requestCompletion = metrics.requestCompletionTokens.labels(url, endpoint);
     this.#estimated = metrics.usageEstimated.labels(url, endpoint);
     this.#outcomes = new Map(OUTCOMES.map((outcome) => [outcome, metrics.streamOutcomes.labels(url, endpoint, outcome)]));
+    // Every series exists from startup at 0: rate() and increase() see the first request too.
+    for (const outcome of this.#outcomes.values()) outcome.inc(0);
+    for (const counter of [this.#promptTokens, this.#completionTokens, this.#estimated]) counter.inc(0);
+    const labels = { url, endpoint };
+    for (const histogram of [
+      metrics.timeToFirstToken,
+      metrics.timePerOutputToken,
+      metrics.decodingThroughput,
+      metrics.requestPromptTokens,
+      metrics.requestCompletionTokens,
+    ]) {
+      histogram.zero(labels);
+    }
   }
 
   record(result: CompletionResult): void {

@@ -23,6 +23,12 @@ export class RouteRecorder {
 
   constructor(metrics: WorkerMetrics, backend: BackendRecorder, url: string, endpoint: string) {
     this.llm = COMPLETION_ENDPOINTS.has(endpoint) ? new LlmRouteRecorder(metrics.llm, url, endpoint) : null;
+    if (this.llm !== null) {
+      // The completion series exist from startup at 0, so rate() sees the very first request.
+      metrics.inputRequests.labels(url, endpoint).inc(0);
+      metrics.timeToFirstByte.zero({ url, endpoint });
+      metrics.requestDuration.zero({ url, endpoint });
+    }
     this.#ttfb = metrics.timeToFirstByte.labels(url, endpoint);
     this.#duration = metrics.requestDuration.labels(url, endpoint);
     this.#input = metrics.inputRequests.labels(url, endpoint);
@@ -64,10 +70,9 @@ export class BackendRecorder {
   readonly #retries: ReturnType<Counter<'url'>['labels']>;
   #inFlightCount = 0;
 
-  constructor(metrics: WorkerMetrics, url: string, inFlightLimit: number) {
+  constructor(metrics: WorkerMetrics, url: string) {
     this.#overload = metrics.overloadRejections.labels(url);
     this.#retries = metrics.upstreamRetries.labels(url);
-    metrics.inFlightLimit.labels(url).set(inFlightLimit);
     this.#inFlight = metrics.inFlight.labels(url);
     this.#inputQps = metrics.inputQps.labels(url);
     this.#outputQps = metrics.outputQps.labels(url);
@@ -116,7 +121,9 @@ export interface RequestRecorder {
 
 export function createRequestRecorder(metrics: WorkerMetrics, backends: readonly BackendConfig[], inFlightLimit: number): RequestRecorder {
   const endpoints = [...KNOWN_ENDPOINTS, OTHER_ENDPOINT];
-  const backendRecorders = backends.map((backend) => new BackendRecorder(metrics, backend.url, inFlightLimit));
+  // One limit for the whole worker, whatever the backend.
+  metrics.inFlightLimit.set(inFlightLimit);
+  const backendRecorders = backends.map((backend) => new BackendRecorder(metrics, backend.url));
   const tables = backends.map((backend, i) => {
     const table = new Map<string, RouteRecorder>();
     for (const endpoint of endpoints)

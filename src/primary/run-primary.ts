@@ -23,6 +23,7 @@ export async function runPrimary(config: Config): Promise<void> {
   const registry = new Registry();
   registerDefaultMetrics(registry);
   const metrics = createPrimaryMetrics(registry);
+  metrics.workersConfigured.set(config.workers);
   const aggregator = new MetricsAggregator(registry, metrics);
 
   // Explicit exec: under pm2 fork mode process.argv[1] is pm2's container, not our entry.
