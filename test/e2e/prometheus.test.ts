@@ -18,6 +18,9 @@ const RULE_TESTS = join(DEPLOY, 'rules.test.yml');
 const TEST_TIMEOUT_MS = 60_000;
 const CHAT = '/v1/chat/completions';
 const JOB = '{job="inference-proxy"}';
+// The completion series exist from startup at 0; the traffic here is all chat.
+const JOB_CHAT = '{job="inference-proxy",endpoint="/v1/chat/completions"}';
+const CHAT_ONLY = '{endpoint="/v1/chat/completions"}';
 // The mock backend waits this long before the first token; with the proxy's overhead the TTFT lands in
 // the (0.25, 0.5] bucket.
 const TTFT_MS = 300;
@@ -92,13 +95,13 @@ test('a real Prometheus scraping a 2-worker proxy reads exact counts, TTFT in it
   // A labelled series appears in /metrics only after its first request, and rate() cannot see an
   // increase before a series' first sample: one request of each kind first, scraped, then the rest.
   await Promise.all([chat(proxy, false), chat(proxy, true)]);
-  await prom.waitFor(`sum(input_requests_total${JOB})`, total(2));
+  await prom.waitFor(`sum(input_requests_total${JOB_CHAT})`, total(2));
   await prom.waitFor(`sum(time_to_first_token_seconds_count${JOB})`, total(1));
   await Promise.all([...Array.from({ length: 4 }, () => chat(proxy, false)), ...Array.from({ length: 6 }, () => chat(proxy, true))]);
-  await prom.waitFor(`sum(input_requests_total${JOB})`, total(12));
+  await prom.waitFor(`sum(input_requests_total${JOB_CHAT})`, total(12));
   await prom.waitFor(`sum(time_to_first_token_seconds_count${JOB})`, total(7));
 
-  const byEndpoint = single(await prom.query(`sum by (url, endpoint) (input_requests_total${JOB})`));
+  const byEndpoint = single(await prom.query(`sum by (url, endpoint) (input_requests_total${JOB_CHAT})`));
   assert.deepEqual(byEndpoint, { metric: { url: mock.url, endpoint: CHAT }, value: 12 });
   assert.equal(single(await prom.query(`sum(output_requests_total{job="inference-proxy",status="200"})`)).value, 12);
   assert.equal(single(await prom.query(`sum(prompt_tokens_total${JOB})`)).value, mock.stats.promptTokens);
@@ -109,13 +112,15 @@ test('a real Prometheus scraping a 2-worker proxy reads exact counts, TTFT in it
   assert.ok(p50.value > 0.25 && p50.value <= 0.5, `TTFT p50 ${p50.value} s is in the (0.25, 0.5] bucket`);
 
   // The recording rules, evaluated every second: one series per backend and endpoint, no instance label.
-  const qps = single(await prom.waitFor('inference_proxy:input_requests:rate1m', (r) => r.length === 1 && (r[0]?.value ?? 0) > 0));
+  const qps = single(
+    await prom.waitFor(`inference_proxy:input_requests:rate1m${CHAT_ONLY}`, (r) => r.length === 1 && (r[0]?.value ?? 0) > 0),
+  );
   assert.deepEqual(qps.metric, { __name__: 'inference_proxy:input_requests:rate1m', url: mock.url, endpoint: CHAT });
   const ok = single(await prom.waitFor('inference_proxy:output_requests:rate1m{status_class="2xx"}', (r) => (r[0]?.value ?? 0) > 0));
   assert.equal(ok.metric.endpoint, CHAT);
   await prom.waitFor('inference_proxy:prompt_tokens:rate1m', (r) => (r[0]?.value ?? 0) > 0);
   await prom.waitFor('inference_proxy:completion_tokens:rate1m', (r) => (r[0]?.value ?? 0) > 0);
-  await prom.waitFor('inference_proxy:output_requests:error_ratio_rate5m', (r) => r.length === 1 && r[0]?.value === 0);
+  await prom.waitFor(`inference_proxy:output_requests:error_ratio_rate5m${CHAT_ONLY}`, (r) => r.length === 1 && r[0]?.value === 0);
   const ttft = single(
     await prom.waitFor('inference_proxy:time_to_first_token_seconds:p50_rate5m', (r) => Number.isFinite(r[0]?.value ?? Number.NaN)),
   );
@@ -164,20 +169,20 @@ test('two proxy instances scraped by one Prometheus: the rules sum them per back
 
   // First one request each, scraped, so that the measured requests show up as an increase.
   await Promise.all([chat(a.proxy, false), chat(b.proxy, false)]);
-  await prom.waitFor(`input_requests_total${JOB}`, (r) => r.length === 2 && r.every((s) => s.value === 1));
+  await prom.waitFor(`input_requests_total${JOB_CHAT}`, (r) => r.length === 2 && r.every((s) => s.value === 1));
   await Promise.all([
     ...Array.from({ length: 6 }, (_, i) => chat(a.proxy, i % 2 === 0)),
     ...Array.from({ length: 4 }, (_, i) => chat(b.proxy, i % 2 === 0)),
   ]);
-  await prom.waitFor(`sum(input_requests_total${JOB})`, total(12));
+  await prom.waitFor(`sum(input_requests_total${JOB_CHAT})`, total(12));
 
-  const perInstance = await prom.query(`input_requests_total${JOB}`);
+  const perInstance = await prom.query(`input_requests_total${JOB_CHAT}`);
   assert.deepEqual(
     Object.fromEntries(perInstance.map((s) => [s.metric.instance, s.value])),
     { [a.target]: 7, [b.target]: 5 },
     'each instance counted its own requests',
   );
-  const summed = single(await prom.query(`sum by (url, endpoint) (input_requests_total${JOB})`));
+  const summed = single(await prom.query(`sum by (url, endpoint) (input_requests_total${JOB_CHAT})`));
   assert.deepEqual(summed, { metric: { url: mock.url, endpoint: CHAT }, value: 12 });
 
   // The recording rule is one series for the backend and endpoint, and equals the sum of both instances'
@@ -185,18 +190,18 @@ test('two proxy instances scraped by one Prometheus: the rules sum them per back
   // change the raw side, so compare at a few evaluations until one is undisturbed.
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const stamp = single(await prom.waitFor('timestamp(inference_proxy:input_requests:rate1m)', (r) => r.length > 0));
+    const stamp = single(await prom.waitFor(`timestamp(inference_proxy:input_requests:rate1m${CHAT_ONLY})`, (r) => r.length > 0));
     const time = stamp.value.toFixed(3);
-    const rule = single(await prom.query('inference_proxy:input_requests:rate1m', time));
+    const rule = single(await prom.query(`inference_proxy:input_requests:rate1m${CHAT_ONLY}`, time));
     assert.deepEqual(rule.metric, { __name__: 'inference_proxy:input_requests:rate1m', url: mock.url, endpoint: CHAT });
-    const rates = await prom.query(`rate(input_requests_total${JOB}[1m])`, time);
+    const rates = await prom.query(`rate(input_requests_total${JOB_CHAT}[1m])`, time);
     const both = rates.length === 2 && rates.every((s) => s.value > 0);
     const sum = rates.reduce((acc, s) => acc + s.value, 0);
     if (both && Math.abs(rule.value - sum) < 1e-9) break;
     assert.ok(Date.now() < deadline, `rule ${rule.value} never equalled the per-instance rates ${JSON.stringify(rates)}`);
     await delay(1100);
   }
-  const output = await prom.query('inference_proxy:output_requests:rate1m');
+  const output = await prom.waitFor('inference_proxy:output_requests:rate1m', (r) => r.length > 0);
   assert.deepEqual(
     output.map((s) => s.metric),
     [{ __name__: 'inference_proxy:output_requests:rate1m', url: mock.url, endpoint: CHAT, status_class: '2xx' }],
