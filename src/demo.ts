@@ -54,6 +54,7 @@ function announce(backendUrl: string, base: string): void {
       `    -d '{"model":"mock-model","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"Hello there"}]}'`,
       `  curl ${base}/metrics`,
       `  curl ${base}/healthz`,
+      `  open ${base}/dashboard in a browser for a live view`,
       'Ctrl-C stops both.',
       '',
     ].join('\n'),
