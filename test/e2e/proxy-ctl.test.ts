@@ -149,7 +149,11 @@ test('proxy_ctl.sh start, status, stop: idempotent, healthy, and nothing left be
   assert.equal(status.code, 0, status.stdout + status.stderr);
   assert.match(status.stdout, new RegExp(`running \\(pid ${primary}\\)`));
   assert.match(status.stdout, /workers alive: 2\b/);
-  assert.match(status.stdout, /"workersAlive":2/);
+  assert.match(status.stdout, /^workers alive: 2, uptime: \d+ s$/m);
+  assert.match(status.stdout, /^workers: 2 alive: #\d+ pid \d+ ready up \d+s, #\d+ pid \d+ ready up \d+s$/m);
+  assert.match(status.stdout, /^traffic: \d+ in flight \(limit \d+\), [\d.]+ req\/s in, [\d.]+ req\/s out/m);
+  assert.match(status.stdout, /^time to first token: /m);
+  assert.match(status.stdout, /^backend http:\/\/127\.0\.0\.1:\d+: reachable \(GET \/health 200 in \d+ ms\)$/m);
 
   const stopped = await ctl(['stop'], env);
   assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
