@@ -2,7 +2,7 @@
  * Soak test: does the proxy stay flat (memory, file descriptors, handles) under a long, mixed load?
  *
  *   node dist/bench/soak.js [--seconds 60] [--concurrency 32] [--warmup-fraction 0.2] [--settle-seconds 5]
- *                           [--access-log on|off] [--seed 1] [--out bench/results/soak.md]
+ *                           [--access-log on|off] [--gc on|off] [--seed 1] [--out bench/results/soak.md]
  *
  * Starts the simulated backend and the proxy cluster (2 workers) as child processes on loopback, then
  * runs `concurrency` client loops for `seconds`: a warm-up phase (the first `warmup-fraction` of the time),
@@ -14,12 +14,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Agent, request } from 'undici';
+import { Agent, request, WebSocket } from 'undici';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROXY_ENTRY = join(ROOT, 'dist/src/main.js');
@@ -41,13 +42,15 @@ interface SoakArgs {
   warmupFraction: number;
   settleSeconds: number;
   accessLog: 'on' | 'off';
+  /** Force a full garbage collection in every proxy process (through the inspector) before each snapshot. */
+  gc: boolean;
   seed: number;
   out: string;
 }
 
 const USAGE =
   'usage: node dist/bench/soak.js [--seconds 60] [--concurrency 32] [--warmup-fraction 0.2] [--settle-seconds 5] ' +
-  '[--access-log on|off] [--seed 1] [--out bench/results/soak.md]';
+  '[--access-log on|off] [--gc on|off] [--seed 1] [--out bench/results/soak.md]';
 
 function parseArgs(argv: readonly string[]): SoakArgs {
   const args: SoakArgs = {
@@ -56,6 +59,7 @@ function parseArgs(argv: readonly string[]): SoakArgs {
     warmupFraction: 0.2,
     settleSeconds: 5,
     accessLog: 'on',
+    gc: true,
     seed: 1,
     out: join(ROOT, 'bench/results/soak.md'),
   };
@@ -93,6 +97,10 @@ function parseArgs(argv: readonly string[]): SoakArgs {
       case 'access-log':
         if (value !== 'on' && value !== 'off') throw new Error(`--access-log must be on or off, got '${value}'`);
         args.accessLog = value;
+        break;
+      case 'gc':
+        if (value !== 'on' && value !== 'off') throw new Error(`--gc must be on or off, got '${value}'`);
+        args.gc = value === 'on';
         break;
       case 'seed':
         args.seed = Math.round(number(0, 2 ** 31));
@@ -134,13 +142,14 @@ async function startChild<T extends Record<string, (line: Record<string, unknown
   name: string,
   args: string[],
   waitFor: T,
+  env: Record<string, string> = {},
 ): Promise<{ child: Child; found: { [K in keyof T]: NonNullable<ReturnType<T[K]>> } }> {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(proc);
   const counts = { lines: 0, warn: 0, error: 0, workerDeaths: 0 };
   const stderr: string[] = [];
-  proc.stderr?.on('data', (chunk: Buffer) => {
-    if (stderr.length < 50) stderr.push(chunk.toString());
+  createInterface({ input: proc.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    if (stderr.length < 50) stderr.push(line);
   });
   const found: Record<string, unknown> = {};
   const pending = new Set(Object.keys(waitFor));
@@ -178,7 +187,7 @@ async function startChild<T extends Record<string, (line: Record<string, unknown
     await Promise.race([
       ready,
       exited.then((code) => {
-        throw new Error(`${name} exited with ${code} before it was ready:\n${stderr.join('')}`);
+        throw new Error(`${name} exited with ${code} before it was ready:\n${stderr.join('\n')}`);
       }),
     ]);
   } finally {
@@ -445,6 +454,117 @@ async function runPhase(url: string, concurrency: number, seconds: number, rando
 }
 
 // ---------------------------------------------------------------------------------------------
+// Forced garbage collection, through the inspector
+// ---------------------------------------------------------------------------------------------
+
+const INSPECTOR_TIMEOUT_MS = 10_000;
+
+/**
+ * A base port with `count` free ports from it, below Linux's ephemeral range. Not 0: node:cluster gives
+ * each worker the primary's inspector port plus its id, and 0 + 1 is not a valid port.
+ */
+async function freePortRun(count: number): Promise<number> {
+  const isFree = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 10_000);
+    let free = true;
+    for (let port = base; port < base + count && free; port++) free = await isFree(port);
+    if (free) return base;
+  }
+  throw new Error('no run of free ports for the inspectors');
+}
+
+/**
+ * Without a full collection, a snapshot's heap and RSS depend on where each process happens to be in its
+ * GC cycle, which can hide or fake a slow leak. The proxy runs with --inspect-port=127.0.0.1:<base> in
+ * NODE_OPTIONS; node:cluster starts each worker with its own --inspect-port (base + worker id). SIGUSR1
+ * makes a process open its inspector on that port (Node's own signal, no code in the proxy involved).
+ */
+class Collector {
+  readonly #basePort: number;
+  readonly #urls = new Map<number, string>();
+
+  constructor(basePort: number) {
+    this.#basePort = basePort;
+  }
+
+  /** The primary has the base port from NODE_OPTIONS; a worker has its port on its command line. */
+  #port(pid: number): number {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const arg of cmdline) {
+      const match = /^--inspect-port=(?:.*:)?(\d+)$/.exec(arg);
+      if (match !== null) return Number(match[1]);
+    }
+    return this.#basePort;
+  }
+
+  async #debuggerUrl(port: number): Promise<string | null> {
+    try {
+      const res = await request(`http://127.0.0.1:${port}/json/list`, { headersTimeout: 2_000, bodyTimeout: 2_000 });
+      const targets = (await res.body.json()) as Array<{ webSocketDebuggerUrl?: string }>;
+      return targets[0]?.webSocketDebuggerUrl ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  async #inspectorUrl(pid: number): Promise<string> {
+    const known = this.#urls.get(pid);
+    if (known !== undefined) return known;
+    const port = this.#port(pid);
+    let url = await this.#debuggerUrl(port);
+    if (url === null) process.kill(pid, 'SIGUSR1');
+    const deadline = Date.now() + INSPECTOR_TIMEOUT_MS;
+    while (url === null) {
+      if (Date.now() > deadline) throw new Error(`process ${pid} did not open its inspector on port ${port}`);
+      await delay(100);
+      url = await this.#debuggerUrl(port);
+    }
+    this.#urls.set(pid, url);
+    return url;
+  }
+
+  /** Two full collections in process `pid`; resolves with its heap in use afterwards, in bytes. */
+  async collect(pid: number): Promise<number> {
+    const ws = new WebSocket(await this.#inspectorUrl(pid));
+    const pending = new Map<number, (message: { result?: { result?: { value?: unknown } } }) => void>();
+    let nextId = 1;
+    ws.addEventListener('message', (event) => {
+      const message = JSON.parse(String(event.data)) as { id?: number; result?: { result?: { value?: unknown } } };
+      if (message.id !== undefined) pending.get(message.id)?.(message);
+    });
+    const opened = new Promise<void>((resolve, reject) => {
+      ws.addEventListener('open', () => resolve());
+      ws.addEventListener('error', () => reject(new Error(`inspector of ${pid}: connection failed`)));
+    });
+    const call = (method: string, params: Record<string, unknown> = {}) =>
+      new Promise<{ result?: { result?: { value?: unknown } } }>((resolve, reject) => {
+        const id = nextId++;
+        const timer = setTimeout(() => reject(new Error(`inspector of ${pid}: ${method} timed out`)), INSPECTOR_TIMEOUT_MS);
+        pending.set(id, (message) => {
+          clearTimeout(timer);
+          resolve(message);
+        });
+        ws.send(JSON.stringify({ id, method, params }));
+      });
+    try {
+      await opened;
+      await call('HeapProfiler.collectGarbage');
+      await call('HeapProfiler.collectGarbage');
+      const answer = await call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
+      return Number(answer.result?.result?.value);
+    } finally {
+      ws.close();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Snapshots
 // ---------------------------------------------------------------------------------------------
 
@@ -452,6 +572,8 @@ interface ProcessSample {
   pid: number;
   rssKb: number;
   fds: number;
+  /** Heap in use right after a forced full collection; NaN with --gc off. */
+  heapAfterGcBytes: number;
 }
 
 interface Snapshot {
@@ -479,7 +601,7 @@ function childPids(parent: number): number[] {
 function processSample(pid: number): ProcessSample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-  return { pid, rssKb: rss ? Number(rss[1]) : Number.NaN, fds: readdirSync(`/proc/${pid}/fd`).length };
+  return { pid, rssKb: rss ? Number(rss[1]) : Number.NaN, fds: readdirSync(`/proc/${pid}/fd`).length, heapAfterGcBytes: Number.NaN };
 }
 
 /** The sum of every sample of `name`, whatever its labels (the proxy already sums over its processes). */
@@ -511,13 +633,17 @@ const SCRAPED = [
   'worker_restarts_total',
 ] as const;
 
-async function snapshot(primaryPid: number, metricsUrl: string): Promise<Snapshot> {
+async function snapshot(primaryPid: number, metricsUrl: string, collector: Collector | null): Promise<Snapshot> {
+  const pids = [primaryPid, ...childPids(primaryPid)];
+  const heaps = new Map<number, number>();
+  for (const pid of pids) if (collector !== null) heaps.set(pid, await collector.collect(pid));
   const res = await request(metricsUrl, { headersTimeout: 10_000, bodyTimeout: 10_000 });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`GET ${metricsUrl}: ${res.statusCode}`);
   const metrics: Record<string, number> = {};
   for (const name of SCRAPED) metrics[name] = metricTotal(text, name);
-  return { primary: processSample(primaryPid), workers: childPids(primaryPid).map(processSample), metrics };
+  const sampled = (pid: number): ProcessSample => ({ ...processSample(pid), heapAfterGcBytes: heaps.get(pid) ?? Number.NaN });
+  return { primary: sampled(primaryPid), workers: childPids(primaryPid).map(sampled), metrics };
 }
 
 interface TimelinePoint {
@@ -602,6 +728,11 @@ function render(
     const aFds = a?.fds ?? Number.NaN;
     rows.push([`${label} RSS, MiB`, fmt(b.rssKb / 1024), fmt(aRss / 1024), signed((aRss - b.rssKb) / 1024), percent(b.rssKb, aRss)]);
     rows.push([`${label} open fds`, String(b.fds), String(aFds), signed(aFds - b.fds, 0), percent(b.fds, aFds)]);
+    if (args.gc) {
+      const bHeap = b.heapAfterGcBytes / MIB;
+      const aHeap = (a?.heapAfterGcBytes ?? Number.NaN) / MIB;
+      rows.push([`${label} heap used after full GC, MiB`, fmt(bHeap), fmt(aHeap), signed(aHeap - bHeap), percent(bHeap, aHeap)]);
+    }
   };
   processRows('primary', before.primary, after.primary);
   for (const [i, w] of before.workers.entries()) processRows(`worker ${i + 1}`, w, after.workers[i]);
@@ -636,10 +767,11 @@ function render(
     `${startedAt.toISOString()}, Node ${process.version}, ${availableParallelism()} CPUs (${cpu}); proxy with ${WORKERS} workers, ` +
       `access log ${args.accessLog}, simulated backend; all on loopback. Command: ` +
       `\`node dist/bench/soak.js --seconds ${args.seconds} --concurrency ${args.concurrency} --warmup-fraction ${args.warmupFraction} ` +
-      `--settle-seconds ${args.settleSeconds} --access-log ${args.accessLog} --seed ${args.seed}\`.`,
+      `--settle-seconds ${args.settleSeconds} --access-log ${args.accessLog} --gc ${args.gc ? 'on' : 'off'} --seed ${args.seed}\`.`,
     '',
     `Warm-up ${fmt(warmup.seconds)} s (${warmup.sent} requests), then the "before" snapshot; measured phase ${fmt(measured.seconds)} s, ` +
-      `then the "after" snapshot. Each snapshot follows ${args.settleSeconds} s of quiet with every client connection closed.`,
+      `then the "after" snapshot. Each snapshot follows ${args.settleSeconds} s of quiet with every client connection closed` +
+      (args.gc ? ', and two forced full garbage collections in every proxy process (inspector, opened before the first snapshot).' : '.'),
     '',
     table(['measure', 'before', 'after', 'delta', 'delta %'], rows),
     '',
@@ -686,6 +818,8 @@ async function main(): Promise<void> {
     url: (line) => (line.msg === 'mock backend listening' ? (line.url as string) : undefined),
   });
   let proxy: Child | null = null;
+  // The primary's inspector port, and one per worker after it (node:cluster adds the worker id).
+  const inspectBase = args.gc ? await freePortRun(WORKERS + 1) : null;
   try {
     const started = await startChild(
       'proxy',
@@ -710,9 +844,11 @@ async function main(): Promise<void> {
         port: (line) => (line.msg === 'proxy ready' ? (line.port as number) : undefined),
         metricsPort: (line) => (line.msg === 'metrics port listening' ? (line.port as number) : undefined),
       },
+      inspectBase === null ? {} : { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect-port=127.0.0.1:${inspectBase}`.trim() },
     );
     proxy = started.child;
     const url = `http://127.0.0.1:${started.found.port}`;
+    const collector = inspectBase === null ? null : new Collector(inspectBase);
     const metricsUrl = `http://127.0.0.1:${started.found.metricsPort}/metrics`;
     console.log(
       `proxy ${url} (primary pid ${proxy.pid}), backend ${backendFound.url}; ${args.seconds} s at concurrency ${args.concurrency}`,
@@ -721,14 +857,14 @@ async function main(): Promise<void> {
     console.log(`warm-up: ${fmt(warmupSeconds)} s`);
     const warmup = await runPhase(url, args.concurrency, warmupSeconds, random);
     await delay(args.settleSeconds * 1000);
-    const before = await snapshot(proxy.pid, metricsUrl);
+    const before = await snapshot(proxy.pid, metricsUrl, collector);
 
     console.log(`measured phase: ${fmt(measuredSeconds)} s`);
     const timeline = sampleTimeline(proxy.pid, measuredSeconds);
     const measured = await runPhase(url, args.concurrency, measuredSeconds, random);
     const underLoad = await timeline;
     await delay(args.settleSeconds * 1000);
-    const after = await snapshot(proxy.pid, metricsUrl);
+    const after = await snapshot(proxy.pid, metricsUrl, collector);
 
     const report = render(args, warmup, measured, before, after, proxy, startedAt, underLoad);
     mkdirSync(dirname(args.out), { recursive: true });
