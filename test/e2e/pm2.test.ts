@@ -1,92 +1,30 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { send } from '../helpers/http.js';
+import { childrenOf, freePort, ROOT, type Run, run as runFor, waitGone as waitGoneFor } from '../helpers/processes.js';
 import { MAIN } from '../helpers/start-proxy.js';
 
 // Real pm2 (the project dependency) with a temporary PM2_HOME: its own daemon, never the user's.
-const ROOT = resolve(dirname(MAIN), '..', '..');
 const PM2 = join(ROOT, 'node_modules', '.bin', 'pm2');
+const run = (file: string, args: string[], env: Record<string, string>, timeoutMs = PM2_TIMEOUT_MS): Promise<Run> =>
+  runFor(file, args, env, timeoutMs);
+const waitGone = (pids: number[], timeoutMs = GONE_TIMEOUT_MS): Promise<number[]> => waitGoneFor(pids, timeoutMs);
 const TEST = { timeout: 90_000 };
 const PM2_TIMEOUT_MS = 45_000;
 /** ecosystem.config.js kill_timeout is 40 s; an idle proxy stops in well under a second. */
 const GONE_TIMEOUT_MS = 45_000;
 const CLUSTER_REFUSAL = 'started as a cluster worker of another primary (pm2 cluster mode?)';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 interface Pm2Process {
   name: string;
   pid: number;
   pm2_env: { exec_mode: string; status: string; exit_code?: number; pm_err_log_path: string; restart_time: number };
-}
-
-/** Runs a command to completion; SIGKILL after `timeoutMs`. */
-async function run(file: string, args: string[], env: Record<string, string>, timeoutMs = PM2_TIMEOUT_MS): Promise<Run> {
-  const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
-    const code = await new Promise<number | null>((done, fail) => {
-      child.once('error', fail);
-      child.once('close', (exitCode) => done(exitCode));
-    });
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
-}
-
-/** A pid is alive if it exists and is not a zombie (an exited process not yet reaped). */
-async function isAlive(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function childrenOf(pid: number): Promise<number[]> {
-  const { stdout } = await run('pgrep', ['-P', String(pid)], {}, 5_000);
-  return stdout.split(/\s+/).filter(Boolean).map(Number);
-}
-
-async function waitGone(pids: number[], timeoutMs = GONE_TIMEOUT_MS): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left: number[] = [];
-    for (const pid of pids) if (await isAlive(pid)) left.push(pid);
-    if (left.length === 0 || Date.now() >= deadline) return left;
-    await sleep(100);
-  }
 }
 
 /** Polls `probe` until it returns a value other than undefined; fails after `timeoutMs`. */

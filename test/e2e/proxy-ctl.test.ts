@@ -1,89 +1,25 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { send } from '../helpers/http.js';
-import { MAIN } from '../helpers/start-proxy.js';
+import { childrenOf, freePort, ROOT, type Run, run as runFor, waitGone as waitGoneFor } from '../helpers/processes.js';
 
 // Real processes: proxy_ctl.sh starts the built proxy (dist/) in the background.
-const ROOT = resolve(dirname(MAIN), '..', '..');
 const CTL = join(ROOT, 'proxy_ctl.sh');
+const run = (file: string, args: string[], env: Record<string, string>, timeoutMs = CTL_TIMEOUT_MS): Promise<Run> =>
+  runFor(file, args, env, timeoutMs);
+const waitGone = (pids: number[], timeoutMs = GONE_TIMEOUT_MS): Promise<number[]> => waitGoneFor(pids, timeoutMs);
 const TEST = { timeout: 90_000 };
 /** proxy_ctl.sh waits at most 30 s for a start and 40 s (+ 5 s after SIGKILL) for a stop. */
 const CTL_TIMEOUT_MS = 60_000;
 const GONE_TIMEOUT_MS = 10_000;
 const CHAT_BODY = JSON.stringify({ model: 'mock-model', max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion; SIGKILL after `timeoutMs`. */
-async function run(file: string, args: string[], env: Record<string, string>, timeoutMs = CTL_TIMEOUT_MS): Promise<Run> {
-  const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
-    const code = await new Promise<number | null>((done, fail) => {
-      child.once('error', fail);
-      child.once('close', (exitCode) => done(exitCode));
-    });
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 const ctl = (command: string[], env: Record<string, string>): Promise<Run> => run('bash', [CTL, ...command], env);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
-}
-
-/** A pid is alive if it exists and is not a zombie (an exited process not yet reaped). */
-async function isAlive(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function childrenOf(pid: number): Promise<number[]> {
-  const { stdout } = await run('pgrep', ['-P', String(pid)], {}, 5_000);
-  return stdout.split(/\s+/).filter(Boolean).map(Number);
-}
-
-async function waitGone(pids: number[], timeoutMs = GONE_TIMEOUT_MS): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left: number[] = [];
-    for (const pid of pids) if (await isAlive(pid)) left.push(pid);
-    if (left.length === 0 || Date.now() >= deadline) return left;
-    await sleep(100);
-  }
-}
 
 function killAll(pids: Iterable<number>): void {
   for (const pid of pids) {
