@@ -10,13 +10,23 @@ export interface BenchArgs {
   workloads: WorkloadName[];
   /** Concurrent streams of the `stream` workload; one table per value. */
   streams: number[];
+  /** Only these targets (by name, e.g. proxy-1w,proxy-1w-nolog); null = all. */
+  targets: string[] | null;
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024]`;
+const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...]`;
 
 /** A tiny argv parser: `--name value` or `--name=value`; unknown flags are an error. */
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { duration: 5, reps: 3, connections: 64, warmup: 1, workloads: [...WORKLOAD_NAMES], streams: [256] };
+  const args: BenchArgs = {
+    duration: 5,
+    reps: 3,
+    connections: 64,
+    warmup: 1,
+    workloads: [...WORKLOAD_NAMES],
+    streams: [256],
+    targets: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
     if (token === '--help' || token === '-h') {
@@ -49,6 +59,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
           }
           return trimmed as WorkloadName;
         });
+        break;
+      case 'targets':
+        args.targets = value
+          .split(',')
+          .map((t) => t.trim())
+          .filter((t) => t !== '');
         break;
       case 'streams':
         args.streams = value.split(',').map((n) => positiveInt(name, n.trim()));

@@ -56,7 +56,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function medianOrNull(values: readonly (number | null)[]): number | null {
+export function medianOrNull(values: readonly (number | null)[]): number | null {
   const known = values.filter((v): v is number => v !== null);
   return known.length === 0 ? null : median(known);
 }
@@ -85,45 +85,95 @@ const fmt = (v: number | null, digits = 0): string =>
 const ratio = (v: number | null, base: number | null): string =>
   v === null || base === null || base === 0 ? '–' : `${(v / base).toFixed(2)}×`;
 
-/** One markdown table: medians per target and ratios to `direct`. */
+/** The targets every other one is compared with, besides `direct`. */
+export const NGINX_TARGET = 'nginx';
+export const SIMPLE_TARGET = 'simple-undici';
+
+/**
+ * One markdown table: medians per target, req/s relative to `direct`, proxy CPU per request relative to
+ * nginx (1 worker, no access log) and to the simple undici proxy.
+ */
 export function renderTable(summaries: readonly Summary[]): string {
-  const direct = summaries.find((s) => s.target === 'direct') ?? null;
-  const directServerCpu = direct?.backendCpuUsPerReq ?? null;
+  const find = (name: string): Summary | null => summaries.find((s) => s.target === name) ?? null;
+  const direct = find('direct');
+  const nginx = find(NGINX_TARGET);
+  const simple = find(SIMPLE_TARGET);
   const header = [
     'target',
     'req/s',
     'req/s vs direct',
     'p50 ms',
     'p99 ms',
-    'p99 vs direct',
     'proxy CPU µs/req',
+    'CPU/req vs nginx',
+    'CPU/req vs simple-undici',
     'backend CPU µs/req',
-    'server CPU/req vs direct',
     'proxy RSS MB',
     'CPU % loadgen / backend / proxy / other (1 core = 100)',
     'machine busy %',
     'failed',
   ];
-  const rows = summaries.map((s) => {
-    const serverCpu = s.backendCpuUsPerReq === null ? null : s.backendCpuUsPerReq + (s.proxyCpuUsPerReq ?? 0);
-    return [
-      s.target,
-      fmt(s.reqPerSec),
-      ratio(s.reqPerSec, direct?.reqPerSec ?? null),
-      fmt(s.latencyP50, 1),
-      fmt(s.latencyP99, 1),
-      ratio(s.latencyP99, direct?.latencyP99 ?? null),
-      fmt(s.proxyCpuUsPerReq),
-      fmt(s.backendCpuUsPerReq),
-      ratio(serverCpu, directServerCpu),
-      fmt(s.proxyRssMb, 1),
-      `${fmt(s.loadgenCpuPct)} / ${fmt(s.backendCpuPct)} / ${fmt(s.proxyCpuPct)} / ${fmt(s.otherCpuPct)}`,
-      fmt(s.machineBusyPct),
-      String(s.failures),
-    ];
-  });
+  const rows = summaries.map((s) => [
+    s.target,
+    fmt(s.reqPerSec),
+    ratio(s.reqPerSec, direct?.reqPerSec ?? null),
+    fmt(s.latencyP50, 1),
+    fmt(s.latencyP99, 1),
+    fmt(s.proxyCpuUsPerReq),
+    ratio(s.proxyCpuUsPerReq, nginx?.proxyCpuUsPerReq ?? null),
+    ratio(s.proxyCpuUsPerReq, simple?.proxyCpuUsPerReq ?? null),
+    fmt(s.backendCpuUsPerReq),
+    fmt(s.proxyRssMb, 1),
+    `${fmt(s.loadgenCpuPct)} / ${fmt(s.backendCpuPct)} / ${fmt(s.proxyCpuPct)} / ${fmt(s.otherCpuPct)}`,
+    fmt(s.machineBusyPct),
+    String(s.failures),
+  ]);
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/**
+ * Access log on vs off: proxy CPU per request of `on` relative to `off`, from the medians and rep by rep
+ * (runs of the same rep ran back to back, so they saw the same outside load).
+ */
+export function accessLogCost(on: string, off: string, runs: readonly RunResult[], budgetPct: number): string[] {
+  const of = (target: string): RunResult[] => runs.filter((r) => r.target === target).sort((a, b) => a.rep - b.rep);
+  const onRuns = of(on);
+  const offRuns = of(off);
+  const onMedian = medianOrNull(onRuns.map((r) => r.proxyCpuUsPerReq));
+  const offMedian = medianOrNull(offRuns.map((r) => r.proxyCpuUsPerReq));
+  if (onMedian === null || offMedian === null) return [`Access log cost: unknown (${on} or ${off} has no CPU figure).`];
+  const ofMedians = ((onMedian - offMedian) / offMedian) * 100;
+  // Same rep = measured back to back, under the same outside load: the paired ratio cancels slow drifts of the machine.
+  const paired = onRuns
+    .map((r) => {
+      const pair = offRuns.find((o) => o.rep === r.rep);
+      if (pair?.proxyCpuUsPerReq == null || r.proxyCpuUsPerReq === null) return null;
+      return ((r.proxyCpuUsPerReq - pair.proxyCpuUsPerReq) / pair.proxyCpuUsPerReq) * 100;
+    })
+    .filter((v): v is number => v !== null);
+  const pairedMedian = paired.length === 0 ? null : median(paired);
+  const reqOn = median(onRuns.map((r) => r.reqPerSec));
+  const reqOff = median(offRuns.map((r) => r.reqPerSec));
+  const both = [ofMedians, pairedMedian ?? ofMedians];
+  const verdict = both.every((v) => v < budgetPct)
+    ? 'met'
+    : both.every((v) => v >= budgetPct)
+      ? 'not met'
+      : 'inconclusive (the two estimates fall on both sides of it: noise)';
+  return [
+    `| | ${on} (access log on) | ${off} (access log off) | on vs off |`,
+    '| --- | --- | --- | --- |',
+    `| proxy CPU µs/req (median) | ${fmt(onMedian, 1)} | ${fmt(offMedian, 1)} | ${signed(ofMedians)}% (ratio of medians) |`,
+    `| proxy CPU µs/req, rep by rep | ${onRuns.map((r) => fmt(r.proxyCpuUsPerReq, 1)).join(', ')} | ${offRuns.map((r) => fmt(r.proxyCpuUsPerReq, 1)).join(', ')} | ${paired.map((v) => `${signed(v)}%`).join(', ') || '–'} (median ${pairedMedian === null ? '–' : `${signed(pairedMedian)}%`}) |`,
+    `| req/s (median) | ${fmt(reqOn)} | ${fmt(reqOff)} | ${signed(((reqOn - reqOff) / reqOff) * 100)}% |`,
+    '',
+    `Target: the access log costs under ${budgetPct}% more proxy CPU per request: **${verdict}** (ratio of medians ${signed(ofMedians)}%, median of the rep-by-rep ratios ${pairedMedian === null ? '–' : `${signed(pairedMedian)}%`}).`,
+  ];
+}
+
+function signed(v: number): string {
+  return `${v >= 0 ? '+' : '−'}${fmt(Math.abs(v), 1)}`;
 }
 
 /** Plain-language warnings the numbers call for, one line per target: saturated backend or machine, outside load, failures. */

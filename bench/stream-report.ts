@@ -1,4 +1,4 @@
-import { median } from './report.js';
+import { median, NGINX_TARGET, SIMPLE_TARGET } from './report.js';
 import type { StreamRunResult } from './stream-bench.js';
 import { STREAM } from './workloads.js';
 
@@ -87,21 +87,22 @@ const ratio = (v: number | null, base: number | null): string =>
 const delta = (v: number | null, base: number | null, digits = 1): string =>
   v === null || base === null ? '–' : `${v - base >= 0 ? '+' : '−'}${fmt(Math.abs(v - base), digits)}`;
 
-/** One markdown table for one stream count: medians per target, ratios to `direct` and to the plain proxy. */
+/** One markdown table for one stream count: medians per target, ratios to `direct`, nginx and the simple undici proxy. */
 export function renderStreamTable(summaries: readonly StreamSummary[]): string {
-  const direct = summaries.find((s) => s.target === 'direct') ?? null;
-  const plain = summaries.find((s) => s.target === PLAIN_TARGET) ?? null;
-  const directServer = direct?.backendCpuUsPerToken ?? null;
+  const find = (name: string): StreamSummary | null => summaries.find((s) => s.target === name) ?? null;
+  const direct = find('direct');
+  const nginx = find(NGINX_TARGET);
+  const simple = find(SIMPLE_TARGET);
   const header = [
     'target',
     'tokens/s at client',
+    'tokens/s vs direct',
     'streams done / failed',
     'tokens lost',
     'proxy CPU µs/token (min–max)',
-    'proxy CPU vs plain',
-    'Δ proxy CPU vs plain µs/token',
+    'CPU/token vs nginx',
+    'CPU/token vs simple-undici',
     'backend CPU µs/token',
-    'server CPU/token vs direct',
     'TTFT p50 ms',
     'gap p50 ms',
     'gap p99 ms',
@@ -109,24 +110,21 @@ export function renderStreamTable(summaries: readonly StreamSummary[]): string {
     'tokens < 1 ms after previous %',
     'usage chunks seen',
     'proxy RSS MB idle / window / end',
-    'RSS MB per 1k streams',
     'CPU % client / backend / proxy / other (of which irq+softirq) (1 core = 100)',
     'machine busy %',
   ];
   const rows = summaries.map((s) => {
-    const server = s.backendCpuUsPerToken === null ? null : s.backendCpuUsPerToken + (s.proxyCpuUsPerToken ?? 0);
     const range = s.proxyCpuUsPerToken === null ? '' : ` (${fmt(s.proxyCpuUsPerTokenMin, 1)}–${fmt(s.proxyCpuUsPerTokenMax, 1)})`;
-    const isPlainOrDirect = s.target === PLAIN_TARGET || s.proxyCpuUsPerToken === null;
     return [
       s.target,
       fmt(s.tokensPerSec),
+      ratio(s.tokensPerSec, direct?.tokensPerSec ?? null),
       `${fmt(s.completed)} / ${fmt(s.failed)}`,
       fmt(s.lostTokens),
       `${fmt(s.proxyCpuUsPerToken, 1)}${range}`,
-      isPlainOrDirect ? '–' : ratio(s.proxyCpuUsPerToken, plain?.proxyCpuUsPerToken ?? null),
-      isPlainOrDirect ? '–' : delta(s.proxyCpuUsPerToken, plain?.proxyCpuUsPerToken ?? null),
+      ratio(s.proxyCpuUsPerToken, nginx?.proxyCpuUsPerToken ?? null),
+      ratio(s.proxyCpuUsPerToken, simple?.proxyCpuUsPerToken ?? null),
       fmt(s.backendCpuUsPerToken, 1),
-      ratio(server, directServer),
       fmt(s.ttftP50, 2),
       fmt(s.gapP50, 2),
       fmt(s.gapP99, 2),
@@ -134,7 +132,6 @@ export function renderStreamTable(summaries: readonly StreamSummary[]): string {
       fmt(s.batchedPct, 1),
       fmt(s.usageChunks),
       s.proxyIdleRssMb === null ? '–' : `${fmt(s.proxyIdleRssMb)} / ${fmt(s.proxyWindowRssMb)} / ${fmt(s.proxyEndRssMb)}`,
-      fmt(s.proxyRssMbPer1kStreams, 1),
       `${fmt(s.loadgenCpuPct)} / ${fmt(s.backendCpuPct)} / ${fmt(s.proxyCpuPct)} / ${fmt(s.otherCpuPct)} (${fmt(s.interruptCpuPct)})`,
       fmt(s.machineBusyPct),
     ];
@@ -143,17 +140,15 @@ export function renderStreamTable(summaries: readonly StreamSummary[]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** What scanning and injection cost per token, from the medians (differences of medians, so noisy when small). */
+/** What the LLM accounting (scanning + usage injection) costs per token: proxy-1w against proxy-1w-plain, differences of medians. */
 export function accountingCost(summaries: readonly StreamSummary[]): string[] {
   const cpu = (name: string): number | null => summaries.find((s) => s.target === name)?.proxyCpuUsPerToken ?? null;
   const full = cpu('proxy-1w');
-  const scanOnly = cpu('proxy-1w-noinject');
   const plain = cpu(PLAIN_TARGET);
-  if (full === null || scanOnly === null || plain === null) return ['Accounting cost: unknown (a proxy CPU figure is missing).'];
-  const pct = (v: number): string => `${v - plain >= 0 ? '+' : '−'}${fmt((Math.abs(v - plain) / plain) * 100)}%`;
+  if (full === null || plain === null) return [];
+  const pct = `${full - plain >= 0 ? '+' : '−'}${fmt((Math.abs(full - plain) / plain) * 100)}%`;
   return [
-    `Accounting cost per relayed token (proxy CPU, differences of medians): scanning + usage injection (proxy-1w − plain) ${delta(full, plain, 2)} µs (${pct(full)}); ` +
-      `scanning alone (noinject − plain) ${delta(scanOnly, plain, 2)} µs (${pct(scanOnly)}); injection + hiding the usage chunk (proxy-1w − noinject) ${delta(full, scanOnly, 2)} µs.`,
+    `Accounting cost per relayed token (proxy CPU, difference of medians, so noisy when small): scanning + usage injection (proxy-1w − ${PLAIN_TARGET}) ${delta(full, plain, 2)} µs (${pct}).`,
   ];
 }
 

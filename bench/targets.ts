@@ -1,11 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROXY_ENTRY = join(ROOT, 'dist/src/main.js');
 const BACKEND_ENTRY = join(ROOT, 'dist/src/mock-backend/main.js');
+const SIMPLE_PROXY_ENTRY = join(ROOT, 'dist/bench/simple-proxy.js');
+const FASTIFY_PROXY_ENTRY = join(ROOT, 'dist/bench/fastify-proxy.js');
 const READY_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -16,6 +19,8 @@ export interface Server {
   url: string;
   /** stdout and stderr of the process go to this file. */
   logPath: string;
+  /** Where its access log goes (grows per request), or null when it keeps none. */
+  accessLogPath: string | null;
   command: string;
   stop(): Promise<number | null>;
 }
@@ -39,18 +44,20 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /**
- * Spawns `node <args>` with stdout and stderr appended to logPath (a file, not a pipe: the bench
- * process is also the load generator and must not spend CPU draining the access log), then polls
- * the file for the JSON line that announces readiness.
+ * Spawns `file <args>` with stdout and stderr appended to logPath (a file, not a pipe: the bench
+ * process is also the load generator and must not spend CPU draining the access log), then calls
+ * `probe` every 50 ms until it returns the URL the server answers on.
  */
-async function startNode(
+export async function startChild(
   name: string,
+  file: string,
   args: string[],
   logPath: string,
-  isReady: (line: Record<string, unknown>) => string | null,
+  probe: () => Promise<string | null> | string | null,
+  accessLogPath: string | null = null,
 ): Promise<Server> {
   const fd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], detached: true });
+  const child = spawn(file, args, { stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
   live.add(child);
   let exitCode: number | null | undefined;
@@ -60,7 +67,8 @@ async function startNode(
       resolve(exitCode);
     });
   });
-  const command = `node ${args.map((a) => a.replace(ROOT, '')).join(' ')} >>${logPath} 2>&1`;
+  const shown = file === process.execPath ? 'node' : file;
+  const command = `${shown} ${args.map((a) => a.replace(ROOT, '')).join(' ')} >>${logPath} 2>&1`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let url: string | null = null;
   while (url === null) {
@@ -70,7 +78,7 @@ async function startNode(
       throw new Error(`${name} not ready after ${READY_TIMEOUT_MS} ms:\n${tail(logPath)}`);
     }
     await sleep(50);
-    url = findReady(logPath, isReady);
+    url = await probe();
   }
   const stop = async (): Promise<number | null> => {
     if (exitCode === undefined) {
@@ -83,7 +91,18 @@ async function startNode(
     live.delete(child);
     return exitCode ?? null;
   };
-  return { name, pid: child.pid!, url, logPath, command, stop };
+  return { name, pid: child.pid!, url, logPath, accessLogPath, command, stop };
+}
+
+/** A Node server that prints a JSON line announcing it is ready. */
+function startNode(
+  name: string,
+  args: string[],
+  logPath: string,
+  isReady: (line: Record<string, unknown>) => string | null,
+  accessLogPath: string | null = null,
+): Promise<Server> {
+  return startChild(name, process.execPath, args, logPath, () => findReady(logPath, isReady), accessLogPath);
 }
 
 function findReady(logPath: string, isReady: (line: Record<string, unknown>) => string | null): string | null {
@@ -127,15 +146,61 @@ export function startProxy(
     '0',
     '--workers',
     String(workers),
-    '--access-log',
-    'on',
+    // Unless extraArgs turn it off.
+    ...(extraArgs.includes('--access-log') ? [] : ['--access-log', 'on']),
     '--log-level',
     'info',
     ...extraArgs,
   ];
-  return startNode(name, args, logPath, (line) =>
-    line.msg === 'proxy ready' && typeof line.port === 'number' ? `http://127.0.0.1:${line.port}` : null,
+  return startNode(
+    name,
+    args,
+    logPath,
+    (line) => (line.msg === 'proxy ready' && typeof line.port === 'number' ? `http://127.0.0.1:${line.port}` : null),
+    extraArgs.includes('--access-log') ? null : logPath,
   );
+}
+
+/** bench/simple-proxy.ts or bench/fastify-proxy.ts: one process, no logging, `connections` to the backend. */
+export function startBaselineProxy(
+  kind: 'simple-undici' | 'fastify',
+  name: string,
+  backendUrl: string,
+  logPath: string,
+  connections: number,
+): Promise<Server> {
+  const entry = kind === 'simple-undici' ? SIMPLE_PROXY_ENTRY : FASTIFY_PROXY_ENTRY;
+  const args = [entry, '--backend', backendUrl, '--host', '127.0.0.1', '--port', '0', '--connections', String(connections)];
+  return startNode(name, args, logPath, (line) =>
+    typeof line.msg === 'string' && line.msg.endsWith('listening') && typeof line.port === 'number'
+      ? `http://127.0.0.1:${line.port}`
+      : null,
+  );
+}
+
+/** A loopback port free right now (for servers, like nginx, that cannot be told to pick one). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** True once something accepts TCP connections on 127.0.0.1:port. */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 export function fileSize(path: string): number {
