@@ -3,12 +3,17 @@ import type { Config } from '../config/types.js';
 
 export type { Logger };
 
+const PIPE_BUF_BYTES = 4096;
+
 /**
  * pino JSON to stdout. Asynchronous writes keep the request path off the write syscall;
  * flushLogger() must run before a deliberate exit or the last lines are lost.
  */
 export function createLogger(config: Pick<Config, 'logLevel'>, bindings: Record<string, unknown>): Logger {
-  const destination = pino.destination({ dest: 1, sync: false });
+  // Lines written while a write is in flight are batched, but never into one write above PIPE_BUF
+  // (4 KiB): the workers share stdout, and only writes that small are atomic on a pipe (pm2, a terminal),
+  // so lines from different workers never interleave mid-line.
+  const destination = pino.destination({ dest: 1, sync: false, maxWrite: PIPE_BUF_BYTES });
   return pino(
     {
       level: config.logLevel,

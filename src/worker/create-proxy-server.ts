@@ -8,6 +8,7 @@ import { injectUsageRequest, needsUsageInjection } from '../llm/inject-usage.js'
 import { inspectCompletionRequest } from '../llm/inspect-request.js';
 import type { RequestRecorder } from '../metrics/request-recorder.js';
 import type { Logger } from '../shared/logger.js';
+import { AccessLog } from './access-log.js';
 import { createApiKeyCheck } from './api-key-auth.js';
 import { installClientErrorHandlers } from './client-errors.js';
 import { ConnectionTracker } from './connection-tracker.js';
@@ -57,6 +58,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const { config, upstreams, recorder, log, local } = deps;
   const router = createRouter(config.stripPrefix);
   const authorized = createApiKeyCheck(config.apiKeyDigests);
+  const accessLog = config.accessLog ? new AccessLog(log) : null;
   const headersTimeout = config.clientHeaderTimeoutMs;
   const exchanges = new Set<ProxyExchange>();
   let draining = false;
@@ -132,7 +134,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       requestId,
       startMs,
       log,
-      accessLog: config.accessLog,
+      accessLog,
       isDraining,
     });
     if (authorized !== null && !authorized(req.headers)) {

@@ -4,6 +4,7 @@ import type { CompletionResult, CompletionTracker, Ending } from '../llm/complet
 import type { RouteRecorder } from '../metrics/request-recorder.js';
 import type { Logger } from '../shared/logger.js';
 import { ERR_CLIENT_ABORTED, ProxyError } from '../shared/proxy-error.js';
+import type { AccessLog } from './access-log.js';
 import { mapError, STATUS_CLIENT_CLOSED, sendJsonError } from './error-response.js';
 import { buildResponseHeaders } from './headers.js';
 import type { Upstream } from './upstream-pool.js';
@@ -16,7 +17,7 @@ export interface ExchangeOptions {
   readonly requestId: string;
   readonly startMs: number;
   readonly log: Logger;
-  readonly accessLog: boolean;
+  readonly accessLog: AccessLog | null;
   readonly isDraining: () => boolean;
 }
 
@@ -213,42 +214,37 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     recorder.ended(status, durationMs / 1000);
     const result = this.#tracker !== null && this.#dispatched ? this.#tracker.result(ending) : null;
     if (result !== null) recorder.llm?.record(result);
-    if (this.#o.accessLog) this.#logAccess(status, durationMs, result, err);
+    if (this.#o.accessLog !== null) this.#logAccess(this.#o.accessLog, status, durationMs, result, err);
   }
 
-  #logAccess(status: number, durationMs: number, result: CompletionResult | null, err: Error | null): void {
+  #logAccess(accessLog: AccessLog, status: number, durationMs: number, result: CompletionResult | null, err: Error | null): void {
     const { req, recorder, requestId, upstream } = this.#o;
     const detail = this.detail;
-    this.#o.log.info(
-      {
-        request_id: requestId,
-        method: req.method,
-        path: req.url,
-        status,
-        backend: upstream.backend.url,
-        endpoint: recorder.endpoint,
-        ttfb_ms: this.#ttfbMs < 0 ? null : round(this.#ttfbMs),
-        duration_ms: round(durationMs),
-        bytes_in: detail.bytesIn,
-        bytes_out: this.#bytesOut,
-        stream: detail.stream,
-        model: detail.model,
-        prompt_tokens: result?.promptTokens ?? null,
-        completion_tokens: result?.completionTokens ?? null,
-        ttft_ms: result?.ttftMs == null ? null : round(result.ttftMs),
-        tpot_ms: result?.tpotMs == null ? null : round(result.tpotMs),
-        outcome: result?.outcome ?? null,
-        ...(err ? { error: (err as { code?: string }).code ?? err.message } : {}),
-      },
-      'access',
-    );
+    accessLog.write({
+      requestId,
+      method: req.method,
+      path: req.url,
+      status,
+      backend: upstream.backend.url,
+      endpoint: recorder.endpoint,
+      ttfbMs: this.#ttfbMs < 0 ? null : this.#ttfbMs,
+      durationMs,
+      bytesIn: detail.bytesIn,
+      bytesOut: this.#bytesOut,
+      stream: detail.stream,
+      model: detail.model,
+      promptTokens: result?.promptTokens ?? null,
+      completionTokens: result?.completionTokens ?? null,
+      ttftMs: result?.ttftMs ?? null,
+      tpotMs: result?.tpotMs ?? null,
+      outcome: result?.outcome ?? null,
+      error: err === null ? null : ((err as { code?: string }).code ?? err.message),
+    });
   }
 }
 
 /** A reused connection that the backend closed: undici reports "other side closed" as UND_ERR_SOCKET. */
 const RETRYABLE_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
-
-const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 function endingFor(status: number): Ending {
   if (status === 504) return 'timeout';
