@@ -119,6 +119,44 @@ test(
   },
 );
 
+test('pm2 sendSignal SIGHUP replaces the workers under the same primary; pm2 stop leaves nothing', TEST, async (t) => {
+  const backend = await createMockBackend({ port: 0 });
+  t.after(() => backend.close());
+  const port = await freePort();
+  const { pm2, jlist, pids } = await pm2Home(t, { BACKEND_URL: backend.url, HOST: '127.0.0.1', PORT: String(port), WORKERS: '2' });
+  const started = await pm2(['start', 'ecosystem.config.js']);
+  assert.equal(started.code, 0, started.stdout + started.stderr);
+  const [app] = await jlist();
+  const primary = app!.pid;
+  pids.add(primary);
+  const before = await waitFor(
+    '2 workers',
+    async () => ((await childrenOf(primary)).length === 2 ? childrenOf(primary) : undefined),
+    5_000,
+  );
+  for (const pid of before) pids.add(pid);
+
+  // The zero-downtime path under pm2 (pm2 reload in fork mode would restart the primary).
+  const signalled = await pm2(['sendSignal', 'SIGHUP', 'inference-proxy']);
+  assert.equal(signalled.code, 0, signalled.stdout + signalled.stderr);
+  const after = await waitFor(
+    'both workers replaced',
+    async () => {
+      const now = await childrenOf(primary);
+      for (const pid of now) pids.add(pid);
+      return now.length === 2 && now.every((pid) => !before.includes(pid)) ? now : undefined;
+    },
+    20_000,
+  );
+  assert.equal((await jlist())[0]?.pid, primary, 'the primary stayed');
+  assert.equal((await send(`http://127.0.0.1:${port}/healthz`)).status, 200);
+
+  const stopped = await pm2(['stop', 'inference-proxy']);
+  assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
+  assert.deepEqual(await waitGone([primary, ...after]), [], 'processes left after pm2 stop');
+  assert.equal((await jlist())[0]?.pm2_env.status, 'stopped');
+});
+
 test('pm2 cluster mode is refused with a one-line explanation and does not stay online', TEST, async (t) => {
   const { pm2, jlist, pids } = await pm2Home(t);
 
