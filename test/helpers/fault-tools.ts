@@ -1,6 +1,7 @@
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { boundedRequest } from './http.js';
 import { parseLabels } from './metrics-text.js';
 
 const STREAM_TIMEOUT_MS = 15_000;
@@ -48,15 +49,7 @@ export async function readStream(
   const dispatcher = new Agent({ connections: 1 });
   const started = performance.now();
   try {
-    const res = await request(url, {
-      method: (options.method ?? (options.body === undefined ? 'GET' : 'POST')) as 'GET',
-      headers: options.headers,
-      body: options.body,
-      dispatcher,
-      headersTimeout: STREAM_TIMEOUT_MS,
-      bodyTimeout: STREAM_TIMEOUT_MS,
-      signal: AbortSignal.timeout(STREAM_TIMEOUT_MS),
-    });
+    const res = await boundedRequest(url, options, dispatcher, STREAM_TIMEOUT_MS);
     let text = '';
     let error: Error | null = null;
     try {

@@ -19,15 +19,7 @@ export async function send(
 ): Promise<SimpleResponse> {
   const dispatcher = options.dispatcher ?? new Agent({ pipelining: 0, connections: 1 });
   try {
-    const res = await request(url, {
-      method: (options.method ?? (options.body === undefined ? 'GET' : 'POST')) as 'GET',
-      headers: options.headers,
-      body: options.body,
-      dispatcher,
-      headersTimeout: REQUEST_TIMEOUT_MS,
-      bodyTimeout: REQUEST_TIMEOUT_MS,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+    const res = await boundedRequest(url, options, dispatcher, REQUEST_TIMEOUT_MS);
     const body = Buffer.from(await res.body.arrayBuffer());
     return { status: res.statusCode, headers: res.headers, body, text: body.toString('utf8') };
   } finally {
@@ -37,4 +29,22 @@ export async function send(
 
 export function chatBody(fields: Record<string, unknown> = {}): string {
   return JSON.stringify({ model: 'mock-model', max_tokens: 4, messages: [{ role: 'user', content: 'hello there proxy' }], ...fields });
+}
+
+/** One undici request with every wait bounded by `timeoutMs`; GET unless there is a body. */
+export function boundedRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer },
+  dispatcher: Agent,
+  timeoutMs: number,
+): ReturnType<typeof request> {
+  return request(url, {
+    method: (options.method ?? (options.body === undefined ? 'GET' : 'POST')) as 'GET',
+    headers: options.headers,
+    body: options.body,
+    dispatcher,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { CompletionTracker } from '../../src/llm/completion-tracker.js';
+import { bytes, splitAt } from '../helpers/chunking.js';
 
 const HEAD = '"id":"c1","object":"chat.completion.chunk","created":1,"model":"m"';
 const chunk = (delta: string, finish = 'null') =>
@@ -16,19 +17,6 @@ const KEEP_ALIVE = ': keep-alive\n\n';
 const EVENTS = [KEEP_ALIVE, ROLE, token(0), KEEP_ALIVE, token(1), token(2), FINISH, USAGE_ONLY, DONE];
 const STREAM = Buffer.from(EVENTS.join(''));
 const WITHOUT_USAGE = Buffer.from(EVENTS.filter((e) => e !== USAGE_ONLY).join(''));
-
-function* splitAt(buf: Buffer, points: readonly number[]): Generator<Buffer> {
-  let at = 0;
-  for (const point of points) {
-    yield buf.subarray(at, point);
-    at = point;
-  }
-  yield buf.subarray(at);
-}
-
-function* bytes(buf: Buffer): Generator<Buffer> {
-  for (let i = 0; i < buf.length; i++) yield buf.subarray(i, i + 1);
-}
 
 function observeStream(events: readonly string[], options: { start?: number; contentType?: string } = {}) {
   const tracker = new CompletionTracker(options.start ?? performance.now(), false);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SseScanner } from '../../src/llm/sse-scanner.js';
+import { bytes, splitAt } from '../helpers/chunking.js';
 
 const ROLE =
   '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}';
@@ -62,19 +63,6 @@ function scan(chunks: Iterable<Buffer>, drop?: (data: string) => boolean) {
     assert.equal(scanner.received, pushed);
   }
   return { events, scanner };
-}
-
-function* splitAt(buf: Buffer, points: readonly number[]): Generator<Buffer> {
-  let at = 0;
-  for (const point of points) {
-    yield buf.subarray(at, point);
-    at = point;
-  }
-  yield buf.subarray(at);
-}
-
-function* bytes(buf: Buffer): Generator<Buffer> {
-  for (let i = 0; i < buf.length; i++) yield buf.subarray(i, i + 1);
 }
 
 function* randomChunks(buf: Buffer, random: () => number, maxSize: number): Generator<Buffer> {
