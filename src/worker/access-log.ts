@@ -38,6 +38,8 @@ export class AccessLog {
   readonly #destination: Destination;
   readonly #head: string;
   readonly #enabled: boolean;
+  #clockMs = -1;
+  #clockIso = '';
 
   constructor(log: Logger) {
     this.#destination = (log as unknown as Record<symbol, Destination>)[pino.symbols.streamSym] as Destination;
@@ -50,7 +52,7 @@ export class AccessLog {
   write(r: AccessRecord): void {
     if (!this.#enabled) return;
     const line =
-      `{"level":"info","time":"${new Date().toISOString()}"${this.#head}` +
+      `{"level":"info","time":"${this.#isoNow()}"${this.#head}` +
       `"request_id":${str(r.requestId)},"method":${str(r.method)},"path":${str(r.path)},"status":${r.status},` +
       `"backend":${str(r.backend)},"endpoint":${str(r.endpoint)},"ttfb_ms":${num(r.ttfbMs)},"duration_ms":${num(r.durationMs)},` +
       `"bytes_in":${r.bytesIn === null ? 'null' : r.bytesIn},"bytes_out":${r.bytesOut},"stream":${r.stream},"model":${str(r.model)},` +
@@ -59,5 +61,15 @@ export class AccessLog {
       (r.error === null ? '' : `,"error":${str(r.error)}`) +
       ',"msg":"access"}\n';
     this.#destination.write(line);
+  }
+
+  /** The ISO time, formatted once per millisecond: at thousands of lines a second most share it. */
+  #isoNow(): string {
+    const now = Date.now();
+    if (now !== this.#clockMs) {
+      this.#clockMs = now;
+      this.#clockIso = new Date(now).toISOString();
+    }
+    return this.#clockIso;
   }
 }
