@@ -169,6 +169,25 @@ function nginxDefs(dir: string, withVariants: boolean): TargetDef[] {
   return defs;
 }
 
+/**
+ * BENCH_BASELINE=<a built checkout of this repository> adds target `baseline-1w`: that build's proxy, in
+ * the same production config as proxy-1w, measured in the same alternation (an optimisation is judged
+ * side by side with the code before it, not against a figure from another day).
+ */
+function baselineDefs(dir: string, extraArgs: readonly string[] = []): TargetDef[] {
+  const checkout = process.env.BENCH_BASELINE;
+  if (checkout === undefined || checkout === '') return [];
+  const entry = join(checkout, 'dist/src/main.js');
+  const name = 'baseline-1w';
+  return [
+    {
+      name,
+      about: `proxy-1w built from \`${checkout}\` (BENCH_BASELINE), same config`,
+      start: (b) => startProxy(name, b.url, 1, join(dir, `${name}.log`), extraArgs, entry),
+    },
+  ];
+}
+
 function httpTargetDefs(dir: string): TargetDef[] {
   const log = (name: string): string => join(dir, `${name}.log`);
   const baseline = (kind: 'simple-undici' | 'fastify') => (b: Server) =>
@@ -193,6 +212,7 @@ function httpTargetDefs(dir: string): TargetDef[] {
     },
     { name: SIMPLE_TARGET, about: SIMPLE_ABOUT, start: baseline('simple-undici') },
     { name: 'fastify', about: FASTIFY_ABOUT, start: baseline('fastify') },
+    ...baselineDefs(dir),
     ...nginxDefs(dir, true),
   ];
 }
@@ -223,6 +243,7 @@ function streamTargetDefs(dir: string, upstreamConnections: number): TargetDef[]
     },
     { name: SIMPLE_TARGET, about: SIMPLE_ABOUT, start: baseline('simple-undici') },
     { name: 'fastify', about: FASTIFY_ABOUT, start: baseline('fastify') },
+    ...baselineDefs(dir, upstream),
     ...nginxDefs(dir, false),
   ];
 }

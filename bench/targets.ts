@@ -135,9 +135,10 @@ export function startProxy(
   workers: number,
   logPath: string,
   extraArgs: readonly string[] = [],
+  entry: string = PROXY_ENTRY,
 ): Promise<Server> {
   const args = [
-    PROXY_ENTRY,
+    entry,
     '--backend-url',
     backendUrl,
     '--host',

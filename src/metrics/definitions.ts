@@ -37,12 +37,22 @@ export interface WorkerMetrics {
   readonly overloadRejections: Counter<'url'>;
   readonly inFlightLimit: Gauge;
   readonly upstreamRetries: Counter<'url'>;
+  /**
+   * Sets what runs just before the deferred request metrics (counts, in-flight, QPS) are read, by any
+   * reader of the registry: the recorder brings them up to date there.
+   */
+  beforeRead(hook: () => void): void;
 }
 
 /** The per-worker request metrics, registered on `registry`. Every worker must create identical buckets: the primary sums them element-wise. */
 export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   const registers = [registry];
+  let hook = (): void => undefined;
+  const collect = (): void => hook();
   return {
+    beforeRead(next) {
+      hook = next;
+    },
     timeToFirstByte: new Histogram({
       name: 'time_to_first_byte_seconds',
       help: 'Time from the arrival of a request to the first byte of the backend response, in seconds.',
@@ -62,30 +72,35 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       help: 'Proxied requests, counted on arrival.',
       labelNames: ['url', 'endpoint'],
       registers,
+      collect,
     }),
     outputRequests: new Counter({
       name: 'output_requests_total',
       help: 'Proxied requests, counted when the response ends; status 499 when the client left first.',
       labelNames: ['url', 'endpoint', 'status'],
       registers,
+      collect,
     }),
     inFlight: new Gauge({
       name: 'in_flight_requests',
       help: 'Proxied requests that have arrived and not yet ended.',
       labelNames: ['url'],
       registers,
+      collect,
     }),
     inputQps: new Gauge({
       name: 'input_qps',
       help: `Proxied requests arriving per second, averaged over the last ${QPS_WINDOW_S} s.`,
       labelNames: ['url'],
       registers,
+      collect,
     }),
     outputQps: new Gauge({
       name: 'output_qps',
       help: `Proxied responses ending per second, averaged over the last ${QPS_WINDOW_S} s.`,
       labelNames: ['url'],
       registers,
+      collect,
     }),
     llm: createLlmMetrics(registry),
     malformedRequests: new Counter({

@@ -8,12 +8,40 @@ const COMPLETION_ENDPOINTS = new Set(['/v1/chat/completions', '/v1/completions']
 
 type Child<T> = T extends Histogram<infer _> ? ReturnType<T['labels']> : never;
 
-/** Bound metric children for one backend and one endpoint, made at startup so the hot path only looks them up. */
+type CounterChild = ReturnType<Counter<string>['labels']>;
+
+/**
+ * A counter increment kept in a plain number and handed to prom-client only when a snapshot is taken:
+ * each prom-client inc() hashes its label set, which is measurable at thousands of requests a second.
+ */
+class DeferredCount {
+  readonly #child: CounterChild;
+  #pending = 0;
+
+  constructor(child: CounterChild) {
+    this.#child = child;
+  }
+
+  add(): void {
+    this.#pending++;
+  }
+
+  flush(): void {
+    if (this.#pending === 0) return;
+    this.#child.inc(this.#pending);
+    this.#pending = 0;
+  }
+}
+
+/**
+ * Bound metric children for one backend and one endpoint, made at startup so the hot path only looks them up.
+ * Request counts are deferred (see DeferredCount): `flush()` must run before the registry is read.
+ */
 export class RouteRecorder {
   readonly #ttfb: Child<Histogram<'url' | 'endpoint'>>;
   readonly #duration: Child<Histogram<'url' | 'endpoint'>>;
-  readonly #input: ReturnType<Counter<'url' | 'endpoint'>['labels']>;
-  readonly #outputs = new Map<number, ReturnType<Counter<'url' | 'endpoint' | 'status'>['labels']>>();
+  readonly #input: DeferredCount;
+  readonly #outputs = new Map<number, DeferredCount>();
   readonly #output: Counter<'url' | 'endpoint' | 'status'>;
   readonly backend: BackendRecorder;
   readonly #url: string;
@@ -31,7 +59,7 @@ export class RouteRecorder {
     }
     this.#ttfb = metrics.timeToFirstByte.labels(url, endpoint);
     this.#duration = metrics.requestDuration.labels(url, endpoint);
-    this.#input = metrics.inputRequests.labels(url, endpoint);
+    this.#input = new DeferredCount(metrics.inputRequests.labels(url, endpoint));
     this.#output = metrics.outputRequests;
     this.backend = backend;
     this.#url = url;
@@ -39,7 +67,7 @@ export class RouteRecorder {
   }
 
   arrived(): void {
-    this.#input.inc();
+    this.#input.add();
     this.backend.arrived();
   }
 
@@ -50,16 +78,22 @@ export class RouteRecorder {
   ended(status: number, durationSeconds: number): void {
     let output = this.#outputs.get(status);
     if (output === undefined) {
-      output = this.#output.labels(this.#url, this.endpoint, String(status));
+      output = new DeferredCount(this.#output.labels(this.#url, this.endpoint, String(status)));
       this.#outputs.set(status, output);
     }
-    output.inc();
+    output.add();
     this.#duration.observe(durationSeconds);
     this.backend.ended();
   }
+
+  /** Hands the deferred counts to prom-client. */
+  flush(): void {
+    this.#input.flush();
+    for (const output of this.#outputs.values()) output.flush();
+  }
 }
 
-/** Per-backend gauges: in-flight and the two request-rate windows. */
+/** Per-backend gauges: in-flight and the two request-rate windows, all set when a snapshot is taken. */
 export class BackendRecorder {
   readonly #inFlight: ReturnType<Gauge<'url'>['labels']>;
   readonly #inputRate = new RateWindow();
@@ -87,13 +121,11 @@ export class BackendRecorder {
 
   arrived(): void {
     this.#inFlightCount++;
-    this.#inFlight.inc();
     this.#inputRate.add();
   }
 
   ended(): void {
     this.#inFlightCount--;
-    this.#inFlight.dec();
     this.#outputRate.add();
   }
 
@@ -105,8 +137,9 @@ export class BackendRecorder {
     this.#retries.inc();
   }
 
-  /** Called before each snapshot: the rates are computed only when somebody looks. */
+  /** Called before each snapshot: the gauges are computed only when somebody looks. */
   refresh(): void {
+    this.#inFlight.set(this.#inFlightCount);
     this.#inputQps.set(this.#inputRate.perSecond());
     this.#outputQps.set(this.#outputRate.perSecond());
   }
@@ -115,6 +148,7 @@ export class BackendRecorder {
 export interface RequestRecorder {
   /** The recorder for a backend and an endpoint label (anything unknown maps to 'other'). */
   route(backendIndex: number, endpoint: string): RouteRecorder;
+  /** Brings every gauge and deferred count up to date: call it before reading the registry. */
   refresh(): void;
   inFlight(): number;
 }
@@ -130,14 +164,17 @@ export function createRequestRecorder(metrics: WorkerMetrics, backends: readonly
       table.set(endpoint, new RouteRecorder(metrics, backendRecorders[i] as BackendRecorder, backend.url, endpoint));
     return table;
   });
+  const refresh = (): void => {
+    for (const recorder of backendRecorders) recorder.refresh();
+    for (const table of tables) for (const route of table.values()) route.flush();
+  };
+  metrics.beforeRead(refresh);
   return {
     route(backendIndex, endpoint) {
       const table = tables[backendIndex] as Map<string, RouteRecorder>;
       return table.get(endpoint) ?? (table.get(OTHER_ENDPOINT) as RouteRecorder);
     },
-    refresh() {
-      for (const recorder of backendRecorders) recorder.refresh();
-    },
+    refresh,
     inFlight() {
       let total = 0;
       for (const recorder of backendRecorders) total += recorder.inFlight;

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
-interface ConnectionState {
+export interface ConnectionState {
   active: number;
   idleSinceMs: number;
 }
@@ -20,15 +20,19 @@ export class ConnectionTracker {
       this.#connections.set(socket, { active: 0, idleSinceMs: Date.now() });
       socket.once('close', () => this.#connections.delete(socket));
     });
-    server.on('request', (req, res) => {
-      const state = this.#connections.get(req.socket);
-      if (state === undefined) return;
-      state.active++;
-      res.once('close', () => {
-        state.active--;
-        state.idleSinceMs = Date.now();
-      });
-    });
+  }
+
+  /** A request started on `socket`; pass the result to requestEnded() when its response closes. */
+  requestStarted(socket: Socket): ConnectionState | undefined {
+    const state = this.#connections.get(socket);
+    if (state !== undefined) state.active++;
+    return state;
+  }
+
+  requestEnded(state: ConnectionState | undefined): void {
+    if (state === undefined) return;
+    state.active--;
+    state.idleSinceMs = Date.now();
   }
 
   /** Ends connections with no request in progress that have been idle for at least `minIdleMs`. */

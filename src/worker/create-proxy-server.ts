@@ -47,6 +47,11 @@ export interface ProxyServerDeps {
   readonly local: LocalEndpoints;
 }
 
+/** What the request's 'close' listener needs to know about it. */
+interface RequestContext {
+  exchange: ProxyExchange | null;
+}
+
 /** Longest time for a whole request upload; it never applies to responses (long LLM streams). */
 const SERVER_REQUEST_TIMEOUT_MS = 300_000;
 const MAX_CHECKING_INTERVAL_MS = 30_000;
@@ -73,7 +78,17 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       connectionsCheckingInterval: Math.min(MAX_CHECKING_INTERVAL_MS, Math.max(MIN_CHECKING_INTERVAL_MS, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
-      handle(req, res).catch((err: unknown) => {
+      const connection = connections.requestStarted(req.socket);
+      const context: RequestContext = { exchange: null };
+      // The one 'close' listener of a request: connection bookkeeping, in-flight set and the exchange.
+      res.on('close', () => {
+        connections.requestEnded(connection);
+        const exchange = context.exchange;
+        if (exchange === null) return;
+        exchanges.delete(exchange);
+        exchange.clientClosed();
+      });
+      handle(req, res, context).catch((err: unknown) => {
         log.error({ err }, 'request handler failed');
         if (!res.headersSent) sendJsonError(res, 500, 'internal_error', 'internal_error', 'the proxy failed to handle the request');
         else res.destroy();
@@ -85,7 +100,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   installClientErrorHandlers(server, deps.malformed);
   const connections = new ConnectionTracker(server);
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, context: RequestContext): Promise<void> {
     const startMs = performance.now();
     if (draining) res.shouldKeepAlive = false;
     const route = router.route(req.method as string, req.url as string);
@@ -137,6 +152,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       accessLog,
       isDraining,
     });
+    context.exchange = exchange;
     if (authorized !== null && !authorized(req.headers)) {
       exchange.reject(401, 'invalid_request_error', 'invalid_api_key', 'a valid API key is required (Authorization: Bearer <key>)', [
         'www-authenticate',
@@ -154,7 +170,6 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       return;
     }
     exchanges.add(exchange);
-    res.once('close', () => exchanges.delete(exchange));
     const path = upstream.backend.basePath + route.upstreamPath;
     // A completion body is read into a Buffer (and may be rewritten): undici sets its Content-Length then.
     const headers = buildUpstreamHeaders(req, requestId, upstream.host, route.completion !== null);

@@ -46,11 +46,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #statusSent = 0;
   #ttfbMs = -1;
   #bytesOut = 0;
+  #drainListening = false;
 
+  /** The owner calls clientClosed() when the response closes (one 'close' listener per request, not one per party). */
   constructor(options: ExchangeOptions) {
     this.#o = options;
-    options.res.on('close', this.#onClientClose);
-    options.res.on('drain', this.#onDrain);
   }
 
   /** True once the client has gone away; nothing more is sent. */
@@ -188,14 +188,21 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   #write(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.#bytesOut += chunk.length;
-    if (!this.#o.res.write(chunk)) controller.pause();
+    if (this.#o.res.write(chunk)) return;
+    // The client reads slower than the backend sends: stop reading upstream until it catches up.
+    controller.pause();
+    if (!this.#drainListening) {
+      this.#drainListening = true;
+      this.#o.res.on('drain', this.#onDrain);
+    }
   }
 
   readonly #onDrain = (): void => {
     this.#controller?.resume();
   };
 
-  readonly #onClientClose = (): void => {
+  /** The client's response closed: finished, or the client went away first. */
+  clientClosed(): void {
     if (this.#o.res.writableFinished || this.#finished) return;
     this.#clientGone = true;
     const controller = this.#controller;
@@ -203,13 +210,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       controller.abort(new ProxyError(ERR_CLIENT_ABORTED, 'the client closed the connection'));
     }
     // If the backend was not contacted yet, the owner of this exchange finishes it.
-  };
+  }
 
   #finish(status: number, ending: Ending, err: Error | null): void {
     if (this.#finished) return;
     this.#finished = true;
     const { res, recorder, startMs } = this.#o;
-    res.off('drain', this.#onDrain);
+    if (this.#drainListening) res.off('drain', this.#onDrain);
     const durationMs = performance.now() - startMs;
     recorder.ended(status, durationMs / 1000);
     const result = this.#tracker !== null && this.#dispatched ? this.#tracker.result(ending) : null;
