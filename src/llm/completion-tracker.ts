@@ -89,9 +89,14 @@ export class CompletionTracker {
       return null;
     }
     const base = this.#heldStart;
+    const dropped = scanner.dropped;
+    // The common case, one or more whole token events and nothing to remove: forward the chunk as it came.
+    if (held === chunk && dropped.length === 0 && upTo - base === chunk.length) {
+      this.#heldStart = upTo;
+      return chunk;
+    }
     const pieces: Buffer[] = [];
     let at = base;
-    const dropped = scanner.dropped;
     while (dropped.length > 0 && (dropped[0] as [number, number])[1] <= upTo) {
       const [start, end] = dropped.shift() as [number, number];
       if (start > at) pieces.push(held.subarray(at - base, start - base));

@@ -11,7 +11,7 @@ const KEY_TOOL_CALLS = Buffer.from('"tool_calls"');
 const KEY_USAGE = Buffer.from('"usage"');
 const KEY_ERROR = Buffer.from('"error"');
 const KEY_OBJECT = Buffer.from('"object"');
-const ERROR_STRING = Buffer.from('"error"');
+const ERROR_STRING = KEY_ERROR;
 const BRACE = 0x7b;
 const BRACKET = 0x5b;
 
@@ -52,7 +52,8 @@ export function classifyEvent(data: Buffer): EventFacts {
     hasValueOpening(data, KEY_TOOL_CALLS, BRACKET, 0, end, true);
   const facts: EventFacts = { kind: content ? 'content' : 'other', usage: null, usageOnly: false, error: false };
   const mayHaveUsage = hasValueOpening(data, KEY_USAGE, BRACE, 0, end);
-  const mayBeError = hasValueOpening(data, KEY_ERROR, BRACE, 0, end) || isErrorObject(data, end);
+  // Both error shapes contain the bytes `"error"`: one scan rules them out for almost every token chunk.
+  const mayBeError = data.indexOf(KEY_ERROR) !== -1 && (hasValueOpening(data, KEY_ERROR, BRACE, 0, end) || isErrorObject(data, end));
   if (!mayHaveUsage && !mayBeError) return facts;
   let parsed: unknown;
   try {
