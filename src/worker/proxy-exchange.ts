@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { CompletionResult, CompletionTracker, Ending } from '../llm/completion-tracker.js';
 import type { RouteRecorder } from '../metrics/request-recorder.js';
 import type { Logger } from '../shared/logger.js';
 import { ERR_CLIENT_ABORTED, ProxyError } from '../shared/proxy-error.js';
 import type { AccessLog } from './access-log.js';
+import { chunkedSocketOf, frameChunk } from './chunked-socket.js';
 import { mapError, STATUS_CLIENT_CLOSED, sendJsonError } from './error-response.js';
 import { buildResponseHeaders } from './headers.js';
 import type { Upstream } from './upstream-pool.js';
@@ -47,6 +49,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #ttfbMs = -1;
   #bytesOut = 0;
   #drainListening = false;
+  /** Set for a streamed response that writes its chunks straight to the client socket (see chunkedSocketOf). */
+  #socket: Socket | null = null;
 
   /** The owner calls clientClosed() when the response closes (one 'close' listener per request, not one per party). */
   constructor(options: ExchangeOptions) {
@@ -118,7 +122,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     res.writeHead(statusCode, statusMessage || undefined, buildResponseHeaders(headers, this.#o.requestId));
     // A stream (SSE, or any body of unknown length) may be silent for a long prefill: its headers go out
     // now. A body of known length follows at once, so its headers ride in the same write (one syscall less).
-    if (headers['content-length'] === undefined) res.flushHeaders();
+    if (headers['content-length'] === undefined) {
+      res.flushHeaders();
+      this.#socket = chunkedSocketOf(res, this.#o.req.method);
+    }
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -187,7 +194,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   #write(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.#bytesOut += chunk.length;
+    const socket = this.#socket;
+    if (socket !== null) {
+      // A destroyed socket means the client left: its 'close' is on the way and ends the exchange.
+      if (socket.destroyed || socket.write(frameChunk(chunk))) return;
+      controller.pause();
+      socket.once('drain', this.#onDrain);
+      return;
+    }
     if (this.#o.res.write(chunk)) return;
     // The client reads slower than the backend sends: stop reading upstream until it catches up.
     controller.pause();
@@ -217,6 +233,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#finished = true;
     const { res, recorder, startMs } = this.#o;
     if (this.#drainListening) res.off('drain', this.#onDrain);
+    // The socket outlives this response (keep-alive): leave no listener of ours on it.
+    this.#socket?.off('drain', this.#onDrain);
     const durationMs = performance.now() - startMs;
     recorder.ended(status, durationMs / 1000);
     const result = this.#tracker !== null && this.#dispatched ? this.#tracker.result(ending) : null;
