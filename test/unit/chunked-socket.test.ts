@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { frameChunk } from '../../src/worker/chunked-socket.js';
+import { request } from 'undici';
+import { chunkedSocketOf, frameChunk } from '../../src/worker/chunked-socket.js';
 
 test('a chunk is framed as hex size, CRLF, the bytes unchanged, CRLF', () => {
   for (const size of [1, 9, 15, 16, 255, 256, 4095, 65_536]) {
@@ -13,4 +16,31 @@ test('a chunk is framed as hex size, CRLF, the bytes unchanged, CRLF', () => {
     assert.ok(frame.subarray(head.length, head.length + size).equals(chunk));
     assert.equal(frame.subarray(head.length + size).toString('latin1'), '\r\n');
   }
+});
+
+test('on this Node a flushed chunked response hands over its socket; HEAD and fixed-length responses do not', async (t) => {
+  const seen: Array<{ path: string; direct: boolean }> = [];
+  const server = createServer((req, res) => {
+    const fixed = req.url === '/fixed';
+    res.writeHead(200, fixed ? { 'content-length': '2' } : { 'content-type': 'text/event-stream' });
+    res.flushHeaders();
+    seen.push({ path: `${req.method} ${req.url}`, direct: chunkedSocketOf(res, req.method) !== null });
+    res.end(fixed ? 'ok' : undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  for (const [method, path] of [
+    ['GET', '/stream'],
+    ['HEAD', '/stream'],
+    ['GET', '/fixed'],
+  ] as const) {
+    const res = await request(`http://127.0.0.1:${port}${path}`, { method, reset: true });
+    await res.body.dump();
+  }
+  assert.deepEqual(seen, [
+    { path: 'GET /stream', direct: true },
+    { path: 'HEAD /stream', direct: false },
+    { path: 'GET /fixed', direct: false },
+  ]);
 });
