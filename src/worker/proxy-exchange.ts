@@ -51,6 +51,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #drainListening = false;
   /** Set for a streamed response that writes its chunks straight to the client socket (see chunkedSocketOf). */
   #socket: Socket | null = null;
+  /** The backend's Content-Length, or -1. */
+  #length = -1;
+  /** The client response was ended with the whole body (see onResponseData). */
+  #ended = false;
 
   /** The owner calls clientClosed() when the response closes (one 'close' listener per request, not one per party). */
   constructor(options: ExchangeOptions) {
@@ -122,9 +126,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     res.writeHead(statusCode, statusMessage || undefined, buildResponseHeaders(headers, this.#o.requestId));
     // A stream (SSE, or any body of unknown length) may be silent for a long prefill: its headers go out
     // now. A body of known length follows at once, so its headers ride in the same write (one syscall less).
-    if (headers['content-length'] === undefined) {
+    const length = headers['content-length'];
+    if (length === undefined) {
       res.flushHeaders();
       this.#socket = chunkedSocketOf(res, this.#o.req.method);
+    } else if (typeof length === 'string') {
+      this.#length = Number(length);
     }
   }
 
@@ -137,7 +144,15 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     // Forward first; the tracker only reads what already went out.
-    this.#write(controller, chunk);
+    if (this.#bytesOut === 0 && chunk.length === this.#length) {
+      // The whole body in one piece (most small responses): headers and body leave in one end() call,
+      // without write()'s cork and next-tick uncork.
+      this.#bytesOut = chunk.length;
+      this.#ended = true;
+      this.#o.res.end(chunk);
+    } else {
+      this.#write(controller, chunk);
+    }
     tracker?.observe(chunk);
   }
 
@@ -145,7 +160,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) return;
     const rest = this.#tracker?.filtering ? this.#tracker.flush() : null;
     if (rest !== null) this.#write(controller, rest);
-    this.#o.res.end();
+    if (!this.#ended) this.#o.res.end();
     this.#finish(this.#statusSent, 'end', null);
   }
 
