@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { FastHistogram } from './fast-histogram.js';
 
 // Names and buckets of the original design; a change here is a breaking change for dashboards.
 export const TTFB_BUCKETS_S = [0.1, 0.5, 1, 2, 5, 10, 30, 60];
@@ -25,8 +26,8 @@ export const KNOWN_ENDPOINTS = [
 export const OTHER_ENDPOINT = 'other';
 
 export interface WorkerMetrics {
-  readonly timeToFirstByte: Histogram<'url' | 'endpoint'>;
-  readonly requestDuration: Histogram<'url' | 'endpoint'>;
+  readonly timeToFirstByte: FastHistogram<'url' | 'endpoint'>;
+  readonly requestDuration: FastHistogram<'url' | 'endpoint'>;
   readonly inputRequests: Counter<'url' | 'endpoint'>;
   readonly outputRequests: Counter<'url' | 'endpoint' | 'status'>;
   readonly inFlight: Gauge<'url'>;
@@ -53,14 +54,14 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     beforeRead(next) {
       hook = next;
     },
-    timeToFirstByte: new Histogram({
+    timeToFirstByte: new FastHistogram({
       name: 'time_to_first_byte_seconds',
       help: 'Time from the arrival of a request to the first byte of the backend response, in seconds.',
       labelNames: ['url', 'endpoint'],
       buckets: TTFB_BUCKETS_S,
       registers,
     }),
-    requestDuration: new Histogram({
+    requestDuration: new FastHistogram({
       name: 'request_duration_seconds',
       help: 'Time from the arrival of a request to the last byte sent to the client (or the abort), in seconds.',
       labelNames: ['url', 'endpoint'],
@@ -102,7 +103,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       registers,
       collect,
     }),
-    llm: createLlmMetrics(registry),
+    llm: createLlmMetrics(registry, collect),
     malformedRequests: new Counter({
       name: 'malformed_requests_total',
       help: 'Requests refused before routing: unparsable (400), headers too large (431), headers too slow (408), CONNECT (405).',
@@ -176,36 +177,37 @@ export const TOKEN_COUNT_BUCKETS = Array.from({ length: 11 }, (_, i) => 4 ** i);
 export const OUTCOMES = ['completed', 'client_disconnect', 'upstream_error', 'inband_error', 'timeout'] as const;
 
 export interface LlmMetrics {
-  readonly timeToFirstToken: Histogram<'url' | 'endpoint'>;
-  readonly timePerOutputToken: Histogram<'url' | 'endpoint'>;
-  readonly decodingThroughput: Histogram<'url' | 'endpoint'>;
+  readonly timeToFirstToken: FastHistogram<'url' | 'endpoint'>;
+  readonly timePerOutputToken: FastHistogram<'url' | 'endpoint'>;
+  readonly decodingThroughput: FastHistogram<'url' | 'endpoint'>;
   readonly promptTokens: Counter<'url' | 'endpoint'>;
   readonly completionTokens: Counter<'url' | 'endpoint'>;
-  readonly requestPromptTokens: Histogram<'url' | 'endpoint'>;
-  readonly requestCompletionTokens: Histogram<'url' | 'endpoint'>;
+  readonly requestPromptTokens: FastHistogram<'url' | 'endpoint'>;
+  readonly requestCompletionTokens: FastHistogram<'url' | 'endpoint'>;
   readonly streamOutcomes: Counter<'url' | 'endpoint' | 'outcome'>;
   readonly usageEstimated: Counter<'url' | 'endpoint'>;
 }
 
-export function createLlmMetrics(registry: Registry): LlmMetrics {
+/** `collect` runs before the (deferred) LLM counters are read, as for the request counters. */
+export function createLlmMetrics(registry: Registry, collect?: () => void): LlmMetrics {
   const registers = [registry];
   const labelNames = ['url', 'endpoint'] as const;
   return {
-    timeToFirstToken: new Histogram({
+    timeToFirstToken: new FastHistogram({
       name: 'time_to_first_token_seconds',
       help: 'Streamed completions: time from the arrival of the request to the first event carrying generated content (not a comment, not the role-only chunk), in seconds.',
       labelNames,
       buckets: TTFT_BUCKETS_S,
       registers,
     }),
-    timePerOutputToken: new Histogram({
+    timePerOutputToken: new FastHistogram({
       name: 'time_per_output_token_seconds',
       help: 'Streamed completions with at least 2 tokens: (time of last content event - time of first) / (completion tokens - 1), in seconds.',
       labelNames,
       buckets: TPOT_BUCKETS_S,
       registers,
     }),
-    decodingThroughput: new Histogram({
+    decodingThroughput: new FastHistogram({
       name: 'decoding_throughput_tokens_per_second',
       help: 'Streamed completions with at least 2 tokens: (completion tokens - 1) / (time of last content event - time of first).',
       labelNames,
@@ -217,21 +219,23 @@ export function createLlmMetrics(registry: Registry): LlmMetrics {
       help: 'Prompt (input) tokens, as reported by the backend.',
       labelNames,
       registers,
+      collect,
     }),
     completionTokens: new Counter({
       name: 'completion_tokens_total',
       help: 'Completion (output) tokens, as reported by the backend, or estimated from content events when it reported none (see usage_estimated_total).',
       labelNames,
       registers,
+      collect,
     }),
-    requestPromptTokens: new Histogram({
+    requestPromptTokens: new FastHistogram({
       name: 'request_prompt_tokens',
       help: 'Prompt tokens per request, as reported by the backend.',
       labelNames,
       buckets: TOKEN_COUNT_BUCKETS,
       registers,
     }),
-    requestCompletionTokens: new Histogram({
+    requestCompletionTokens: new FastHistogram({
       name: 'request_completion_tokens',
       help: 'Completion tokens per request (reported, or estimated for streams without usage).',
       labelNames,
@@ -243,12 +247,14 @@ export function createLlmMetrics(registry: Registry): LlmMetrics {
       help: 'How completion responses ended: completed ([DONE] or a complete body), client_disconnect, upstream_error (the backend failed or broke off), inband_error (an error event under HTTP 200), timeout.',
       labelNames: ['url', 'endpoint', 'outcome'],
       registers,
+      collect,
     }),
     usageEstimated: new Counter({
       name: 'usage_estimated_total',
       help: 'Streamed completions whose completion tokens were estimated from the number of content events because the backend sent no usage.',
       labelNames,
       registers,
+      collect,
     }),
   };
 }

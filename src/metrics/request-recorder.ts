@@ -1,45 +1,20 @@
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import type { BackendConfig } from '../config/types.js';
+import { DeferredCount } from './deferred-count.js';
 import { KNOWN_ENDPOINTS, OTHER_ENDPOINT, type WorkerMetrics } from './definitions.js';
+import type { HistogramSeries } from './fast-histogram.js';
 import { LlmRouteRecorder } from './llm-recorder.js';
 import { RateWindow } from './rate-window.js';
 
 const COMPLETION_ENDPOINTS = new Set(['/v1/chat/completions', '/v1/completions']);
-
-type Child<T> = T extends Histogram<infer _> ? ReturnType<T['labels']> : never;
-
-type CounterChild = ReturnType<Counter<string>['labels']>;
-
-/**
- * A counter increment kept in a plain number and handed to prom-client only when a snapshot is taken:
- * each prom-client inc() hashes its label set, which is measurable at thousands of requests a second.
- */
-class DeferredCount {
-  readonly #child: CounterChild;
-  #pending = 0;
-
-  constructor(child: CounterChild) {
-    this.#child = child;
-  }
-
-  add(): void {
-    this.#pending++;
-  }
-
-  flush(): void {
-    if (this.#pending === 0) return;
-    this.#child.inc(this.#pending);
-    this.#pending = 0;
-  }
-}
 
 /**
  * Bound metric children for one backend and one endpoint, made at startup so the hot path only looks them up.
  * Request counts are deferred (see DeferredCount): `flush()` must run before the registry is read.
  */
 export class RouteRecorder {
-  readonly #ttfb: Child<Histogram<'url' | 'endpoint'>>;
-  readonly #duration: Child<Histogram<'url' | 'endpoint'>>;
+  readonly #ttfb: HistogramSeries;
+  readonly #duration: HistogramSeries;
   readonly #input: DeferredCount;
   readonly #outputs = new Map<number, DeferredCount>();
   readonly #output: Counter<'url' | 'endpoint' | 'status'>;
@@ -90,6 +65,7 @@ export class RouteRecorder {
   flush(): void {
     this.#input.flush();
     for (const output of this.#outputs.values()) output.flush();
+    this.llm?.flush();
   }
 }
 

@@ -4,6 +4,7 @@ import { type TestContext, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { eventually } from '../helpers/fault-tools.js';
 import { chatBody, send } from '../helpers/http.js';
 import { buckets, sample } from '../helpers/metrics-text.js';
 import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
@@ -92,7 +93,13 @@ test('aggregated /metrics: exact counts and buckets from 2 workers, identical wh
   const mock = await backend(t);
   const running = await proxy(t, ['--workers', '2', '--backend-url', mock.url, '--metrics-port', '0']);
   await driveKnownTraffic(running.url);
-  const servedBy = new Set(running.lines.filter((line) => line.msg === 'access').map((line) => line.worker));
+  // Log lines are written in batches (at most 100 ms late): wait for all 20 access lines, bounded.
+  const access = await eventually(
+    () => running.lines.filter((line) => line.msg === 'access'),
+    (lines) => lines.length >= 20,
+    'an access line for each of the 20 requests',
+  );
+  const servedBy = new Set(access.map((line) => line.worker));
   assert.equal(servedBy.size, 2, 'both workers served traffic');
 
   const scrapes = await Promise.all(Array.from({ length: 6 }, () => send(`${running.url}/metrics`)));
