@@ -44,6 +44,11 @@ export function isUsableRequestId(value: string | undefined): value is string {
 /** Names listed in a Connection header are hop-by-hop for this message only (RFC 9110 7.6.1). */
 function connectionTokens(value: string | string[] | undefined): Set<string> | null {
   if (value === undefined) return null;
+  if (typeof value === 'string') {
+    // Nearly every message says just one of these, and neither names a header: no set to build.
+    const lower = value.toLowerCase();
+    if (lower === 'keep-alive' || lower === 'close') return null;
+  }
   const tokens = new Set<string>();
   for (const part of String(value).split(',')) {
     const token = part.trim().toLowerCase();
