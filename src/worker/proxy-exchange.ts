@@ -216,7 +216,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       // A destroyed socket means the client left: its 'close' is on the way and ends the exchange.
       if (socket.destroyed || socket.write(frameChunk(chunk))) return;
       controller.pause();
-      socket.once('drain', this.#onDrain);
+      if (!this.#drainListening) {
+        this.#drainListening = true;
+        socket.once('drain', this.#onSocketDrain);
+      }
       return;
     }
     if (this.#o.res.write(chunk)) return;
@@ -229,6 +232,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   readonly #onDrain = (): void => {
+    this.#controller?.resume();
+  };
+
+  readonly #onSocketDrain = (): void => {
+    this.#drainListening = false;
     this.#controller?.resume();
   };
 
@@ -247,9 +255,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#finished) return;
     this.#finished = true;
     const { res, recorder, startMs } = this.#o;
-    if (this.#drainListening) res.off('drain', this.#onDrain);
-    // The socket outlives this response (keep-alive): leave no listener of ours on it.
-    this.#socket?.off('drain', this.#onDrain);
+    if (this.#drainListening) {
+      res.off('drain', this.#onDrain);
+      // The socket outlives this response (keep-alive): leave no listener of ours on it.
+      this.#socket?.off('drain', this.#onSocketDrain);
+    }
     const durationMs = performance.now() - startMs;
     recorder.ended(status, durationMs / 1000);
     const result = this.#tracker !== null && this.#dispatched ? this.#tracker.result(ending) : null;
