@@ -124,8 +124,6 @@ export class BackendRecorder {
 export interface RequestRecorder {
   /** The recorder for a backend and an endpoint label (anything unknown maps to 'other'). */
   route(backendIndex: number, endpoint: string): RouteRecorder;
-  /** Brings every gauge and deferred count up to date: call it before reading the registry. */
-  refresh(): void;
   inFlight(): number;
 }
 
@@ -144,13 +142,13 @@ export function createRequestRecorder(metrics: WorkerMetrics, backends: readonly
     for (const recorder of backendRecorders) recorder.refresh();
     for (const table of tables) for (const route of table.values()) route.flush();
   };
+  // Every reader of the registry (a scrape, the final snapshot, a test) sees up-to-date gauges and counts.
   metrics.beforeRead(refresh);
   return {
     route(backendIndex, endpoint) {
       const table = tables[backendIndex] as Map<string, RouteRecorder>;
       return table.get(endpoint) ?? (table.get(OTHER_ENDPOINT) as RouteRecorder);
     },
-    refresh,
     inFlight() {
       let total = 0;
       for (const recorder of backendRecorders) total += recorder.inFlight;

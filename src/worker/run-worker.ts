@@ -55,10 +55,8 @@ export function runWorker(config: Config): void {
       health: () => ({ ...healthBody(state.workersAlive, state.startedAtMs, process.pid, state.workers), primaryPid: process.ppid }),
     },
   });
-  const snapshot = async () => {
-    recorder.refresh();
-    return registry.getMetricsAsJSON();
-  };
+  // The recorder's collect hook brings its deferred counts and gauges up to date on every read.
+  const snapshot = () => registry.getMetricsAsJSON();
   let finalAck: (() => void) | null = null;
   const drain = createDrain(config, proxy, upstreams, log, async () => {
     const metrics = await snapshot();

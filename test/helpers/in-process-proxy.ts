@@ -33,10 +33,7 @@ export async function startInProcessProxy(t: TestContext, flags: Record<string, 
     malformed: metrics.malformedRequests,
     log: createLogger(config, { role: 'test' }),
     local: {
-      metrics: async () => {
-        recorder.refresh();
-        return { status: 200, contentType: registry.contentType, body: await registry.metrics() };
-      },
+      metrics: async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
       health: () => ({ workersAlive: 1 }),
     },
   });

@@ -3,20 +3,14 @@ import { connect } from 'node:net';
 const RAW_TIMEOUT_MS = 5_000;
 
 /** Writes `text` on a fresh TCP connection and resolves with everything read until the server closes (bounded). */
-export function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let data = '';
-    socket.on('data', (chunk) => {
-      data += chunk.toString('latin1');
-    });
-    socket.on('end', () => resolve(data));
-    socket.on('error', reject);
-    socket.setTimeout(RAW_TIMEOUT_MS, () => {
-      socket.destroy();
-      reject(new Error(`no complete reply within ${RAW_TIMEOUT_MS} ms; got ${JSON.stringify(data.slice(0, 200))}`));
-    });
-  });
+export async function rawRequest(port: number, text: string): Promise<string> {
+  const connection = await rawConnection(port);
+  connection.write(text);
+  try {
+    return await connection.closed();
+  } finally {
+    connection.destroy();
+  }
 }
 
 /** The JSON body of a raw HTTP/1.1 response with Content-Length. */
@@ -51,10 +45,20 @@ export function rawConnection(port: number): Promise<RawConnection> {
       ended = true;
       wake();
     });
-    socket.on('error', () => undefined);
+    let failure: Error | null = null;
+    socket.on('error', (err) => {
+      failure = err;
+      wake();
+    });
     const wait = (done: () => boolean, what: string): Promise<string> =>
       new Promise<string>((ok, fail) => {
         const check = (): void => {
+          if (failure !== null) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            fail(failure);
+            return;
+          }
           if (!done()) return;
           waiters.delete(check);
           clearTimeout(timer);
@@ -75,7 +79,10 @@ export function rawConnection(port: number): Promise<RawConnection> {
         destroy: () => socket.destroy(),
       }),
     );
-    socket.once('error', reject);
+    socket.once('error', (err) => {
+      if (!socket.connecting) return;
+      reject(err);
+    });
   });
 }
 
