@@ -205,5 +205,9 @@ test('the access log line carries model, tokens, ttft, tpot and outcome', { time
   assert.equal(line.outcome, 'completed');
   assert.equal(line.stream, true);
   assert.equal(typeof line.ttft_ms, 'number');
-  assert.ok((line.tpot_ms as number) > 5, String(line.tpot_ms));
+  // Tokens leave the backend 10 ms apart, but a loaded machine can read two in one go: no timing bound here,
+  // only what must hold whatever the load: the 3 gaps between the 4 tokens fit between first token and end.
+  const tpot = line.tpot_ms as number;
+  assert.ok(tpot > 0, String(tpot));
+  assert.ok(tpot * 3 <= (line.duration_ms as number) - (line.ttft_ms as number) + 0.01, JSON.stringify(line));
 });
