@@ -2,13 +2,15 @@ import { SseScanner } from './sse-scanner.js';
 import { classifyEvent } from './stream-events.js';
 import { type Usage, usageFrom } from './usage.js';
 
-export type Outcome = 'completed' | 'client_disconnect' | 'upstream_error' | 'inband_error' | 'timeout';
-export type Ending = 'end' | 'client_disconnect' | 'upstream_error' | 'timeout';
+/** How a completion request ended, as stream_outcomes_total counts it: the one list of outcomes. */
+export const OUTCOMES = ['completed', 'client_disconnect', 'upstream_error', 'inband_error', 'timeout'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+/** How the exchange ended, as the proxy saw it; 'end' is a clean end whose outcome the tracker decides. */
+export type Ending = 'end' | Exclude<Outcome, 'completed' | 'inband_error'>;
 
 /** What one completion request amounted to, for metrics and the access log. */
 export interface CompletionResult {
   readonly outcome: Outcome;
-  readonly streamed: boolean;
   readonly promptTokens: number | null;
   readonly completionTokens: number | null;
   /** Completion tokens counted from content events because the backend reported no usage. */
@@ -146,7 +148,6 @@ export class CompletionTracker {
     }
     return {
       outcome: this.#outcome(ending),
-      streamed,
       promptTokens: usage?.promptTokens ?? null,
       completionTokens,
       usageEstimated: estimated,

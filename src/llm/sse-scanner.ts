@@ -75,11 +75,6 @@ export class SseScanner {
     const data = parts.length === 1 ? (parts[0] as Buffer) : joinLines(parts);
     if (this.#onEvent(data)) this.dropped.push([eventStart, eventEnd]);
   }
-
-  /** Stream offset of everything pushed so far. */
-  get received(): number {
-    return this.#offset + (this.#partial?.length ?? 0);
-  }
 }
 
 function joinLines(parts: Buffer[]): Buffer {

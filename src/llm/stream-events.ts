@@ -11,7 +11,6 @@ const KEY_TOOL_CALLS = Buffer.from('"tool_calls"');
 const KEY_USAGE = Buffer.from('"usage"');
 const KEY_ERROR = Buffer.from('"error"');
 const KEY_OBJECT = Buffer.from('"object"');
-const ERROR_STRING = KEY_ERROR;
 const BRACE = 0x7b;
 const BRACKET = 0x5b;
 
@@ -27,6 +26,12 @@ export interface EventFacts {
   error: boolean;
 }
 
+/** vLLM's older in-band error shape: a top-level `"object": "error"`. */
+function isErrorObject(data: Buffer, end: number): boolean {
+  const value = findValue(data, KEY_OBJECT, 0, end);
+  return value !== -1 && data.compare(KEY_ERROR, 0, KEY_ERROR.length, value, Math.min(end, value + KEY_ERROR.length)) === 0;
+}
+
 /**
  * Classifies one SSE data payload of an OpenAI-style stream without parsing it, except for the rare
  * events that carry usage or an error (JSON.parse for exact numbers). An event is content-bearing when
@@ -34,12 +39,6 @@ export interface EventFacts {
  * a non-empty `tool_calls` array. The role-only first chat chunk (`"content":""`), finish chunks and
  * usage chunks are not.
  */
-/** vLLM's older in-band error shape: a top-level `"object": "error"`. */
-function isErrorObject(data: Buffer, end: number): boolean {
-  const value = findValue(data, KEY_OBJECT, 0, end);
-  return value !== -1 && data.compare(ERROR_STRING, 0, ERROR_STRING.length, value, Math.min(end, value + ERROR_STRING.length)) === 0;
-}
-
 export function classifyEvent(data: Buffer): EventFacts {
   const end = data.length;
   if (end === DONE.length && data.equals(DONE)) return { kind: 'done', usage: null, usageOnly: false, error: false };

@@ -174,7 +174,6 @@ export const THROUGHPUT_BUCKETS_TPS = [
 ];
 /** 1, 4, 16 ... 4^10 = 1,048,576 tokens. */
 export const TOKEN_COUNT_BUCKETS = Array.from({ length: 11 }, (_, i) => 4 ** i);
-export const OUTCOMES = ['completed', 'client_disconnect', 'upstream_error', 'inband_error', 'timeout'] as const;
 
 export interface LlmMetrics {
   readonly timeToFirstToken: FastHistogram<'url' | 'endpoint'>;

@@ -1,6 +1,6 @@
-import type { CompletionResult } from '../llm/completion-tracker.js';
+import { type CompletionResult, OUTCOMES, type Outcome } from '../llm/completion-tracker.js';
 import { DeferredCount } from './deferred-count.js';
-import { type LlmMetrics, OUTCOMES } from './definitions.js';
+import type { LlmMetrics } from './definitions.js';
 import type { HistogramSeries } from './fast-histogram.js';
 
 /**
@@ -16,7 +16,8 @@ export class LlmRouteRecorder {
   readonly #requestPrompt: HistogramSeries;
   readonly #requestCompletion: HistogramSeries;
   readonly #estimated: DeferredCount;
-  readonly #outcomes: Map<string, DeferredCount>;
+  /** One count per outcome: a record keyed by the Outcome type, so an outcome without a series does not compile. */
+  readonly #outcomes: Record<Outcome, DeferredCount>;
 
   constructor(metrics: LlmMetrics, url: string, endpoint: string) {
     this.#ttft = metrics.timeToFirstToken.labels(url, endpoint);
@@ -25,13 +26,18 @@ export class LlmRouteRecorder {
     const promptTokens = metrics.promptTokens.labels(url, endpoint);
     const completionTokens = metrics.completionTokens.labels(url, endpoint);
     const estimated = metrics.usageEstimated.labels(url, endpoint);
-    const outcomes = OUTCOMES.map((outcome) => [outcome, metrics.streamOutcomes.labels(url, endpoint, outcome)] as const);
     // Every series exists from startup at 0: rate() and increase() see the first request too.
-    for (const counter of [promptTokens, completionTokens, estimated, ...outcomes.map(([, child]) => child)]) counter.inc(0);
+    for (const counter of [promptTokens, completionTokens, estimated]) counter.inc(0);
     this.#promptTokens = new DeferredCount(promptTokens);
     this.#completionTokens = new DeferredCount(completionTokens);
     this.#estimated = new DeferredCount(estimated);
-    this.#outcomes = new Map(outcomes.map(([outcome, child]) => [outcome, new DeferredCount(child)]));
+    const outcomes = {} as Record<Outcome, DeferredCount>;
+    for (const outcome of OUTCOMES) {
+      const child = metrics.streamOutcomes.labels(url, endpoint, outcome);
+      child.inc(0);
+      outcomes[outcome] = new DeferredCount(child);
+    }
+    this.#outcomes = outcomes;
     this.#requestPrompt = metrics.requestPromptTokens.labels(url, endpoint);
     this.#requestCompletion = metrics.requestCompletionTokens.labels(url, endpoint);
     const labels = { url, endpoint };
@@ -47,7 +53,7 @@ export class LlmRouteRecorder {
   }
 
   record(result: CompletionResult): void {
-    this.#outcomes.get(result.outcome)?.add();
+    this.#outcomes[result.outcome].add();
     if (result.promptTokens !== null) {
       this.#promptTokens.add(result.promptTokens);
       this.#requestPrompt.observe(result.promptTokens);
@@ -69,6 +75,6 @@ export class LlmRouteRecorder {
     this.#promptTokens.flush();
     this.#completionTokens.flush();
     this.#estimated.flush();
-    for (const outcome of this.#outcomes.values()) outcome.flush();
+    for (const outcome of OUTCOMES) this.#outcomes[outcome].flush();
   }
 }

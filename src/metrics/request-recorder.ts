@@ -91,10 +91,6 @@ export class BackendRecorder {
     this.#outputQps.set(0);
   }
 
-  get inFlight(): number {
-    return this.#inFlightCount;
-  }
-
   arrived(): void {
     this.#inFlightCount++;
     this.#inputRate.add();
@@ -124,7 +120,6 @@ export class BackendRecorder {
 export interface RequestRecorder {
   /** The recorder for a backend and an endpoint label (anything unknown maps to 'other'). */
   route(backendIndex: number, endpoint: string): RouteRecorder;
-  inFlight(): number;
 }
 
 export function createRequestRecorder(metrics: WorkerMetrics, backends: readonly BackendConfig[], inFlightLimit: number): RequestRecorder {
@@ -148,11 +143,6 @@ export function createRequestRecorder(metrics: WorkerMetrics, backends: readonly
     route(backendIndex, endpoint) {
       const table = tables[backendIndex] as Map<string, RouteRecorder>;
       return table.get(endpoint) ?? (table.get(OTHER_ENDPOINT) as RouteRecorder);
-    },
-    inFlight() {
-      let total = 0;
-      for (const recorder of backendRecorders) total += recorder.inFlight;
-      return total;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { CompletionKind, CompletionPlan } from './completion-request.js';
+import type { CompletionKind } from '../llm/completion-kind.js';
+import type { CompletionPlan } from './completion-request.js';
 import { parseCompletionRequest } from './completion-request.js';
 import { completionBody, sendError, sendJson } from './mock-responses.js';
 import { startMockStream } from './mock-stream.js';

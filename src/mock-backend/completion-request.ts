@@ -1,4 +1,4 @@
-export type CompletionKind = 'chat' | 'completion';
+import type { CompletionKind } from '../llm/completion-kind.js';
 
 /** Everything a completion answer depends on, read from the request body. */
 export interface CompletionPlan {

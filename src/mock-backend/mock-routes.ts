@@ -50,7 +50,7 @@ type RouteHandler = (exchange: MockExchange, switches: MockSwitches) => void;
 
 const ROUTES: ReadonlyMap<string, RouteHandler> = new Map<string, RouteHandler>([
   ['POST /v1/chat/completions', (ex, sw) => handleCompletion(ex, 'chat', sw)],
-  ['POST /v1/completions', (ex, sw) => handleCompletion(ex, 'completion', sw)],
+  ['POST /v1/completions', (ex, sw) => handleCompletion(ex, 'text', sw)],
   ['POST /v1/embeddings', (ex) => handleEmbeddings(ex)],
   ['GET /v1/models', (ex) => sendJson(ex.res, 200, modelsBody(ex.settings))],
   ['GET /health', (ex) => ex.res.writeHead(200, { 'content-length': 0 }).end()],

@@ -1,4 +1,4 @@
-import type { CompletionKind } from './completion-request.js';
+import type { CompletionKind } from '../llm/completion-kind.js';
 
 export interface SseFormatOptions {
   readonly kind: CompletionKind;

@@ -1,6 +1,6 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 
-/** Messages between the primary and its workers. Namespaced so that prom-client's and pm2's messages on the same channel are ignored. */
+/** One worker's registry as prom-client's getMetricsAsJSON() gives it. */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 /** One worker as /healthz reports it. */
@@ -11,6 +11,10 @@ export interface WorkerInfo {
   startedAtMs: number;
 }
 
+/**
+ * Messages between the primary and its workers, a discriminated union on `type`. Namespaced (`iproxy:`)
+ * so that prom-client's and pm2's messages on the same channel are told apart and ignored.
+ */
 export type WorkerToPrimary =
   | { type: 'iproxy:ready'; address: string; port: number }
   | { type: 'iproxy:metrics-res'; id: number; metrics: MetricsSnapshot }

@@ -17,7 +17,7 @@ import { buildUpstreamHeaders, isUsableRequestId } from './headers.js';
 import { ProxyExchange } from './proxy-exchange.js';
 import { readBody } from './read-body.js';
 import { createRouter } from './router.js';
-import type { UpstreamSet } from './upstream-pool.js';
+import type { UpstreamSet } from './upstream-set.js';
 
 /** Where /metrics and /healthz answers come from (the primary, over IPC, in a cluster). */
 export interface LocalEndpoints {

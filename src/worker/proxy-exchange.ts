@@ -9,7 +9,7 @@ import type { AccessLog } from './access-log.js';
 import { chunkedSocketOf, frameChunk } from './chunked-socket.js';
 import { mapError, STATUS_CLIENT_CLOSED, sendJsonError } from './error-response.js';
 import { buildResponseHeaders } from './headers.js';
-import type { Upstream } from './upstream-pool.js';
+import type { Upstream } from './upstream.js';
 
 export interface ExchangeOptions {
   readonly req: IncomingMessage;
@@ -36,7 +36,15 @@ export interface ExchangeDetail {
  * reads the forwarded bytes for token metrics.
  */
 export class ProxyExchange implements Dispatcher.DispatchHandler {
-  readonly #o: ExchangeOptions;
+  readonly #req: ExchangeOptions['req'];
+  readonly #res: ExchangeOptions['res'];
+  readonly #recorder: ExchangeOptions['recorder'];
+  readonly #upstream: ExchangeOptions['upstream'];
+  readonly #requestId: ExchangeOptions['requestId'];
+  readonly #startMs: ExchangeOptions['startMs'];
+  readonly #log: ExchangeOptions['log'];
+  readonly #accessLog: ExchangeOptions['accessLog'];
+  readonly #isDraining: ExchangeOptions['isDraining'];
   readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
   #tracker: CompletionTracker | null = null;
   #request: Dispatcher.DispatchOptions | null = null;
@@ -58,7 +66,15 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   /** The owner calls clientClosed() when the response closes (one 'close' listener per request, not one per party). */
   constructor(options: ExchangeOptions) {
-    this.#o = options;
+    this.#req = options.req;
+    this.#res = options.res;
+    this.#recorder = options.recorder;
+    this.#upstream = options.upstream;
+    this.#requestId = options.requestId;
+    this.#startMs = options.startMs;
+    this.#log = options.log;
+    this.#accessLog = options.accessLog;
+    this.#isDraining = options.isDraining;
   }
 
   /** True once the client has gone away; nothing more is sent. */
@@ -76,7 +92,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#tracker = tracker;
     this.#dispatched = true;
     this.#request = { method, path, headers, body };
-    this.#o.upstream.pool.dispatch(this.#request, this);
+    this.#upstream.pool.dispatch(this.#request, this);
   }
 
   /**
@@ -91,13 +107,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (!RETRYABLE_CODES.has((err as { code?: string }).code ?? '')) return false;
     this.#retried = true;
     this.#controller = null;
-    this.#o.recorder.backend.retried();
-    this.#o.log.info(
-      { request_id: this.#o.requestId, error: (err as { code?: string }).code },
+    this.#recorder.backend.retried();
+    this.#log.info(
+      { request_id: this.#requestId, error: (err as { code?: string }).code },
       'backend connection closed before the response, retrying once',
     );
     // Through the pool the retry could meet another connection the backend closed the same way.
-    const client = this.#o.upstream.oneOff();
+    const client = this.#upstream.oneOff();
     client.dispatch(request, this);
     // close() lets the one request finish, then releases the connection.
     void client.close().catch(() => undefined);
@@ -115,21 +131,23 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
     statusMessage?: string,
   ): void {
-    const { res, recorder, startMs } = this.#o;
+    const res = this.#res;
+    const recorder = this.#recorder;
+    const startMs = this.#startMs;
     this.#ttfbMs = performance.now() - startMs;
     recorder.firstByte(this.#ttfbMs / 1000);
     if (this.#clientGone) return;
     const contentType = headers['content-type'];
     this.#tracker?.onResponseStart(statusCode, typeof contentType === 'string' ? contentType : undefined);
-    if (this.#o.isDraining()) res.shouldKeepAlive = false;
+    if (this.#isDraining()) res.shouldKeepAlive = false;
     this.#statusSent = statusCode;
-    res.writeHead(statusCode, statusMessage || undefined, buildResponseHeaders(headers, this.#o.requestId));
+    res.writeHead(statusCode, statusMessage || undefined, buildResponseHeaders(headers, this.#requestId));
     // A stream (SSE, or any body of unknown length) may be silent for a long prefill: its headers go out
     // now. A body of known length follows at once, so its headers ride in the same write (one syscall less).
     const length = headers['content-length'];
     if (length === undefined) {
       res.flushHeaders();
-      this.#socket = chunkedSocketOf(res, this.#o.req.method);
+      this.#socket = chunkedSocketOf(res, this.#req.method);
     } else if (typeof length === 'string') {
       this.#length = Number(length);
     }
@@ -149,7 +167,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       // without write()'s cork and next-tick uncork.
       this.#bytesOut = chunk.length;
       this.#ended = true;
-      this.#o.res.end(chunk);
+      this.#res.end(chunk);
     } else {
       this.#write(controller, chunk);
     }
@@ -160,7 +178,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) return;
     const rest = this.#tracker?.filtering ? this.#tracker.flush() : null;
     if (rest !== null) this.#write(controller, rest);
-    if (!this.#ended) this.#o.res.end();
+    if (!this.#ended) this.#res.end();
     this.#finish(this.#statusSent, 'end', null);
   }
 
@@ -170,9 +188,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#finish(STATUS_CLIENT_CLOSED, 'client_disconnect', null);
       return;
     }
-    if (this.#o.res.headersSent) {
+    if (this.#res.headersSent) {
       // Too late for a status: an abruptly closed response is the only honest signal left.
-      this.#o.res.destroy();
+      this.#res.destroy();
       this.#finish(this.#statusSent, endingFor(mapError(err).status), err);
       return;
     }
@@ -187,19 +205,19 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#finish(STATUS_CLIENT_CLOSED, 'client_disconnect', null);
       return;
     }
-    this.#o.log.warn(
-      { err, request_id: this.#o.requestId, backend: this.#o.upstream.backend.url, status: mapped.status },
+    this.#log.warn(
+      { err, request_id: this.#requestId, backend: this.#upstream.backend.url, status: mapped.status },
       'backend request failed',
     );
-    if (this.#o.isDraining()) this.#o.res.shouldKeepAlive = false;
-    sendJsonError(this.#o.res, mapped.status, mapped.type, mapped.code, mapped.message, ['x-request-id', this.#o.requestId]);
+    if (this.#isDraining()) this.#res.shouldKeepAlive = false;
+    sendJsonError(this.#res, mapped.status, mapped.type, mapped.code, mapped.message, ['x-request-id', this.#requestId]);
     this.#finish(mapped.status, endingFor(mapped.status), null);
   }
 
   /** Answers without contacting the backend (auth, overload), and records it like any other response. */
   reject(status: number, type: string, code: string, message: string, headers: string[]): void {
-    if (this.#o.isDraining()) this.#o.res.shouldKeepAlive = false;
-    sendJsonError(this.#o.res, status, type, code, message, ['x-request-id', this.#o.requestId, ...headers]);
+    if (this.#isDraining()) this.#res.shouldKeepAlive = false;
+    sendJsonError(this.#res, status, type, code, message, ['x-request-id', this.#requestId, ...headers]);
     this.#finish(status, 'end', null);
   }
 
@@ -222,12 +240,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       }
       return;
     }
-    if (this.#o.res.write(chunk)) return;
+    if (this.#res.write(chunk)) return;
     // The client reads slower than the backend sends: stop reading upstream until it catches up.
     controller.pause();
     if (!this.#drainListening) {
       this.#drainListening = true;
-      this.#o.res.on('drain', this.#onDrain);
+      this.#res.on('drain', this.#onDrain);
     }
   }
 
@@ -242,7 +260,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   /** The client's response closed: finished, or the client went away first. */
   clientClosed(): void {
-    if (this.#o.res.writableFinished || this.#finished) return;
+    if (this.#res.writableFinished || this.#finished) return;
     this.#clientGone = true;
     const controller = this.#controller;
     if (controller !== null && !controller.aborted) {
@@ -254,7 +272,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #finish(status: number, ending: Ending, err: Error | null): void {
     if (this.#finished) return;
     this.#finished = true;
-    const { res, recorder, startMs } = this.#o;
+    const res = this.#res;
+    const recorder = this.#recorder;
+    const startMs = this.#startMs;
     if (this.#drainListening) {
       res.off('drain', this.#onDrain);
       // The socket outlives this response (keep-alive): leave no listener of ours on it.
@@ -264,19 +284,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     recorder.ended(status, durationMs / 1000);
     const result = this.#tracker !== null && this.#dispatched ? this.#tracker.result(ending) : null;
     if (result !== null) recorder.llm?.record(result);
-    if (this.#o.accessLog !== null) this.#logAccess(this.#o.accessLog, status, durationMs, result, err);
+    if (this.#accessLog !== null) this.#logAccess(this.#accessLog, status, durationMs, result, err);
   }
 
   #logAccess(accessLog: AccessLog, status: number, durationMs: number, result: CompletionResult | null, err: Error | null): void {
-    const { req, recorder, requestId, upstream } = this.#o;
     const detail = this.detail;
     accessLog.write({
-      requestId,
-      method: req.method,
-      path: req.url,
+      requestId: this.#requestId,
+      method: this.#req.method,
+      path: this.#req.url,
       status,
-      backend: upstream.backend.url,
-      endpoint: recorder.endpoint,
+      backend: this.#upstream.backend.url,
+      endpoint: this.#recorder.endpoint,
       ttfbMs: this.#ttfbMs < 0 ? null : this.#ttfbMs,
       durationMs,
       bytesIn: detail.bytesIn,

@@ -1,3 +1,4 @@
+import type { CompletionKind } from '../llm/completion-kind.js';
 import { KNOWN_ENDPOINTS, OTHER_ENDPOINT } from '../metrics/definitions.js';
 
 /** What the server does with a request, decided from the method and target alone (pure, no I/O). */
@@ -8,8 +9,6 @@ export type Route =
   | { kind: 'bad-target' }
   | { kind: 'method-not-allowed'; allow: string }
   | { kind: 'proxy'; upstreamPath: string; endpoint: string; completion: CompletionKind | null };
-
-export type CompletionKind = 'chat' | 'text';
 
 const ENDPOINTS = new Set<string>(KNOWN_ENDPOINTS);
 const COMPLETIONS: ReadonlyMap<string, CompletionKind> = new Map([

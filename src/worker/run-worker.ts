@@ -13,13 +13,32 @@ import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPri
 import { createLogger, flushLogger, type Logger } from '../shared/logger.js';
 import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
 import { MetricsRelay } from './metrics-relay.js';
-import { createUpstreamSet, type UpstreamSet } from './upstream-pool.js';
+import { createUpstreamSet, type UpstreamSet } from './upstream-set.js';
 
 const DRAIN_POLL_MS = 100;
 /** A draining worker closes a keep-alive connection once it has been idle this long (see ConnectionTracker). */
 const DRAIN_IDLE_GRACE_MS = 1_000;
 const FINAL_ACK_TIMEOUT_MS = 2_000;
 const ABORT_SETTLE_MS = 50;
+/** Idle backend sockets close at once; this only bounds a backend that does not answer the close. */
+const UPSTREAM_CLOSE_TIMEOUT_MS = 1_000;
+
+/** Resolves when `work` settles or after `ms`, whichever comes first. */
+function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
 
 /** A worker: one HTTP server that proxies; it answers the primary's metrics requests and drains on request. */
 export function runWorker(config: Config): void {
@@ -146,8 +165,11 @@ function createDrain(
       void delay(left > 0 ? ABORT_SETTLE_MS : 0)
         .then(sendFinal)
         .catch((err: unknown) => log.error({ err }, 'final metrics snapshot failed'))
+        // Every exchange has ended by now: closing the pools only ends idle backend sockets (bounded all
+        // the same, so a backend that never acknowledges the FIN cannot hold the exit).
+        .then(() => withDeadline(upstreams.close(), UPSTREAM_CLOSE_TIMEOUT_MS))
+        .catch((err: unknown) => log.warn({ err }, 'closing the backend connections failed'))
         .finally(() => {
-          void upstreams.close().catch(() => undefined);
           log.info({ drainTimeoutMs: config.drainTimeoutMs }, 'worker exiting');
           flushLogger(log);
           process.exit(0);

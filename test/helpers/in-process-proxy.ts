@@ -8,7 +8,7 @@ import { createWorkerMetrics } from '../../src/metrics/definitions.js';
 import { createRequestRecorder } from '../../src/metrics/request-recorder.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createProxyServer, type ProxyServer } from '../../src/worker/create-proxy-server.js';
-import { createUpstreamSet } from '../../src/worker/upstream-pool.js';
+import { createUpstreamSet } from '../../src/worker/upstream-set.js';
 
 export interface InProcessProxy {
   readonly url: string;

@@ -43,7 +43,6 @@ test('observe: a complete stream with usage', () => {
   const tracker = observeStream(EVENTS, { start: performance.now() - 50 });
   const result = tracker.result('end');
   assert.equal(result.outcome, 'completed');
-  assert.equal(result.streamed, true);
   assert.equal(result.promptTokens, 5);
   assert.equal(result.completionTokens, 3);
   assert.equal(result.usageEstimated, false);
@@ -185,7 +184,6 @@ test('observe: other endings are reported as they are', () => {
   const partial = observeStream([ROLE, token(0), token(1)]).result('client_disconnect');
   assert.equal(partial.completionTokens, 2);
   assert.equal(partial.usageEstimated, true);
-  assert.equal(partial.streamed, true);
 });
 
 test('observe: no content events means no ttft', () => {
@@ -207,7 +205,6 @@ test('observe: a non-200 status or unknown content type is not tracked', () => {
     assert.equal(tracker.filtering, false);
     tracker.observe(STREAM);
     const result = tracker.result('end');
-    assert.equal(result.streamed, false, `${status} ${type}`);
     assert.equal(result.promptTokens, null);
     assert.equal(result.completionTokens, null);
     assert.equal(result.usageEstimated, false);
@@ -399,7 +396,6 @@ test('json: usage read from a body observed in pieces', () => {
     const result = observeJson(Buffer.from(JSON_BODY), 200, type).result('end');
     assert.deepEqual(result, {
       outcome: 'completed',
-      streamed: false,
       promptTokens: 12,
       completionTokens: 34,
       usageEstimated: false,
@@ -430,7 +426,6 @@ test('json: a disconnect or timeout does not read the body', () => {
     const result = observeJson(Buffer.from(JSON_BODY)).result(ending);
     assert.equal(result.outcome, ending);
     assert.equal(result.completionTokens, null);
-    assert.equal(result.streamed, false);
   }
 });
 
@@ -439,7 +434,6 @@ test('json: a non-200 status is not tracked', () => {
   assert.equal(result.outcome, 'completed');
   assert.equal(result.promptTokens, null);
   assert.equal(result.completionTokens, null);
-  assert.equal(result.streamed, false);
 });
 
 test('json: a body over 8 MiB is not read', () => {
