@@ -2,11 +2,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { VERSION } from '../shared/version.js';
+import { backendsFromList, backendsFromUrls, duplicateUrl } from './backend-list.js';
+import { type ConfigFile, readConfigFile } from './config-file.js';
 import { usableCpuCount } from './cpu-count.js';
 import { AUTO_IN_FLIGHT_PER_CONNECTION, ENV_PREFIX } from './defaults.js';
 import { FLAGS, type FlagName } from './flags.js';
 import { parseBytes, parseDurationMs, parseInteger, parseOnOff } from './parse-units.js';
-import type { BackendConfig, Config } from './types.js';
+import { type BackendConfig, type Config, ROUTING_POLICIES, type RoutingPolicy } from './types.js';
+
+export { parseBackendUrl } from './backend-list.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -16,26 +20,27 @@ export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG';
 }
 
-function flagValue<T>(flag: FlagName, raw: unknown, parse: (raw: unknown) => T): T {
-  if (Array.isArray(raw)) throw new ConfigError(`--${flag}: given more than once`);
+/** Where a flag's value came from, for the one line that names it when it is wrong. */
+export interface FlagOrigins {
+  /** The --config file; null when there is none. */
+  readonly file: ConfigFile | null;
+  /** Flags whose value was taken from the file (not given on the command line or in the environment). */
+  readonly fromFile: ReadonlySet<string>;
+}
+
+const NO_FILE: FlagOrigins = { file: null, fromFile: new Set() };
+
+function flagLabel(flag: string, origins: FlagOrigins): string {
+  return origins.file !== null && origins.fromFile.has(flag) ? `${origins.file.path}: ${flag}` : `--${flag}`;
+}
+
+function flagValue<T>(label: string, raw: unknown, parse: (raw: unknown) => T): T {
+  if (Array.isArray(raw)) throw new ConfigError(`${label}: given more than once`);
   try {
     return parse(raw);
   } catch (err) {
-    throw new ConfigError(`--${flag}: ${(err as Error).message}`);
+    throw new ConfigError(`${label}: ${(err as Error).message}`);
   }
-}
-
-export function parseBackendUrl(raw: unknown): BackendConfig {
-  let url: URL;
-  try {
-    url = new URL(String(raw));
-  } catch {
-    throw new Error(`expected an http:// or https:// URL, got ${JSON.stringify(String(raw))}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`expected http:// or https://, got ${url.protocol}`);
-  if (url.search || url.hash || url.username || url.password) throw new Error('the URL must not carry a query, fragment or credentials');
-  const basePath = url.pathname.replace(/\/+$/, '');
-  return Object.freeze({ url: url.origin + basePath, origin: url.origin, basePath });
 }
 
 function parseStripPrefix(raw: unknown): string {
@@ -77,12 +82,56 @@ function parseWorkers(raw: unknown): number {
   return parseInteger(raw, 1, 1024);
 }
 
-/** Turns parsed flags into one frozen Config, or throws a ConfigError naming the first bad flag. */
-export function configFromFlags(flags: Record<string, unknown>): Config {
-  const v = <T>(flag: FlagName, parse: (raw: unknown) => T): T => flagValue(flag, flags[flag], parse);
+function parseOneOf<T extends string>(choices: readonly T[]): (raw: unknown) => T {
+  return (raw) => {
+    const text = String(raw).trim().toLowerCase();
+    if (!(choices as readonly string[]).includes(text))
+      throw new Error(`expected ${choices.join(', ')}, got ${JSON.stringify(String(raw))}`);
+    return text as T;
+  };
+}
+
+function parseHealthPath(raw: unknown): string {
+  const text = String(raw).trim();
+  if (!text.startsWith('/') || /[\s#]/.test(text)) throw new Error(`expected a path like /health, got ${JSON.stringify(text)}`);
+  return text;
+}
+
+function parseDnsServer(raw: unknown): string | null {
+  const text = String(raw ?? '').trim();
+  if (text === '') return null;
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
+  if (match === null || Number(match[2] ?? 53) > 65535) throw new Error(`expected host or host:port, got ${JSON.stringify(text)}`);
+  return text;
+}
+
+/** The backend list: from --backend-url (command line or environment) if given, else the file's, else the default. */
+function backendList(flags: Record<string, unknown>, origins: FlagOrigins): BackendConfig[] {
+  const file = origins.file;
+  const fromFileList = origins.fromFile.has('backends') && file !== null;
+  const label = fromFileList ? (file as ConfigFile).path : flagLabel('backend-url', origins);
+  let backends: BackendConfig[];
+  try {
+    if (fromFileList) backends = backendsFromList((file as ConfigFile).backends);
+    else {
+      const raw = flags['backend-url'];
+      backends = backendsFromUrls(Array.isArray(raw) ? raw : [raw]);
+    }
+  } catch (err) {
+    throw new ConfigError(`${label}: ${(err as Error).message}`);
+  }
+  const duplicate = duplicateUrl(backends);
+  if (duplicate !== null) throw new ConfigError(`${label}: duplicate backend ${duplicate}`);
+  return backends;
+}
+
+/** Turns merged flag values into one frozen Config, or throws a ConfigError naming the first bad flag. */
+export function configFromFlags(flags: Record<string, unknown>, origins: FlagOrigins = NO_FILE): Config {
+  const v = <T>(flag: FlagName, parse: (raw: unknown) => T): T => flagValue(flagLabel(flag, origins), flags[flag], parse);
+  const count = (min: number, max: number) => (raw: unknown) => parseInteger(raw, min, max);
   const metricsPortRaw = flags['metrics-port'];
   const config: Config = {
-    backends: Object.freeze([v('backend-url', parseBackendUrl)]),
+    backends: Object.freeze(backendList(flags, origins)),
     host: v('host', parseHost),
     port: v('port', (raw) => parseInteger(raw, 0, 65535)),
     workers: v('workers', parseWorkers),
@@ -111,6 +160,21 @@ export function configFromFlags(flags: Record<string, unknown>): Config {
     apiKeyDigests: Object.freeze(apiKeyDigests(flags['api-key'], flags['api-key-file'])),
     metricsPort: metricsPortRaw === undefined || metricsPortRaw === '' ? null : v('metrics-port', (raw) => parseInteger(raw, 0, 65535)),
     metricsHost: v('metrics-host', parseHost),
+    configFile: origins.file?.path ?? null,
+    routing: v('routing', parseOneOf<RoutingPolicy>(ROUTING_POLICIES)),
+    healthPath: v('health-path', parseHealthPath),
+    healthIntervalMs: v('health-interval', parseTimeout),
+    healthTimeoutMs: v('health-timeout', parsePositiveTimeout),
+    unhealthyThreshold: v('unhealthy-threshold', count(1, 100)),
+    healthyThreshold: v('healthy-threshold', count(1, 100)),
+    maxFails: v('max-fails', count(0, 1000)),
+    failTimeoutMs: v('fail-timeout', parsePositiveTimeout),
+    slowStartMs: v('slow-start', parseTimeout),
+    retries: v('retries', count(0, 10)),
+    discoveryIntervalMs: v('discovery-interval', parseTimeout),
+    unknownModel: v('unknown-model', parseOneOf(['reject', 'pass'] as const)),
+    dnsRefreshMs: v('dns-refresh', parseTimeout),
+    dnsServer: v('dns-server', parseDnsServer),
   };
   const maxInFlight = v('max-in-flight', (raw) => parseInteger(raw, 0, 10_000_000));
   const perWorker =
@@ -181,8 +245,37 @@ function missingValue(argv: readonly string[]): string | null {
 export type ParseResult = { kind: 'config'; config: Config } | { kind: 'exit'; code: number; output: string };
 
 /**
- * Parses argv plus INFERENCE_PROXY_* environment variables (a flag wins over its variable).
- * Never exits: the caller prints `output` and exits, so this stays testable.
+ * The flags as yargs declares them, without their defaults: a flag yargs reports is one the command line
+ * or the environment gave, so the config file can fill in the rest before the defaults do. --help still
+ * shows each default.
+ */
+const YARGS_OPTIONS = Object.fromEntries(
+  Object.entries(FLAGS).map(([name, flag]) => {
+    const { default: value, ...rest } = flag as { default?: string };
+    return [name, value === undefined ? rest : { ...rest, defaultDescription: JSON.stringify(value) }];
+  }),
+);
+
+/** Command line over environment (yargs), then the --config file, then the defaults. */
+function mergeSources(given: Record<string, unknown>, file: ConfigFile | null): { flags: Record<string, unknown>; origins: FlagOrigins } {
+  const flags: Record<string, unknown> = {};
+  const fromFile = new Set<string>();
+  for (const [name, flag] of Object.entries(FLAGS)) {
+    if (given[name] !== undefined) flags[name] = given[name];
+    else if (file?.flags[name] !== undefined) {
+      flags[name] = file.flags[name];
+      fromFile.add(name);
+    } else if ('default' in flag) flags[name] = flag.default;
+  }
+  // Backends given on the command line or in the environment replace the file's list.
+  if (given['backend-url'] === undefined && file?.backends !== undefined) fromFile.add('backends');
+  return { flags, origins: { file, fromFile } };
+}
+
+/**
+ * Parses argv, INFERENCE_PROXY_* environment variables and the --config file: command line, then
+ * environment, then file, then defaults. Never exits: the caller prints `output` and exits, so this stays
+ * testable, and a reload can call it again to re-read the file.
  */
 export async function buildConfig(argv: readonly string[]): Promise<ParseResult> {
   const missing = missingValue(argv);
@@ -192,10 +285,10 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
   const parser = yargs([...argv])
     .scriptName('inference-proxy')
     .usage('$0 [options]\n\nA cluster-mode reverse proxy for OpenAI-compatible LLM inference servers.')
-    .options(FLAGS)
+    .options(YARGS_OPTIONS)
     .env(ENV_PREFIX)
     .epilogue(
-      `Every flag can also be set as an environment variable: ${ENV_PREFIX}_ and the flag name in capitals with _ for -, e.g. ${ENV_PREFIX}_BACKEND_URL. Durations are milliseconds unless suffixed (s, m); sizes are bytes unless suffixed (kb, mb).`,
+      `Every flag can also be set as an environment variable: ${ENV_PREFIX}_ and the flag name in capitals with _ for -, e.g. ${ENV_PREFIX}_BACKEND_URL, or as a key of the --config file. Precedence: command line, environment, file, defaults. Durations are milliseconds unless suffixed (s, m); sizes are bytes unless suffixed (kb, mb).`,
     )
     .strict()
     .version(VERSION)
@@ -205,13 +298,24 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
     .fail((msg, err) => {
       failure = msg ?? err?.message ?? 'invalid arguments';
     });
-  const flags = await parser.parseAsync([...argv], {}, (_err, _argv, out) => {
+  const given = await parser.parseAsync([...argv], {}, (_err, _argv, out) => {
     output = out;
   });
   if (failure !== null) return { kind: 'exit', code: 2, output: `inference-proxy: ${oneLine(failure)}` };
-  if (flags.help || flags.version) return { kind: 'exit', code: 0, output };
+  if (given.help || given.version) return { kind: 'exit', code: 0, output };
   try {
-    return { kind: 'config', config: configFromFlags(flags as Record<string, unknown>) };
+    const configPath = given.config;
+    if (Array.isArray(configPath)) throw new ConfigError('--config: given more than once');
+    let file: ConfigFile | null = null;
+    if (typeof configPath === 'string' && configPath !== '') {
+      try {
+        file = readConfigFile(configPath);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    }
+    const { flags, origins } = mergeSources(given as Record<string, unknown>, file);
+    return { kind: 'config', config: configFromFlags(flags, origins) };
   } catch (err) {
     if (err instanceof ConfigError) return { kind: 'exit', code: 2, output: `inference-proxy: ${err.message}` };
     throw err;

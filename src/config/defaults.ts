@@ -25,3 +25,19 @@ export const ENV_PREFIX = 'INFERENCE_PROXY';
 export const WORKER_CONFIG_ENV = 'NODE_INFERENCE_PROXY_WORKER_CONFIG';
 /** The cluster state a worker starts with (workers alive, primary start time), before the first broadcast. */
 export const WORKER_STATE_ENV = 'NODE_INFERENCE_PROXY_WORKER_STATE';
+/** Selection policy when --routing is not given. */
+export const DEFAULT_ROUTING = 'least-load';
+/** vLLM, SGLang, TGI and llama.cpp server all answer GET /health. */
+export const DEFAULT_HEALTH_PATH = '/health';
+export const DEFAULT_HEALTH_INTERVAL_MS = 5_000;
+export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
+export const DEFAULT_UNHEALTHY_THRESHOLD = 2;
+export const DEFAULT_HEALTHY_THRESHOLD = 2;
+/** Consecutive failures seen by live traffic that take a backend out at once. */
+export const DEFAULT_MAX_FAILS = 3;
+export const DEFAULT_FAIL_TIMEOUT_MS = 5_000;
+/** A backend coming back ramps its share of traffic up over this long. */
+export const DEFAULT_SLOW_START_MS = 10_000;
+/** Extra attempts on other backends, before any byte reached the client. */
+export const DEFAULT_RETRIES = 2;
+export const DEFAULT_DISCOVERY_INTERVAL_MS = 30_000;

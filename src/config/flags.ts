@@ -8,8 +8,74 @@ export const FLAGS = {
   'backend-url': {
     type: 'string',
     default: d.DEFAULT_BACKEND_URL,
-    describe: 'URL of the OpenAI-compatible backend (http or https; a path becomes a prefix)',
+    describe: 'URL of an OpenAI-compatible backend (http or https; a path becomes a prefix); repeat it or give a comma-separated list',
   },
+  config: {
+    type: 'string',
+    describe: 'YAML or JSON file (by extension) with any flag by name and a backends: list; SIGHUP re-reads it',
+  },
+  routing: {
+    type: 'string',
+    default: d.DEFAULT_ROUTING,
+    describe: 'Backend selection: least-load (fewest requests in progress over all workers), round-robin or random (both weighted)',
+  },
+  'health-path': { type: 'string', default: d.DEFAULT_HEALTH_PATH, describe: 'Path of the active health check (GET, 2xx is healthy)' },
+  'health-interval': {
+    type: 'string',
+    default: String(d.DEFAULT_HEALTH_INTERVAL_MS),
+    describe: 'Time between two active health checks of a backend, ms (0: no active checks)',
+  },
+  'health-timeout': {
+    type: 'string',
+    default: String(d.DEFAULT_HEALTH_TIMEOUT_MS),
+    describe: 'Time a health check may take, ms',
+  },
+  'unhealthy-threshold': {
+    type: 'string',
+    default: String(d.DEFAULT_UNHEALTHY_THRESHOLD),
+    describe: 'Consecutive failed health checks that mark a backend down',
+  },
+  'healthy-threshold': {
+    type: 'string',
+    default: String(d.DEFAULT_HEALTHY_THRESHOLD),
+    describe: 'Consecutive passed health checks that mark a backend up again',
+  },
+  'max-fails': {
+    type: 'string',
+    default: String(d.DEFAULT_MAX_FAILS),
+    describe: 'Consecutive failures of live traffic (refused, reset, timeout, 502/503/504) that take a backend out at once (0: never)',
+  },
+  'fail-timeout': {
+    type: 'string',
+    default: String(d.DEFAULT_FAIL_TIMEOUT_MS),
+    describe: 'How long --max-fails takes a backend out, ms (doubled for a repeat within a minute, at most 60 s)',
+  },
+  'slow-start': {
+    type: 'string',
+    default: String(d.DEFAULT_SLOW_START_MS),
+    describe: 'A backend coming back ramps up its share of traffic over this long, ms (0: at once)',
+  },
+  retries: {
+    type: 'string',
+    default: String(d.DEFAULT_RETRIES),
+    describe: 'Extra attempts on other backends while nothing reached the client (connect errors, 502/503/504, 429)',
+  },
+  'discovery-interval': {
+    type: 'string',
+    default: String(d.DEFAULT_DISCOVERY_INTERVAL_MS),
+    describe: "Time between two reads of each backend's GET /v1/models, ms (0: only at start)",
+  },
+  'unknown-model': {
+    type: 'string',
+    default: 'reject',
+    describe: 'A model no backend serves: reject (404 model_not_found) or pass (send it to any backend, for servers that take any name)',
+  },
+  'dns-refresh': {
+    type: 'string',
+    default: '0',
+    describe: 'Resolve backend host names to one backend per address, again at this interval, ms (0: off)',
+  },
+  'dns-server': { type: 'string', describe: 'DNS server for --dns-refresh (host:port); the system resolver when unset' },
   host: { type: 'string', default: d.DEFAULT_HOST, describe: 'Address to listen on' },
   port: { type: 'string', default: String(d.DEFAULT_PORT), describe: 'Port to listen on (0 picks a free port)' },
   workers: {

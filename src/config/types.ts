@@ -6,7 +6,14 @@ export interface BackendConfig {
   readonly origin: string;
   /** Path prefix of the backend URL without a trailing slash ('' when none). */
   readonly basePath: string;
+  /** Relative share of traffic (1 to 1000). */
+  readonly weight: number;
+  /** The models it serves as configured; null: read from its GET /v1/models. */
+  readonly models: readonly string[] | null;
 }
+
+export const ROUTING_POLICIES = ['least-load', 'round-robin', 'random'] as const;
+export type RoutingPolicy = (typeof ROUTING_POLICIES)[number];
 
 /** The whole validated configuration: built once in the primary, frozen, handed to workers as JSON. */
 export interface Config {
@@ -35,4 +42,26 @@ export interface Config {
   readonly apiKeyDigests: readonly string[];
   readonly metricsPort: number | null;
   readonly metricsHost: string;
+  /** The --config file, re-read on SIGHUP; null when none. */
+  readonly configFile: string | null;
+  readonly routing: RoutingPolicy;
+  readonly healthPath: string;
+  /** 0: no active health checks. */
+  readonly healthIntervalMs: number;
+  readonly healthTimeoutMs: number;
+  readonly unhealthyThreshold: number;
+  readonly healthyThreshold: number;
+  /** 0: live traffic never takes a backend out. */
+  readonly maxFails: number;
+  readonly failTimeoutMs: number;
+  readonly slowStartMs: number;
+  readonly retries: number;
+  /** 0: models are read once at start. */
+  readonly discoveryIntervalMs: number;
+  /** What a request for a model no backend serves gets: a 404, or any backend. */
+  readonly unknownModel: 'reject' | 'pass';
+  /** 0: host names are left to the connection's own lookup. */
+  readonly dnsRefreshMs: number;
+  /** host:port of the DNS server for --dns-refresh; null: the system's. */
+  readonly dnsServer: string | null;
 }

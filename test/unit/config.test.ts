@@ -44,7 +44,7 @@ function assertConfigExit(result: ParseResult, flag: string): void {
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 const DEFAULT_CONFIG: Config = {
-  backends: [{ url: 'http://localhost:8000', origin: 'http://localhost:8000', basePath: '' }],
+  backends: [{ url: 'http://localhost:8000', origin: 'http://localhost:8000', basePath: '', weight: 1, models: null }],
   host: '0.0.0.0',
   port: 8001,
   workers: availableParallelism(),
@@ -65,6 +65,21 @@ const DEFAULT_CONFIG: Config = {
   apiKeyDigests: [],
   metricsPort: null,
   metricsHost: '127.0.0.1',
+  configFile: null,
+  routing: 'least-load',
+  healthPath: '/health',
+  healthIntervalMs: 5_000,
+  healthTimeoutMs: 2_000,
+  unhealthyThreshold: 2,
+  healthyThreshold: 2,
+  maxFails: 3,
+  failTimeoutMs: 5_000,
+  slowStartMs: 10_000,
+  retries: 2,
+  discoveryIntervalMs: 30_000,
+  unknownModel: 'reject',
+  dnsRefreshMs: 0,
+  dnsServer: null,
 };
 
 test('no arguments give the documented defaults', async () => {
@@ -134,9 +149,37 @@ test('every flag is parsed', async () => {
     'key-one',
     '--api-key',
     'key-two',
+    '--routing',
+    'Round-Robin',
+    '--health-path',
+    '/v1/health',
+    '--health-interval',
+    '2s',
+    '--health-timeout',
+    '500',
+    '--unhealthy-threshold',
+    '3',
+    '--healthy-threshold',
+    '4',
+    '--max-fails',
+    '0',
+    '--fail-timeout',
+    '7s',
+    '--slow-start',
+    '0',
+    '--retries',
+    '1',
+    '--discovery-interval',
+    '1m',
+    '--unknown-model',
+    'pass',
+    '--dns-refresh',
+    '15s',
+    '--dns-server',
+    '127.0.0.1:5353',
   ]);
   assert.deepEqual(config, {
-    backends: [{ url: 'https://llm.internal:9443/base', origin: 'https://llm.internal:9443', basePath: '/base' }],
+    backends: [{ url: 'https://llm.internal:9443/base', origin: 'https://llm.internal:9443', basePath: '/base', weight: 1, models: null }],
     host: '127.0.0.1',
     port: 0,
     workers: 3,
@@ -157,6 +200,21 @@ test('every flag is parsed', async () => {
     apiKeyDigests: [sha256('key-one'), sha256('key-two')],
     metricsPort: 9100,
     metricsHost: '0.0.0.0',
+    configFile: null,
+    routing: 'round-robin',
+    healthPath: '/v1/health',
+    healthIntervalMs: 2_000,
+    healthTimeoutMs: 500,
+    unhealthyThreshold: 3,
+    healthyThreshold: 4,
+    maxFails: 0,
+    failTimeoutMs: 7_000,
+    slowStartMs: 0,
+    retries: 1,
+    discoveryIntervalMs: 60_000,
+    unknownModel: 'pass',
+    dnsRefreshMs: 15_000,
+    dnsServer: '127.0.0.1:5353',
   });
 });
 
@@ -273,7 +331,6 @@ test('a flag given twice exits 2 naming the flag', async () => {
     code: 2,
     output: 'inference-proxy: --port: given more than once',
   });
-  assertConfigExit(await buildConfig(['--backend-url', 'http://a', '--backend-url=http://b']), 'backend-url');
   assertConfigExit(await buildConfig(['--metrics-port', '9100', '--metrics-port', '9101']), 'metrics-port');
 });
 
@@ -314,7 +371,7 @@ test('environment variables set flags', async () => {
   process.env.INFERENCE_PROXY_BODY_LIMIT = '1mb';
   const config = await configOf([]);
   assert.equal(config.port, 9000);
-  assert.deepEqual(config.backends, [{ url: 'http://gpu:8080/v', origin: 'http://gpu:8080', basePath: '/v' }]);
+  assert.deepEqual(config.backends, [{ url: 'http://gpu:8080/v', origin: 'http://gpu:8080', basePath: '/v', weight: 1, models: null }]);
   assert.equal(config.stripPrefix, '');
   assert.equal(config.bodyLimitBytes, 1_048_576);
 });
