@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     (parsed.code === 0 ? console.log : console.error)(parsed.output);
     process.exit(parsed.code);
   }
-  await runPrimary(parsed.config);
+  await runPrimary(parsed.config, process.argv.slice(2));
 }
 
 main().catch((err: unknown) => {

@@ -63,7 +63,7 @@ export const FLAGS = {
   'discovery-interval': {
     type: 'string',
     default: String(d.DEFAULT_DISCOVERY_INTERVAL_MS),
-    describe: "Time between two reads of each backend's GET /v1/models, ms (0: only at start)",
+    describe: "Time between two reads of each backend's GET /v1/models, ms (0: never read; every backend is eligible for every model)",
   },
   'unknown-model': {
     type: 'string',

@@ -56,7 +56,7 @@ export interface Config {
   readonly failTimeoutMs: number;
   readonly slowStartMs: number;
   readonly retries: number;
-  /** 0: models are read once at start. */
+  /** 0: models are never read (backends without a configured list are eligible for every model). */
   readonly discoveryIntervalMs: number;
   /** What a request for a model no backend serves gets: a 404, or any backend. */
   readonly unknownModel: 'reject' | 'pass';

@@ -37,10 +37,15 @@ export interface WorkerMetrics {
   readonly malformedRequests: Counter<'status'>;
   readonly overloadRejections: Counter<'url'>;
   readonly inFlightLimit: Gauge;
-  readonly upstreamRetries: Counter<'url'>;
+  readonly upstreamRetries: Counter<'url' | 'reason'>;
+  /** Attempts in progress on each backend (the load least-load routes on), set at snapshot time. */
+  readonly backendInFlight: Gauge<'url'>;
+  readonly backendPanic: Counter;
+  /** Removes every series whose url label is `url` (a backend gone for longer than the grace period). */
+  removeSeries(url: string): Promise<void>;
   /**
-   * Sets what runs just before the deferred request metrics (counts, in-flight, QPS) are read, by any
-   * reader of the registry: the recorder brings them up to date there.
+   * Adds what runs just before the deferred request metrics (counts, in-flight, QPS) are read, by any
+   * reader of the registry: the recorders bring them up to date there.
    */
   beforeRead(hook: () => void): void;
 }
@@ -48,11 +53,13 @@ export interface WorkerMetrics {
 /** The per-worker request metrics, registered on `registry`. Every worker must create identical buckets: the primary sums them element-wise. */
 export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   const registers = [registry];
-  let hook = (): void => undefined;
-  const collect = (): void => hook();
+  const hooks: Array<() => void> = [];
+  const collect = (): void => {
+    for (const hook of hooks) hook();
+  };
   return {
-    beforeRead(next) {
-      hook = next;
+    beforeRead(hook) {
+      hooks.push(hook);
     },
     timeToFirstByte: new FastHistogram({
       name: 'time_to_first_byte_seconds',
@@ -115,6 +122,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       help: 'Requests answered 503 with Retry-After because --max-in-flight was reached (also counted in output_requests_total).',
       labelNames: ['url'],
       registers,
+      collect,
     }),
     inFlightLimit: new Gauge({
       name: 'in_flight_limit',
@@ -123,11 +131,40 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     }),
     upstreamRetries: new Counter({
       name: 'upstream_retries_total',
-      help: 'Requests sent a second time because a reused backend connection closed before any response byte (the keep-alive race).',
+      help: 'Requests sent again, to another backend when one is up, because this backend failed before any byte reached the client: connect error, reset, or a 429/502/503/504 head.',
+      labelNames: ['url', 'reason'],
+      registers,
+      collect,
+    }),
+    backendInFlight: new Gauge({
+      name: 'backend_in_flight_requests',
+      help: 'Attempts in progress on each backend: the load that --routing least-load balances.',
       labelNames: ['url'],
       registers,
+      collect,
     }),
+    backendPanic: new Counter({
+      name: 'backend_panic_total',
+      help: 'Requests sent while no backend was up (panic mode: every backend is tried rather than none).',
+      registers,
+      collect,
+    }),
+    removeSeries: (url) => removeUrlSeries(registry, url),
   };
+}
+
+/** Drops every series labelled url=`url` from the metrics of `registry` that have a url label. */
+async function removeUrlSeries(registry: Registry, url: string): Promise<void> {
+  for (const metric of registry.getMetricsAsArray() as unknown[]) {
+    if (metric instanceof FastHistogram) {
+      metric.removeWhere((labels) => labels.url === url);
+      continue;
+    }
+    const labelled = metric as Counter<string> & { labelNames?: readonly string[] };
+    if (!labelled.labelNames?.includes('url')) continue;
+    const { values } = await labelled.get();
+    for (const value of values) if (value.labels.url === url) labelled.remove(value.labels as Record<string, string>);
+  }
 }
 
 export interface PrimaryMetrics {

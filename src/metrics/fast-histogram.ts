@@ -109,4 +109,9 @@ export class FastHistogram<L extends string> {
   reset(): void {
     this.#series.clear();
   }
+
+  /** Drops the series whose labels match (a backend removed from the fleet). */
+  removeWhere(matches: (labels: Readonly<Record<string, string>>) => boolean): void {
+    for (const [key, series] of this.#series) if (matches(series.labels)) this.#series.delete(key);
+  }
 }

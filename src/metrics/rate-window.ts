@@ -23,10 +23,15 @@ export class RateWindow {
   }
 
   perSecond(): number {
+    return this.total() / QPS_WINDOW_S;
+  }
+
+  /** Events in the last QPS_WINDOW_S seconds. */
+  total(): number {
     this.#advance();
     let total = 0;
     for (const value of this.#slots) total += value;
-    return total / QPS_WINDOW_S;
+    return total;
   }
 
   #advance(): void {

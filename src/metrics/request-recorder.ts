@@ -1,5 +1,4 @@
 import type { Counter, Gauge } from 'prom-client';
-import type { BackendConfig } from '../config/types.js';
 import { DeferredCount } from './deferred-count.js';
 import { KNOWN_ENDPOINTS, OTHER_ENDPOINT, type WorkerMetrics } from './definitions.js';
 import type { HistogramSeries } from './fast-histogram.js';
@@ -9,7 +8,8 @@ import { RateWindow } from './rate-window.js';
 const COMPLETION_ENDPOINTS = new Set(['/v1/chat/completions', '/v1/completions']);
 
 /**
- * Bound metric children for one backend and one endpoint, made at startup so the hot path only looks them up.
+ * Bound metric children for one backend and one endpoint, made when the backend joins so the hot path only
+ * looks them up. Requests answered before a backend was chosen have no LLM metrics and no zeroed series.
  * Request counts are deferred (see DeferredCount): `flush()` must run before the registry is read.
  */
 export class RouteRecorder {
@@ -24,8 +24,8 @@ export class RouteRecorder {
   /** Token and stream metrics, for the completion endpoints only. */
   readonly llm: LlmRouteRecorder | null;
 
-  constructor(metrics: WorkerMetrics, backend: BackendRecorder, url: string, endpoint: string) {
-    this.llm = COMPLETION_ENDPOINTS.has(endpoint) ? new LlmRouteRecorder(metrics.llm, url, endpoint) : null;
+  constructor(metrics: WorkerMetrics, backend: BackendRecorder, url: string, endpoint: string, zeroCompletionSeries: boolean) {
+    this.llm = COMPLETION_ENDPOINTS.has(endpoint) && zeroCompletionSeries ? new LlmRouteRecorder(metrics.llm, url, endpoint) : null;
     if (this.llm !== null) {
       // The completion series exist from startup at 0, so rate() sees the very first request.
       metrics.inputRequests.labels(url, endpoint).inc(0);
@@ -69,26 +69,43 @@ export class RouteRecorder {
   }
 }
 
-/** Per-backend gauges: in-flight and the two request-rate windows, all set when a snapshot is taken. */
+/** Why a request was sent again (upstream_retries_total{reason}); the URL label is the backend that failed. */
+export const RETRY_REASONS = ['connect', 'reset', '429', '502', '503', '504'] as const;
+export type RetryReason = (typeof RETRY_REASONS)[number];
+
+/** Per-backend gauges (in-flight and the two request-rate windows, set when a snapshot is taken) and counters. */
 export class BackendRecorder {
+  readonly url: string;
   readonly #inFlight: ReturnType<Gauge<'url'>['labels']>;
   readonly #inputRate = new RateWindow();
   readonly #outputRate = new RateWindow();
   readonly #inputQps: ReturnType<Gauge<'url'>['labels']>;
   readonly #outputQps: ReturnType<Gauge<'url'>['labels']>;
-  readonly #overload: ReturnType<Counter<'url'>['labels']>;
-  readonly #retries: ReturnType<Counter<'url'>['labels']>;
+  readonly #overload: DeferredCount;
+  readonly #retries: Record<RetryReason, DeferredCount>;
+  readonly #routes = new Map<string, RouteRecorder>();
   #inFlightCount = 0;
 
-  constructor(metrics: WorkerMetrics, url: string) {
-    this.#overload = metrics.overloadRejections.labels(url);
-    this.#retries = metrics.upstreamRetries.labels(url);
+  constructor(metrics: WorkerMetrics, url: string, zeroCompletionSeries: boolean) {
+    this.url = url;
+    this.#overload = new DeferredCount(metrics.overloadRejections.labels(url));
+    const retries = {} as Record<RetryReason, DeferredCount>;
+    for (const reason of RETRY_REASONS) retries[reason] = new DeferredCount(metrics.upstreamRetries.labels(url, reason));
+    this.#retries = retries;
     this.#inFlight = metrics.inFlight.labels(url);
     this.#inputQps = metrics.inputQps.labels(url);
     this.#outputQps = metrics.outputQps.labels(url);
     this.#inFlight.set(0);
     this.#inputQps.set(0);
     this.#outputQps.set(0);
+    for (const endpoint of ENDPOINT_LABELS) {
+      this.#routes.set(endpoint, new RouteRecorder(metrics, this, url, endpoint, zeroCompletionSeries));
+    }
+  }
+
+  /** The recorder for an endpoint label (anything unknown maps to 'other'). */
+  route(endpoint: string): RouteRecorder {
+    return this.#routes.get(endpoint) ?? (this.#routes.get(OTHER_ENDPOINT) as RouteRecorder);
   }
 
   arrived(): void {
@@ -101,48 +118,74 @@ export class BackendRecorder {
     this.#outputRate.add();
   }
 
+  /** A request that fails over leaves this backend for another one (it was counted here on arrival). */
+  movedAway(): void {
+    this.#inFlightCount--;
+  }
+
+  /** …and joins the backend it failed over to, without arriving twice. */
+  movedIn(): void {
+    this.#inFlightCount++;
+  }
+
   overloaded(): void {
-    this.#overload.inc();
+    this.#overload.add();
   }
 
-  retried(): void {
-    this.#retries.inc();
+  retried(reason: RetryReason): void {
+    this.#retries[reason].add();
   }
 
-  /** Called before each snapshot: the gauges are computed only when somebody looks. */
+  /** Called before each snapshot: gauges are computed and deferred counts handed over only when somebody looks. */
   refresh(): void {
     this.#inFlight.set(this.#inFlightCount);
     this.#inputQps.set(this.#inputRate.perSecond());
     this.#outputQps.set(this.#outputRate.perSecond());
+    this.#overload.flush();
+    for (const reason of RETRY_REASONS) this.#retries[reason].flush();
+    for (const route of this.#routes.values()) route.flush();
   }
 }
 
+/** The url label of requests the proxy answered before choosing a backend (401, 404 model_not_found, 413, 503 shed). */
+export const NO_BACKEND_URL = 'none';
+
+const ENDPOINT_LABELS = [...KNOWN_ENDPOINTS, OTHER_ENDPOINT];
+
 export interface RequestRecorder {
-  /** The recorder for a backend and an endpoint label (anything unknown maps to 'other'). */
-  route(backendIndex: number, endpoint: string): RouteRecorder;
+  /** The recorder of requests answered before any backend was chosen. */
+  readonly unrouted: BackendRecorder;
+  /** The recorder of a backend, made when the backend joins (never on the request path). */
+  backend(url: string): BackendRecorder;
+  /** Stops exporting a backend's series (after the removal grace period): `/metrics` must not grow for ever. */
+  forget(url: string): Promise<void>;
 }
 
-export function createRequestRecorder(metrics: WorkerMetrics, backends: readonly BackendConfig[], inFlightLimit: number): RequestRecorder {
-  const endpoints = [...KNOWN_ENDPOINTS, OTHER_ENDPOINT];
+export function createRequestRecorder(metrics: WorkerMetrics, inFlightLimit: number): RequestRecorder {
   // One limit for the whole worker, whatever the backend.
   metrics.inFlightLimit.set(inFlightLimit);
-  const backendRecorders = backends.map((backend) => new BackendRecorder(metrics, backend.url));
-  const tables = backends.map((backend, i) => {
-    const table = new Map<string, RouteRecorder>();
-    for (const endpoint of endpoints)
-      table.set(endpoint, new RouteRecorder(metrics, backendRecorders[i] as BackendRecorder, backend.url, endpoint));
-    return table;
-  });
-  const refresh = (): void => {
-    for (const recorder of backendRecorders) recorder.refresh();
-    for (const table of tables) for (const route of table.values()) route.flush();
-  };
+  const backends = new Map<string, BackendRecorder>();
+  const unrouted = new BackendRecorder(metrics, NO_BACKEND_URL, false);
   // Every reader of the registry (a scrape, the final snapshot, a test) sees up-to-date gauges and counts.
-  metrics.beforeRead(refresh);
+  metrics.beforeRead(() => {
+    unrouted.refresh();
+    for (const recorder of backends.values()) recorder.refresh();
+  });
   return {
-    route(backendIndex, endpoint) {
-      const table = tables[backendIndex] as Map<string, RouteRecorder>;
-      return table.get(endpoint) ?? (table.get(OTHER_ENDPOINT) as RouteRecorder);
+    unrouted,
+    backend(url) {
+      let recorder = backends.get(url);
+      if (recorder === undefined) {
+        recorder = new BackendRecorder(metrics, url, true);
+        backends.set(url, recorder);
+      }
+      return recorder;
+    },
+    async forget(url) {
+      const recorder = backends.get(url);
+      if (recorder === undefined) return;
+      backends.delete(url);
+      await metrics.removeSeries(url);
     },
   };
 }

@@ -67,6 +67,11 @@ export class MetricsAggregator {
     if (this.#live.has(workerId)) this.#last.set(workerId, snapshot);
   }
 
+  /** A backend left the fleet long ago: its series leave the retired totals too, so /metrics does not grow for ever. */
+  forgetUrl(url: string): void {
+    this.#retired = this.#retired.map((metric) => ({ ...metric, values: metric.values.filter((value) => value.labels.url !== url) }));
+  }
+
   /** The worker is gone: its last known counts join the retired totals, exactly once. */
   retire(workerId: number): void {
     if (!this.#live.delete(workerId)) return;

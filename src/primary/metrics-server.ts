@@ -1,37 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sendDashboard } from '../dashboard/send-dashboard.js';
+import { OWN_PATHS, type OwnEndpoints, serveOwnRoute } from '../shared/own-routes.js';
 
-export interface MetricsEndpoints {
-  metrics(): Promise<{ status: number; contentType: string; body: string }>;
-  health(): Record<string, unknown>;
-}
-
-/** The primary's own port for /metrics and /healthz (e.g. on loopback when the main port is public). */
-export function createMetricsServer(endpoints: MetricsEndpoints): Server {
+/** The primary's own port for the proxy's own pages (e.g. on loopback when the main port is public). */
+export function createMetricsServer(endpoints: OwnEndpoints): Server {
   return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const route = OWN_PATHS.get((req.url ?? '/').split('?')[0] ?? '/');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
-    if (path === '/healthz') {
-      const body = JSON.stringify({ status: 'ok', ...endpoints.health() });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    if (route === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`only ${[...OWN_PATHS.keys()].join(', ')} are served here\n`);
       return;
     }
-    if (path === '/dashboard') {
-      sendDashboard(res, req.method === 'HEAD');
-      return;
-    }
-    if (path !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('only /metrics, /healthz and /dashboard are served here\n');
-      return;
-    }
-    void endpoints.metrics().then((answer) => {
-      res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body) });
-      res.end(req.method === 'HEAD' ? undefined : answer.body);
-    });
+    void serveOwnRoute(route, req, res, endpoints);
   });
 }
 

@@ -4,11 +4,15 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createPrimaryMetrics } from '../metrics/definitions.js';
-import { healthBody } from '../shared/health.js';
+import { createFleetMetrics } from '../metrics/fleet-metrics.js';
+import { fleetHealth, healthBody } from '../shared/health.js';
 import { createLogger, flushLogger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
+import { Fleet } from './fleet.js';
+import { LoadTable } from './load-table.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
 import { createMetricsServer, listen } from './metrics-server.js';
+import { reloadedConfig } from './reload.js';
 import { Supervisor } from './supervisor.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../main.js', import.meta.url));
@@ -17,7 +21,8 @@ const WORKER_ENTRY = fileURLToPath(new URL('../main.js', import.meta.url));
  * The primary: serves no proxy traffic. Forks and supervises the workers, merges their metrics,
  * turns signals into a graceful stop (SIGINT, SIGTERM) or a rolling restart (SIGHUP).
  */
-export async function runPrimary(config: Config): Promise<void> {
+export async function runPrimary(initialConfig: Config, argv: readonly string[]): Promise<void> {
+  let config = initialConfig;
   const log = createLogger(config, { role: 'primary' });
   const startedAtMs = Date.now();
   const registry = new Registry();
@@ -25,14 +30,24 @@ export async function runPrimary(config: Config): Promise<void> {
   const metrics = createPrimaryMetrics(registry);
   metrics.workersConfigured.set(config.workers);
   const aggregator = new MetricsAggregator(registry, metrics);
+  const loads = new LoadTable((table) =>
+    supervisor.broadcast({ type: 'iproxy:loads', loads: table.map(([id, load]) => [id, { ...load }]) }),
+  );
+  const fleet = new Fleet(config, log, createFleetMetrics(registry), {
+    changed: (state) => supervisor.broadcast({ type: 'iproxy:fleet', fleet: state }),
+    forgotten: (url) => aggregator.forgetUrl(url),
+  });
 
   // Explicit exec: under pm2 fork mode process.argv[1] is pm2's container, not our entry.
   cluster.schedulingPolicy = config.clusterScheduling === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
   const supervisor: Supervisor = new Supervisor(config, log, metrics, {
     onFork: (worker) => aggregator.track(worker.id),
-    onExit: (worker) => aggregator.retire(worker.id),
-    state: () => ({ workersAlive: supervisor.readyCount(), startedAtMs, workers: supervisor.describe() }),
+    onExit: (worker) => {
+      aggregator.retire(worker.id);
+      loads.remove(worker.id);
+    },
+    state: () => ({ workersAlive: supervisor.readyCount(), startedAtMs, workers: supervisor.describe(), fleet: fleet.state() }),
     onChange: () => {
       const alive = supervisor.readyCount();
       metrics.workersAlive.set(alive);
@@ -50,6 +65,12 @@ export async function runPrimary(config: Config): Promise<void> {
         case 'iproxy:scrape-req':
           void scrape().then((answer) => supervisor.send(worker, { type: 'iproxy:scrape-res', id: message.id, ...answer }));
           break;
+        case 'iproxy:load':
+          loads.report(worker.id, message.load);
+          break;
+        case 'iproxy:backend-out':
+          fleet.onOut(message.verdict);
+          break;
       }
     },
   });
@@ -62,10 +83,19 @@ export async function runPrimary(config: Config): Promise<void> {
       return { status: 500, contentType: 'text/plain', body: 'metrics aggregation failed\n' };
     }
   };
-  const health = () => ({
-    ...healthBody(supervisor.readyCount(), startedAtMs, process.pid, supervisor.describe()),
-    primaryPid: process.pid,
-  });
+  const health = () => {
+    const totals = loads.totals();
+    const backends = fleetHealth(fleet.state().backends, (url) => totals.get(url) ?? 0);
+    return {
+      status: backends.anyUp ? 200 : 503,
+      body: {
+        status: backends.anyUp ? 'ok' : 'no_backend_up',
+        ...healthBody(supervisor.readyCount(), startedAtMs, process.pid, supervisor.describe()),
+        primaryPid: process.pid,
+        backends: backends.backends,
+      },
+    };
+  };
 
   const metricsServer = config.metricsPort === null ? null : createMetricsServer({ metrics: scrape, health });
   let stopping = false;
@@ -79,6 +109,8 @@ export async function runPrimary(config: Config): Promise<void> {
     stopping = true;
     log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'stopping: draining workers');
     await supervisor.stop();
+    fleet.close();
+    loads.close();
     metricsServer?.close();
     log.info({}, 'stopped');
     flushLogger(log);
@@ -86,16 +118,28 @@ export async function runPrimary(config: Config): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGHUP', () => void supervisor.rollingRestart());
+  // SIGHUP: re-read the configuration (the --config file, the environment), put the new backend list in
+  // force at once, then replace the workers one at a time so every other flag takes effect too.
+  process.on('SIGHUP', () => {
+    void (async () => {
+      const next = await reloadedConfig(config, argv, log);
+      if (next === null) return;
+      config = next;
+      await fleet.reconfigure(config);
+      supervisor.reconfigure(config);
+      await supervisor.rollingRestart();
+    })();
+  });
 
   log.info({ version: VERSION, node: process.version, config: summarize(config) }, 'starting');
   if (metricsServer !== null) {
     const address = await listen(metricsServer, config.metricsPort as number, config.metricsHost);
     log.info({ address: address.address, port: address.port }, 'metrics port listening');
   }
+  await fleet.start();
   await supervisor.start();
   log.info(
-    { host: config.host, port: supervisor.listeningPort, workers: config.workers, backend: config.backends.map((b) => b.url) },
+    { host: config.host, port: supervisor.listeningPort, workers: config.workers, backends: fleet.members().map((m) => m.url) },
     'proxy ready',
   );
   // pm2 wait_ready: only once every worker listens.

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { WORKER_CONFIG_ENV, WORKER_STATE_ENV } from '../config/defaults.js';
 import type { Config } from '../config/types.js';
 import type { PrimaryMetrics } from '../metrics/definitions.js';
+import type { FleetState } from '../shared/fleet.js';
 import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPrimary } from '../shared/ipc.js';
 import type { Logger } from '../shared/logger.js';
 import { CRASH_LOOP_THRESHOLD, restartDelayMs, STABLE_UPTIME_MS } from './backoff.js';
@@ -34,7 +35,7 @@ export interface SupervisorHooks {
   onExit(worker: Worker): void;
   onChange(): void;
   /** The cluster state handed to a new worker at fork time. */
-  state(): { workersAlive: number; startedAtMs: number; workers: WorkerInfo[] };
+  state(): { workersAlive: number; startedAtMs: number; workers: WorkerInfo[]; fleet: FleetState };
 }
 
 /**
@@ -42,7 +43,7 @@ export interface SupervisorHooks {
  * loop is loud but never busy), replaces them one at a time on a rolling restart, and drains them on stop.
  */
 export class Supervisor {
-  readonly #config: Config;
+  #config: Config;
   readonly #log: Logger;
   readonly #metrics: PrimaryMetrics;
   readonly #hooks: SupervisorHooks;
@@ -97,6 +98,11 @@ export class Supervisor {
 
   send(worker: Worker, message: PrimaryToWorker): void {
     this.#send(worker, message);
+  }
+
+  /** The configuration workers forked from now on start with (a reload); the slots stay as they are. */
+  reconfigure(config: Config): void {
+    this.#config = config;
   }
 
   /** Replaces the workers one at a time: each new one is listening before its predecessor drains. */

@@ -1,3 +1,4 @@
+import type { FleetBackend } from './fleet.js';
 import type { WorkerInfo } from './ipc.js';
 
 /** The /healthz body (besides `status`): the same shape from a worker and from the primary's metrics port. */
@@ -15,4 +16,42 @@ export function healthBody(
     pid,
     workers: workers.map((w) => ({ id: w.id, pid: w.pid, state: w.state, uptimeSeconds: Math.round((now - w.startedAtMs) / 1000) })),
   };
+}
+
+/** One backend as /healthz lists it. */
+export interface BackendHealth {
+  readonly url: string;
+  /** up; down (its active checks fail); ejected (live traffic's failures, for a while); held (its own Retry-After). */
+  readonly state: 'up' | 'down' | 'ejected' | 'held';
+  /** Attempts in progress on it over all workers. */
+  readonly inFlight: number;
+  readonly weight: number;
+  readonly models: readonly string[] | null;
+  readonly lastCheck: { readonly ageSeconds: number; readonly result: string; readonly latencyMs: number } | null;
+}
+
+/** The backends part of /healthz, and whether any backend is up (200) or none (503, so a load balancer goes elsewhere). */
+export function fleetHealth(
+  backends: readonly FleetBackend[],
+  inFlight: (url: string) => number,
+  nowMs = Date.now(),
+): { anyUp: boolean; backends: BackendHealth[] } {
+  let anyUp = false;
+  const list = backends.map((b): BackendHealth => {
+    const state = !b.up ? 'down' : nowMs < b.ejectedUntilMs ? 'ejected' : nowMs < b.heldUntilMs ? 'held' : 'up';
+    anyUp ||= state === 'up' || state === 'held';
+    const check = b.lastCheck;
+    return {
+      url: b.url,
+      state,
+      inFlight: inFlight(b.url),
+      weight: b.weight,
+      models: b.models,
+      lastCheck:
+        check === null
+          ? null
+          : { ageSeconds: Math.round((nowMs - check.atMs) / 100) / 10, result: check.result, latencyMs: check.latencyMs },
+    };
+  });
+  return { anyUp, backends: list };
 }

@@ -1,4 +1,5 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { BackendOut, FleetState } from './fleet.js';
 
 /** One worker's registry as prom-client's getMetricsAsJSON() gives it. */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
@@ -19,14 +20,21 @@ export type WorkerToPrimary =
   | { type: 'iproxy:ready'; address: string; port: number }
   | { type: 'iproxy:metrics-res'; id: number; metrics: MetricsSnapshot }
   | { type: 'iproxy:final-metrics'; metrics: MetricsSnapshot }
-  | { type: 'iproxy:scrape-req'; id: number };
+  | { type: 'iproxy:scrape-req'; id: number }
+  /** This worker's attempts in progress per backend URL (sent when they changed, at most every few tens of ms). */
+  | { type: 'iproxy:load'; load: Record<string, number> }
+  /** This worker's verdict from live traffic: a backend to take out (max fails) or to leave alone (Retry-After). */
+  | { type: 'iproxy:backend-out'; verdict: BackendOut };
 
 export type PrimaryToWorker =
   | { type: 'iproxy:metrics-req'; id: number }
   | { type: 'iproxy:scrape-res'; id: number; status: number; contentType: string; body: string }
   | { type: 'iproxy:state'; workersAlive: number; startedAtMs: number; workers: WorkerInfo[] }
   | { type: 'iproxy:drain'; deadlineMs: number }
-  | { type: 'iproxy:final-ack' };
+  | { type: 'iproxy:final-ack' }
+  | { type: 'iproxy:fleet'; fleet: FleetState }
+  /** Every worker's attempts in progress per backend, by worker id. */
+  | { type: 'iproxy:loads'; loads: Array<[number, Record<string, number>]> };
 
 const PREFIX = 'iproxy:';
 

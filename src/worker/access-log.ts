@@ -1,13 +1,20 @@
 import pino from 'pino';
 import type { Logger } from '../shared/logger.js';
 
+/** One failed attempt of a request that was retried: the backend and its status or failure. */
+export interface AttemptNote {
+  readonly backend: string;
+  readonly result: number | string;
+}
+
 /** One access-log record; null where a value does not apply to the request. */
 export interface AccessRecord {
   readonly requestId: string;
   readonly method: string | undefined;
   readonly path: string | undefined;
   readonly status: number;
-  readonly backend: string;
+  /** The backend that answered; null when the proxy answered itself (401, 404 model_not_found, 503 shed). */
+  readonly backend: string | null;
   readonly endpoint: string;
   readonly ttfbMs: number | null;
   readonly durationMs: number;
@@ -21,6 +28,8 @@ export interface AccessRecord {
   readonly tpotMs: number | null;
   readonly outcome: string | null;
   readonly error: string | null;
+  /** The failed attempts before the one that answered; null when there was only one. */
+  readonly attempts: readonly AttemptNote[] | null;
 }
 
 type Destination = { write(line: string): unknown };
@@ -59,6 +68,7 @@ export class AccessLog {
       `"prompt_tokens":${r.promptTokens === null ? 'null' : r.promptTokens},"completion_tokens":${r.completionTokens === null ? 'null' : r.completionTokens},` +
       `"ttft_ms":${num(r.ttftMs)},"tpot_ms":${num(r.tpotMs)},"outcome":${str(r.outcome)}` +
       (r.error === null ? '' : `,"error":${str(r.error)}`) +
+      (r.attempts === null ? '' : `,"attempts":${JSON.stringify(r.attempts)}`) +
       ',"msg":"access"}\n';
     this.#destination.write(line);
   }

@@ -1,65 +1,56 @@
 import type { ServerResponse } from 'node:http';
+import { ERROR_CATALOG, type ErrorCode, errorBody } from '../shared/error-catalog.js';
 import { ERR_BAD_REQUEST_BODY, ERR_BODY_TOO_LARGE, ERR_CLIENT_ABORTED } from '../shared/proxy-error.js';
 
-/** Status used in metrics and logs when the client left before the response ended (nothing is sent). */
-export const STATUS_CLIENT_CLOSED = 499;
-
-export interface ErrorMapping {
-  readonly status: number;
-  readonly type: string;
-  readonly code: string;
+/** An error as the client is told about it: a catalog code and a message. */
+export interface MappedError {
+  readonly code: ErrorCode;
   readonly message: string;
 }
 
-const TIMEOUT_CODES: Record<string, string> = {
+const TIMEOUT_MESSAGES: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'connecting to the backend timed out',
   UND_ERR_HEADERS_TIMEOUT: 'the backend did not send response headers in time',
   UND_ERR_BODY_TIMEOUT: 'the backend went silent for longer than the body timeout',
 };
 
-/** The one place where an error becomes an HTTP status (STYLE habit 3): switch on `code`, default 502. */
-export function mapError(err: unknown): ErrorMapping {
+/** The one place where a failure becomes a catalog code (STYLE habit 3): switch on `err.code`, default 502. */
+export function mapError(err: unknown): MappedError {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-  const timeout = TIMEOUT_CODES[code];
-  if (timeout !== undefined) return { status: 504, type: 'upstream_timeout', code: 'backend_timeout', message: timeout };
+  const timeout = TIMEOUT_MESSAGES[code];
+  if (timeout !== undefined) return { code: 'backend_timeout', message: timeout };
   switch (code) {
     case ERR_BODY_TOO_LARGE:
-      return { status: 413, type: 'invalid_request_error', code: 'request_too_large', message: (err as Error).message };
+      return { code: 'request_too_large', message: (err as Error).message };
     case ERR_BAD_REQUEST_BODY:
-      return { status: 400, type: 'invalid_request_error', code: 'bad_request_body', message: (err as Error).message };
+      return { code: 'bad_request_body', message: (err as Error).message };
     case ERR_CLIENT_ABORTED:
     case 'UND_ERR_ABORTED':
-      return { status: STATUS_CLIENT_CLOSED, type: 'client_closed', code: 'client_closed', message: 'the client closed the connection' };
+      return { code: 'client_closed', message: 'the client closed the connection' };
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return { status: 502, type: 'upstream_error', code: 'backend_unreachable', message: `the backend is unreachable (${code})` };
+      return { code: 'backend_unreachable', message: `the backend is unreachable (${code})` };
     default:
-      return {
-        status: 502,
-        type: 'upstream_error',
-        code: 'backend_error',
-        message: `the backend connection failed${code ? ` (${code})` : ''}`,
-      };
+      return { code: 'backend_error', message: `the backend connection failed${code ? ` (${code})` : ''}` };
   }
 }
 
-/** OpenAI error envelope, because our clients are LLM SDKs. */
-export function errorBody(type: string, code: string, message: string): string {
-  return JSON.stringify({ error: { message, type, code } });
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CATALOG[code].status;
 }
 
-export function sendJsonError(
-  res: ServerResponse,
-  status: number,
-  type: string,
-  code: string,
-  message: string,
-  extraHeaders: string[] = [],
-): void {
-  const body = errorBody(type, code, message);
-  res.writeHead(status, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), ...extraHeaders]);
+/** Answers with the catalog's status and an OpenAI error body; `extraHeaders` as a flat [name, value, ...] list. */
+export function sendError(res: ServerResponse, code: ErrorCode, message: string, extraHeaders: readonly string[] = []): void {
+  const body = errorBody(code, message);
+  res.writeHead(ERROR_CATALOG[code].status, [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    ...extraHeaders,
+  ]);
   res.end(body);
 }

@@ -3,19 +3,22 @@ import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { CompletionResult, CompletionTracker, Ending } from '../llm/completion-tracker.js';
 import type { RouteRecorder } from '../metrics/request-recorder.js';
+import type { ErrorCode } from '../shared/error-catalog.js';
 import type { Logger } from '../shared/logger.js';
 import { ERR_CLIENT_ABORTED, ProxyError } from '../shared/proxy-error.js';
-import type { AccessLog } from './access-log.js';
+import type { AccessLog, AttemptNote } from './access-log.js';
+import type { AttemptHandle, Backend } from './backend.js';
 import { chunkedSocketOf, frameChunk } from './chunked-socket.js';
-import { mapError, STATUS_CLIENT_CLOSED, sendJsonError } from './error-response.js';
+import { mapError, sendError, statusOf } from './error-response.js';
+import type { AttemptFailure, Failover } from './failover.js';
 import { buildResponseHeaders } from './headers.js';
-import type { Upstream } from './upstream.js';
 
 export interface ExchangeOptions {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly recorder: RouteRecorder;
-  readonly upstream: Upstream;
+  /** The endpoint label of the request (a known backend route or 'other'). */
+  readonly endpoint: string;
+  readonly failover: Failover;
   readonly requestId: string;
   readonly startMs: number;
   readonly log: Logger;
@@ -29,29 +32,42 @@ export interface ExchangeDetail {
   bytesIn: number | null;
 }
 
+/** What one attempt sends; the path and the Host header change with the backend. */
+interface UpstreamRequest {
+  readonly method: string;
+  /** The path below the backend's base path. */
+  readonly path: string;
+  /** Flat [name, value, ...]; entry 1 is the Host header's value. */
+  readonly headers: string[];
+  readonly body: Buffer | IncomingMessage | null;
+}
+
 /**
  * One proxied request: an undici dispatch handler (controller API, as undici 8 requires) that writes
  * the backend's response straight into the client's response, chunk by chunk, with backpressure both
- * ways and an abort upstream the moment the client goes away. For completions a CompletionTracker
- * reads the forwarded bytes for token metrics.
+ * ways and an abort upstream the moment the client goes away. Attempts that fail before anything reached
+ * the client are retried on another backend (see Failover). For completions a CompletionTracker reads the
+ * forwarded bytes for token metrics.
  */
 export class ProxyExchange implements Dispatcher.DispatchHandler {
-  readonly #req: ExchangeOptions['req'];
-  readonly #res: ExchangeOptions['res'];
-  readonly #recorder: ExchangeOptions['recorder'];
-  readonly #upstream: ExchangeOptions['upstream'];
-  readonly #requestId: ExchangeOptions['requestId'];
-  readonly #startMs: ExchangeOptions['startMs'];
-  readonly #log: ExchangeOptions['log'];
-  readonly #accessLog: ExchangeOptions['accessLog'];
-  readonly #isDraining: ExchangeOptions['isDraining'];
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #endpoint: string;
+  readonly #failover: Failover;
+  readonly #requestId: string;
+  readonly #startMs: number;
+  readonly #log: Logger;
+  readonly #accessLog: AccessLog | null;
+  readonly #isDraining: () => boolean;
   readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
+  /** Where the request is counted: the backend that answers it, or the proxy's own answers. */
+  #route: RouteRecorder | null = null;
+  #backend: Backend | null = null;
+  #attemptHandle: AttemptHandle | null = null;
   #tracker: CompletionTracker | null = null;
-  #request: Dispatcher.DispatchOptions | null = null;
-  #retried = false;
+  #request: UpstreamRequest | null = null;
   #controller: Dispatcher.DispatchController | null = null;
   #clientGone = false;
-  #dispatched = false;
   #finished = false;
   #statusSent = 0;
   #ttfbMs = -1;
@@ -68,8 +84,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   constructor(options: ExchangeOptions) {
     this.#req = options.req;
     this.#res = options.res;
-    this.#recorder = options.recorder;
-    this.#upstream = options.upstream;
+    this.#endpoint = options.endpoint;
+    this.#failover = options.failover;
     this.#requestId = options.requestId;
     this.#startMs = options.startMs;
     this.#log = options.log;
@@ -82,41 +98,51 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     return this.#clientGone;
   }
 
-  dispatch(
-    method: string,
-    path: string,
-    headers: string[],
-    body: Buffer | IncomingMessage | null,
-    tracker: CompletionTracker | null = null,
-  ): void {
+  /** Chooses a backend for the request and sends it; the body must be in hand (a Buffer) for a retry. */
+  start(request: UpstreamRequest, tracker: CompletionTracker | null = null): void {
     this.#tracker = tracker;
-    this.#dispatched = true;
-    this.#request = { method, path, headers, body };
-    this.#upstream.pool.dispatch(this.#request, this);
+    this.#request = request;
+    this.#failover.begin(this.detail.model, request.body === null || Buffer.isBuffer(request.body));
+    this.#attempt();
   }
 
-  /**
-   * The keep-alive race: a pooled connection the backend closed just as we reused it fails before any
-   * response byte. Such a request is sent once more on a new connection, but only if its body is in
-   * hand (a Buffer, or none) and nothing reached the client: never a second copy of a started response.
-   */
-  #retry(err: Error): boolean {
-    const request = this.#request;
-    if (this.#retried || request === null || this.#statusSent !== 0 || this.#clientGone) return false;
-    if (request.body !== null && !Buffer.isBuffer(request.body)) return false;
-    if (!RETRYABLE_CODES.has((err as { code?: string }).code ?? '')) return false;
-    this.#retried = true;
+  #attempt(): void {
+    if (this.#clientGone) {
+      this.#finish(statusOf('client_closed'), 'client_disconnect', null);
+      return;
+    }
+    const selection = this.#failover.choose();
+    if (selection.kind === 'model_not_found') {
+      this.reject('model_not_found', `no backend serves the model ${JSON.stringify(this.detail.model)}`, []);
+      return;
+    }
+    if (selection.kind === 'no_backend') {
+      this.reject('no_backend', 'no backend is configured or resolved', []);
+      return;
+    }
+    const { backend, fresh } = selection;
+    const previous = this.#backend;
+    this.#backend = backend;
+    if (this.#route === null) {
+      this.#route = backend.metrics.route(this.#endpoint);
+      this.#route.arrived();
+    } else if (previous !== backend) {
+      // Failover: the request is counted where it ends; it arrived (input_requests_total) where it started.
+      previous?.metrics.movedAway();
+      backend.metrics.movedIn();
+      this.#route = backend.metrics.route(this.#endpoint);
+    }
+    const request = this.#request as UpstreamRequest;
+    request.headers[1] = backend.host;
     this.#controller = null;
-    this.#recorder.backend.retried();
-    this.#log.info(
-      { request_id: this.#requestId, error: (err as { code?: string }).code },
-      'backend connection closed before the response, retrying once',
-    );
-    // Through the pool the retry could meet another connection the backend closed the same way.
-    const client = this.#upstream.oneOff();
-    client.dispatch(request, this);
-    // close() lets the one request finish, then releases the connection.
-    void client.close().catch(() => undefined);
+    const options = { method: request.method, path: backend.basePath + request.path, headers: request.headers, body: request.body };
+    this.#attemptHandle = backend.dispatch(options, this, fresh);
+  }
+
+  /** Sends the attempt's failure elsewhere if the failover allows it; false when this attempt's outcome stands. */
+  #failOver(failure: AttemptFailure): boolean {
+    if (this.#statusSent !== 0 || this.#clientGone || !this.#failover.retry(failure)) return false;
+    this.#log.debug({ request_id: this.#requestId, backend: failure.backend.url, reason: failure.reason }, 'retrying on another backend');
     return true;
   }
 
@@ -126,16 +152,24 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
     statusMessage?: string,
   ): void {
+    const backend = this.#backend as Backend;
+    if (!this.#clientGone && this.#failover.retriesStatus(statusCode, headers, backend)) {
+      if (this.#failOver({ backend, reason: String(statusCode) as AttemptFailure['reason'], status: statusCode })) {
+        // This backend's answer is dropped unread; the request goes to the next one on a later turn.
+        this.#attemptHandle?.detach();
+        controller.abort(new ProxyError('ERR_RETRY_ELSEWHERE', 'retrying on another backend'));
+        setImmediate(() => this.#attempt());
+        return;
+      }
+    }
     const res = this.#res;
-    const recorder = this.#recorder;
-    const startMs = this.#startMs;
-    this.#ttfbMs = performance.now() - startMs;
-    recorder.firstByte(this.#ttfbMs / 1000);
+    this.#ttfbMs = performance.now() - this.#startMs;
+    (this.#route as RouteRecorder).firstByte(this.#ttfbMs / 1000);
     if (this.#clientGone) return;
     const contentType = headers['content-type'];
     this.#tracker?.onResponseStart(statusCode, typeof contentType === 'string' ? contentType : undefined);
@@ -183,15 +217,20 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    if (this.#retry(err)) return;
+    const backend = this.#backend as Backend;
+    const reason = this.#failover.retriesError(err);
+    if (reason !== null && this.#failOver({ backend, reason, status: null })) {
+      this.#attempt();
+      return;
+    }
     if (this.#clientGone) {
-      this.#finish(STATUS_CLIENT_CLOSED, 'client_disconnect', null);
+      this.#finish(statusOf('client_closed'), 'client_disconnect', null);
       return;
     }
     if (this.#res.headersSent) {
       // Too late for a status: an abruptly closed response is the only honest signal left.
       this.#res.destroy();
-      this.#finish(this.#statusSent, endingFor(mapError(err).status), err);
+      this.#finish(this.#statusSent, endingFor(mapError(err).code), err);
       return;
     }
     this.fail(err);
@@ -200,25 +239,34 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   /** Answers with the mapped JSON error (before any response byte was sent) and records it. */
   fail(err: unknown): void {
     const mapped = mapError(err);
-    if (mapped.status === STATUS_CLIENT_CLOSED || this.#clientGone) {
+    if (mapped.code === 'client_closed' || this.#clientGone) {
       this.#clientGone = true;
-      this.#finish(STATUS_CLIENT_CLOSED, 'client_disconnect', null);
+      this.#finish(statusOf('client_closed'), 'client_disconnect', null);
       return;
     }
-    this.#log.warn(
-      { err, request_id: this.#requestId, backend: this.#upstream.backend.url, status: mapped.status },
-      'backend request failed',
-    );
-    if (this.#isDraining()) this.#res.shouldKeepAlive = false;
-    sendJsonError(this.#res, mapped.status, mapped.type, mapped.code, mapped.message, ['x-request-id', this.#requestId]);
-    this.#finish(mapped.status, endingFor(mapped.status), null);
+    this.#log.warn({ err, request_id: this.#requestId, backend: this.#backend?.url ?? null, code: mapped.code }, 'backend request failed');
+    this.#send(mapped.code, mapped.message, []);
+    this.#finish(statusOf(mapped.code), endingFor(mapped.code), null);
   }
 
-  /** Answers without contacting the backend (auth, overload), and records it like any other response. */
-  reject(status: number, type: string, code: string, message: string, headers: string[]): void {
+  /** Answers without a backend's response (auth, overload, an unknown model), and records it like any other. */
+  reject(code: ErrorCode, message: string, headers: readonly string[]): void {
+    this.#send(code, message, headers);
+    this.#finish(statusOf(code), 'end', null);
+  }
+
+  /** Answers with the proxy's own JSON (GET /v1/models from the fleet's model lists), recorded like any other. */
+  answer(status: number, body: string): void {
     if (this.#isDraining()) this.#res.shouldKeepAlive = false;
-    sendJsonError(this.#res, status, type, code, message, ['x-request-id', this.#requestId, ...headers]);
+    const length = String(Buffer.byteLength(body));
+    this.#res.writeHead(status, ['content-type', 'application/json', 'content-length', length, 'x-request-id', this.#requestId]);
+    this.#res.end(this.#req.method === 'HEAD' ? undefined : body);
     this.#finish(status, 'end', null);
+  }
+
+  #send(code: ErrorCode, message: string, headers: readonly string[]): void {
+    if (this.#isDraining()) this.#res.shouldKeepAlive = false;
+    sendError(this.#res, code, message, ['x-request-id', this.#requestId, ...headers]);
   }
 
   /** Aborts the backend request (drain deadline, shutdown). */
@@ -273,29 +321,30 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#finished) return;
     this.#finished = true;
     const res = this.#res;
-    const recorder = this.#recorder;
-    const startMs = this.#startMs;
     if (this.#drainListening) {
       res.off('drain', this.#onDrain);
       // The socket outlives this response (keep-alive): leave no listener of ours on it.
       this.#socket?.off('drain', this.#onSocketDrain);
     }
-    const durationMs = performance.now() - startMs;
-    recorder.ended(status, durationMs / 1000);
-    const result = this.#tracker !== null && this.#dispatched ? this.#tracker.result(ending) : null;
-    if (result !== null) recorder.llm?.record(result);
+    const route = this.#route ?? this.#failover.unrouted.route(this.#endpoint);
+    if (this.#route === null) route.arrived();
+    const durationMs = performance.now() - this.#startMs;
+    route.ended(status, durationMs / 1000);
+    const result = this.#tracker !== null && this.#backend !== null ? this.#tracker.result(ending) : null;
+    if (result !== null) route.llm?.record(result);
     if (this.#accessLog !== null) this.#logAccess(this.#accessLog, status, durationMs, result, err);
   }
 
   #logAccess(accessLog: AccessLog, status: number, durationMs: number, result: CompletionResult | null, err: Error | null): void {
     const detail = this.detail;
+    const attempts: readonly AttemptNote[] | null = this.#failover.history;
     accessLog.write({
       requestId: this.#requestId,
       method: this.#req.method,
       path: this.#req.url,
       status,
-      backend: this.#upstream.backend.url,
-      endpoint: this.#recorder.endpoint,
+      backend: this.#backend?.url ?? null,
+      endpoint: this.#endpoint,
       ttfbMs: this.#ttfbMs < 0 ? null : this.#ttfbMs,
       durationMs,
       bytesIn: detail.bytesIn,
@@ -308,15 +357,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       tpotMs: result?.tpotMs ?? null,
       outcome: result?.outcome ?? null,
       error: err === null ? null : ((err as { code?: string }).code ?? err.message),
+      attempts,
     });
   }
 }
 
-/** A reused connection that the backend closed: undici reports "other side closed" as UND_ERR_SOCKET. */
-const RETRYABLE_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
-
-function endingFor(status: number): Ending {
-  if (status === 504) return 'timeout';
-  if (status === STATUS_CLIENT_CLOSED) return 'client_disconnect';
+function endingFor(code: ErrorCode): Ending {
+  if (code === 'backend_timeout') return 'timeout';
+  if (code === 'client_closed') return 'client_disconnect';
   return 'upstream_error';
 }

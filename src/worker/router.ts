@@ -1,11 +1,10 @@
 import type { CompletionKind } from '../llm/completion-kind.js';
 import { KNOWN_ENDPOINTS, OTHER_ENDPOINT } from '../metrics/definitions.js';
+import { OWN_PATHS, type OwnRoute } from '../shared/own-routes.js';
 
 /** What the server does with a request, decided from the method and target alone (pure, no I/O). */
 export type Route =
-  | { kind: 'metrics' }
-  | { kind: 'healthz' }
-  | { kind: 'dashboard' }
+  | { kind: 'own'; page: OwnRoute }
   | { kind: 'bad-target' }
   | { kind: 'method-not-allowed'; allow: string }
   | { kind: 'proxy'; upstreamPath: string; endpoint: string; completion: CompletionKind | null };
@@ -15,13 +14,6 @@ const COMPLETIONS: ReadonlyMap<string, CompletionKind> = new Map([
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'text'],
 ]);
-
-/** The proxy's own pages: answered here, never forwarded. */
-const OWN_PATHS: ReadonlyMap<string, 'metrics' | 'healthz' | 'dashboard'> = new Map([
-  ['/metrics', 'metrics'],
-  ['/healthz', 'healthz'],
-  ['/dashboard', 'dashboard'],
-] as const);
 
 export interface Router {
   route(method: string, target: string): Route;
@@ -39,7 +31,7 @@ export function createRouter(stripPrefix: string): Router {
       const own = OWN_PATHS.get(path);
       if (own !== undefined) {
         if (method !== 'GET' && method !== 'HEAD') return { kind: 'method-not-allowed', allow: 'GET, HEAD' };
-        return { kind: own };
+        return { kind: 'own', page: own };
       }
       let upstreamPath = target;
       if (stripPrefix !== '' && (path === stripPrefix || path.startsWith(prefixSlash))) {

@@ -8,12 +8,13 @@ import type { Config } from '../config/types.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createWorkerMetrics } from '../metrics/definitions.js';
 import { createRequestRecorder } from '../metrics/request-recorder.js';
+import type { FleetState } from '../shared/fleet.js';
 import { healthBody } from '../shared/health.js';
 import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPrimary } from '../shared/ipc.js';
 import { createLogger, flushLogger, type Logger } from '../shared/logger.js';
 import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
 import { MetricsRelay } from './metrics-relay.js';
-import { createUpstreamSet, type UpstreamSet } from './upstream-set.js';
+import { WorkerFleet } from './worker-fleet.js';
 
 const DRAIN_POLL_MS = 100;
 /** A draining worker closes a keep-alive connection once it has been idle this long (see ConnectionTracker). */
@@ -47,8 +48,7 @@ export function runWorker(config: Config): void {
   const registry = new Registry();
   registerDefaultMetrics(registry);
   const metrics = createWorkerMetrics(registry);
-  const recorder = createRequestRecorder(metrics, config.backends, config.maxInFlightPerWorker);
-  const upstreams = createUpstreamSet(config);
+  const recorder = createRequestRecorder(metrics, config.maxInFlightPerWorker);
   // The callback keeps a failed send (channel closing during shutdown) from becoming an 'error' event that kills us.
   const send = (message: WorkerToPrimary): boolean => (process.connected ? (process.send?.(message, ignoreSendError) ?? false) : false);
   const relay = new MetricsRelay(send);
@@ -57,7 +57,12 @@ export function runWorker(config: Config): void {
     workersAlive?: number;
     startedAtMs?: number;
     workers?: WorkerInfo[];
+    fleet?: FleetState;
   };
+  const fleet = new WorkerFleet(config, metrics, recorder, workerId, initial.fleet ?? { backends: [], modelCards: [] }, {
+    reportLoad: (load) => send({ type: 'iproxy:load', load }),
+    out: (verdict) => send({ type: 'iproxy:backend-out', verdict }),
+  });
   const state = {
     workersAlive: Math.max(1, initial.workersAlive ?? 0),
     startedAtMs: initial.startedAtMs ?? Date.now(),
@@ -65,19 +70,29 @@ export function runWorker(config: Config): void {
   };
   const proxy = createProxyServer({
     config,
-    upstreams,
-    recorder,
+    fleet,
     malformed: metrics.malformedRequests,
     log,
-    local: {
+    own: {
       metrics: () => relay.request(),
-      health: () => ({ ...healthBody(state.workersAlive, state.startedAtMs, process.pid, state.workers), primaryPid: process.ppid }),
+      health: () => {
+        const backends = fleet.health();
+        return {
+          status: backends.anyUp ? 200 : 503,
+          body: {
+            status: backends.anyUp ? 'ok' : 'no_backend_up',
+            ...healthBody(state.workersAlive, state.startedAtMs, process.pid, state.workers),
+            primaryPid: process.ppid,
+            backends: backends.backends,
+          },
+        };
+      },
     },
   });
   // The recorder's collect hook brings its deferred counts and gauges up to date on every read.
   const snapshot = () => registry.getMetricsAsJSON();
   let finalAck: (() => void) | null = null;
-  const drain = createDrain(config, proxy, upstreams, log, async () => {
+  const drain = createDrain(config, proxy, fleet, log, async () => {
     const metrics = await snapshot();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, FINAL_ACK_TIMEOUT_MS);
@@ -109,6 +124,12 @@ export function runWorker(config: Config): void {
       case 'iproxy:final-ack':
         (finalAck as (() => void) | null)?.();
         break;
+      case 'iproxy:fleet':
+        fleet.apply(message.fleet);
+        break;
+      case 'iproxy:loads':
+        fleet.onLoads(message.loads);
+        break;
     }
   });
   // pm2's treekill and a terminal's Ctrl-C signal the workers directly: drain, do not die mid-stream.
@@ -136,7 +157,7 @@ function ignoreSendError(): void {}
 function createDrain(
   config: Config,
   proxy: ProxyServer,
-  upstreams: UpstreamSet,
+  fleet: WorkerFleet,
   log: Logger,
   sendFinal: () => Promise<void>,
 ): (deadlineMs: number) => void {
@@ -167,7 +188,7 @@ function createDrain(
         .catch((err: unknown) => log.error({ err }, 'final metrics snapshot failed'))
         // Every exchange has ended by now: closing the pools only ends idle backend sockets (bounded all
         // the same, so a backend that never acknowledges the FIN cannot hold the exit).
-        .then(() => withDeadline(upstreams.close(), UPSTREAM_CLOSE_TIMEOUT_MS))
+        .then(() => withDeadline(fleet.close(), UPSTREAM_CLOSE_TIMEOUT_MS))
         .catch((err: unknown) => log.warn({ err }, 'closing the backend connections failed'))
         .finally(() => {
           log.info({ drainTimeoutMs: config.drainTimeoutMs }, 'worker exiting');

@@ -5,44 +5,69 @@ import { configFromFlags } from '../../src/config/build-config.js';
 import { FLAGS } from '../../src/config/flags.js';
 import type { Config } from '../../src/config/types.js';
 import { createWorkerMetrics } from '../../src/metrics/definitions.js';
+import { createFleetMetrics } from '../../src/metrics/fleet-metrics.js';
 import { createRequestRecorder } from '../../src/metrics/request-recorder.js';
+import { Fleet } from '../../src/primary/fleet.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createProxyServer, type ProxyServer } from '../../src/worker/create-proxy-server.js';
-import { createUpstreamSet } from '../../src/worker/upstream-set.js';
+import { WorkerFleet } from '../../src/worker/worker-fleet.js';
 
 export interface InProcessProxy {
   readonly url: string;
   readonly config: Config;
   readonly proxy: ProxyServer;
   readonly registry: Registry;
+  readonly fleet: WorkerFleet;
 }
 
-/** A single worker's proxy server in the test process: real sockets, real undici, no cluster. Closed by t.after. */
-export async function startInProcessProxy(t: TestContext, flags: Record<string, string>): Promise<InProcessProxy> {
+/**
+ * A single worker's proxy server in the test process, with the primary's fleet keeper (probes, model
+ * discovery) wired straight to it: real sockets, real undici, no cluster. Closed by t.after.
+ */
+export async function startInProcessProxy(t: TestContext, flags: Record<string, string | string[]>): Promise<InProcessProxy> {
   const defaults: Record<string, unknown> = {};
   for (const [name, flag] of Object.entries(FLAGS)) if ('default' in flag) defaults[name] = flag.default;
-  const config = configFromFlags({ ...defaults, 'log-level': 'silent', host: '127.0.0.1', port: '0', ...flags });
+  // No health checks or model discovery unless the test asks: tests that count a backend's requests stay exact.
+  const quiet = { 'health-interval': '0', 'discovery-interval': '0' };
+  const config = configFromFlags({ ...defaults, 'log-level': 'silent', host: '127.0.0.1', port: '0', ...quiet, ...flags });
   const registry = new Registry();
   const metrics = createWorkerMetrics(registry);
-  const recorder = createRequestRecorder(metrics, config.backends, config.maxInFlightPerWorker);
-  const upstreams = createUpstreamSet(config);
+  const recorder = createRequestRecorder(metrics, config.maxInFlightPerWorker);
+  const log = createLogger(config, { role: 'test' });
+  let worker: WorkerFleet | null = null;
+  const keeper = new Fleet(config, log, createFleetMetrics(registry), {
+    changed: (state) => worker?.apply(state),
+    forgotten: () => undefined,
+  });
+  await keeper.start();
+  worker = new WorkerFleet(config, metrics, recorder, 1, keeper.state(), {
+    reportLoad: () => undefined,
+    out: (verdict) => keeper.onOut(verdict),
+  });
+  const fleet = worker;
   const proxy = createProxyServer({
     config,
-    upstreams,
-    recorder,
+    fleet,
     malformed: metrics.malformedRequests,
-    log: createLogger(config, { role: 'test' }),
-    local: {
+    log,
+    own: {
       metrics: async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
-      health: () => ({ workersAlive: 1 }),
+      health: () => {
+        const backends = fleet.health();
+        return {
+          status: backends.anyUp ? 200 : 503,
+          body: { status: backends.anyUp ? 'ok' : 'no_backend_up', workersAlive: 1, backends: backends.backends },
+        };
+      },
     },
   });
   await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
   t.after(async () => {
+    keeper.close();
     proxy.server.closeAllConnections();
     await new Promise<void>((resolve) => proxy.server.close(() => resolve()));
-    await upstreams.close();
+    await fleet.close();
   });
   const { port } = proxy.server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, config, proxy, registry };
+  return { url: `http://127.0.0.1:${port}`, config, proxy, registry, fleet };
 }

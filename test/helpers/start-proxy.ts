@@ -25,10 +25,19 @@ export interface RunningProxy {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * Background traffic the fleet keeper sends to backends (health checks, model discovery) is off unless a
+ * test asks for it with the flag: tests that count what a backend receives stay exact.
+ */
+export const QUIET_FLEET_ENV: Readonly<Record<string, string>> = {
+  INFERENCE_PROXY_HEALTH_INTERVAL: '0',
+  INFERENCE_PROXY_DISCOVERY_INTERVAL: '0',
+};
+
 /** Starts the real proxy (primary + workers) as a child process on a random loopback port. */
 export async function startProxy(args: string[], env: Record<string, string> = {}): Promise<RunningProxy> {
   const child = spawn(process.execPath, [MAIN, '--host', '127.0.0.1', '--port', '0', ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...QUIET_FLEET_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];

@@ -256,8 +256,8 @@ test("--strip-prefix '' forwards /inference paths unchanged", async (t) => {
 test('a backend URL with a path prefixes every forwarded path', async (t) => {
   const backend = await startEchoBackend(t);
   const { url } = await startInProcessProxy(t, { 'backend-url': `${backend.url}/echo/base/` });
-  const res = await send(`${url}/inference/v1/models?x=1`);
-  assert.equal(JSON.parse(res.text).url, '/echo/base/v1/models?x=1');
+  const res = await send(`${url}/inference/v1/files?x=1`);
+  assert.equal(JSON.parse(res.text).url, '/echo/base/v1/files?x=1');
 });
 
 test('an absolute-form request target is refused and never reaches any backend', async (t) => {

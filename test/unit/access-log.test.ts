@@ -33,6 +33,7 @@ const RECORD: AccessRecord = {
   tpotMs: null,
   outcome: 'completed',
   error: null,
+  attempts: null,
 };
 
 test('the access line is one JSON object per line, shaped like every other pino line', () => {

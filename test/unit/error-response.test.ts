@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ERROR_CATALOG, errorBody, STATUS_CLIENT_CLOSED } from '../../src/shared/error-catalog.js';
 import { ERR_BAD_REQUEST_BODY, ERR_BODY_TOO_LARGE, ERR_CLIENT_ABORTED, ProxyError } from '../../src/shared/proxy-error.js';
-import { errorBody, mapError, STATUS_CLIENT_CLOSED } from '../../src/worker/error-response.js';
+import { mapError as mapToCode } from '../../src/worker/error-response.js';
+
+/** The mapping as the client sees it: the catalog's status and type for the mapped code. */
+function mapError(err: unknown): { status: number; type: string; code: string; message: string } {
+  const mapped = mapToCode(err);
+  const entry = ERROR_CATALOG[mapped.code];
+  return { status: entry.status, type: entry.type, code: mapped.code, message: mapped.message };
+}
 
 function codedError(code: string, message = 'boom'): Error {
   return Object.assign(new Error(message), { code });
@@ -94,14 +102,26 @@ test('ProxyError carries its code', () => {
   assert.equal(ERR_BAD_REQUEST_BODY, 'ERR_BAD_REQUEST_BODY');
 });
 
-test('errorBody is the OpenAI error envelope', () => {
+test('errorBody is the OpenAI error envelope, with the type from the catalog', () => {
   assert.equal(
-    errorBody('upstream_error', 'backend_unreachable', 'the backend is unreachable (ECONNREFUSED)'),
+    errorBody('backend_unreachable', 'the backend is unreachable (ECONNREFUSED)'),
     '{"error":{"message":"the backend is unreachable (ECONNREFUSED)","type":"upstream_error","code":"backend_unreachable"}}',
   );
-  assert.equal(errorBody('t', 'c', 'quote " and \n newline'), '{"error":{"message":"quote \\" and \\n newline","type":"t","code":"c"}}');
+  assert.equal(
+    errorBody('bad_request', 'quote " and \n newline'),
+    '{"error":{"message":"quote \\" and \\n newline","type":"invalid_request_error","code":"bad_request"}}',
+  );
   const mapped = mapError(codedError('UND_ERR_BODY_TIMEOUT'));
-  assert.deepEqual(JSON.parse(errorBody(mapped.type, mapped.code, mapped.message)), {
+  assert.deepEqual(JSON.parse(errorBody('backend_timeout', mapped.message)), {
     error: { message: mapped.message, type: 'upstream_timeout', code: 'backend_timeout' },
   });
+});
+
+test('every catalog entry has a status the proxy may send and an OpenAI error type', () => {
+  for (const [code, entry] of Object.entries(ERROR_CATALOG)) {
+    assert.ok(entry.status >= 400 && entry.status <= 599, code);
+    assert.match(entry.type, /^[a-z_]+$/, code);
+  }
+  assert.equal(ERROR_CATALOG.model_not_found.status, 404);
+  assert.equal(ERROR_CATALOG.no_backend.status, 502);
 });

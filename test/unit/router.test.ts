@@ -7,10 +7,10 @@ const router = createRouter('/inference');
 
 test('/metrics and /healthz are served locally on GET and HEAD', () => {
   for (const method of ['GET', 'HEAD']) {
-    assert.deepEqual(router.route(method, '/metrics'), { kind: 'metrics' });
-    assert.deepEqual(router.route(method, '/healthz'), { kind: 'healthz' });
-    assert.deepEqual(router.route(method, '/metrics?name=x'), { kind: 'metrics' });
-    assert.deepEqual(router.route(method, '/healthz?'), { kind: 'healthz' });
+    assert.deepEqual(router.route(method, '/metrics'), { kind: 'own', page: 'metrics' });
+    assert.deepEqual(router.route(method, '/healthz'), { kind: 'own', page: 'healthz' });
+    assert.deepEqual(router.route(method, '/metrics?name=x'), { kind: 'own', page: 'metrics' });
+    assert.deepEqual(router.route(method, '/healthz?'), { kind: 'own', page: 'healthz' });
   }
 });
 
@@ -23,8 +23,8 @@ test('/metrics and /healthz refuse other methods', () => {
 
 test('/metrics and /healthz are local even when stripping is off', () => {
   const bare = createRouter('');
-  assert.deepEqual(bare.route('GET', '/metrics'), { kind: 'metrics' });
-  assert.deepEqual(bare.route('GET', '/healthz'), { kind: 'healthz' });
+  assert.deepEqual(bare.route('GET', '/metrics'), { kind: 'own', page: 'metrics' });
+  assert.deepEqual(bare.route('GET', '/healthz'), { kind: 'own', page: 'healthz' });
 });
 
 test('a prefixed chat completion is proxied with the prefix removed', () => {
@@ -226,7 +226,8 @@ test('random paths only ever yield known endpoints or other', () => {
     if (next() % 5 === 0) target = KNOWN_ENDPOINTS[next() % KNOWN_ENDPOINTS.length]! + target.slice(1);
     const route = prefixes[i % 2]!.route(methods[next() % methods.length]!, target);
     if (route.kind !== 'proxy') {
-      assert.ok(['metrics', 'healthz', 'method-not-allowed'].includes(route.kind), `${target} -> ${route.kind}`);
+      const what = route.kind === 'own' ? route.page : route.kind;
+      assert.ok(['metrics', 'healthz', 'method-not-allowed'].includes(what), `${target} -> ${what}`);
       continue;
     }
     assert.ok(allowed.has(route.endpoint), `${target} -> ${route.endpoint}`);

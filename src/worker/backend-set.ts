@@ -1,0 +1,174 @@
+import type { Config } from '../config/types.js';
+import type { RequestRecorder } from '../metrics/request-recorder.js';
+import { createSelector, type RoutingFacts, type Selector } from '../routing/selector.js';
+import type { BackendOut, FleetState } from '../shared/fleet.js';
+import { Backend } from './backend.js';
+
+/** What select() found: a backend, or why there is none. */
+export type Selection =
+  | { readonly kind: 'backend'; readonly backend: Backend; readonly panic: boolean }
+  | { readonly kind: 'model_not_found' }
+  | { readonly kind: 'no_backend' };
+
+const MODEL_NOT_FOUND: Selection = Object.freeze({ kind: 'model_not_found' });
+const NO_BACKEND: Selection = Object.freeze({ kind: 'no_backend' });
+/** A removed backend's series stay exported this long, so that a scrape sees its last counts. */
+export const REMOVED_SERIES_GRACE_MS = 5 * 60_000;
+
+export interface BackendSetHooks {
+  out(verdict: BackendOut): void;
+}
+
+/**
+ * A worker's view of the fleet: one Backend per URL, kept in step with the primary's FleetState, and the
+ * one select() that every request goes through after its body has been inspected, and again for each
+ * retry. Selection narrows the fleet to the backends that serve the model, then to those that are up
+ * (all of them in panic mode, when none is), then to those not tried yet and not held by a Retry-After,
+ * and lets the policy choose among what is left.
+ */
+export class BackendSet {
+  readonly #config: Config;
+  readonly #recorder: RequestRecorder;
+  readonly #selector: Selector;
+  readonly #hooks: BackendSetHooks;
+  readonly #byUrl = new Map<string, Backend>();
+  /** Backends in the fleet (not removed), in the primary's order. */
+  #active: Backend[] = [];
+  #modelCards: readonly Record<string, unknown>[] = [];
+  // Scratch lists, reused by every select(): the request path allocates none.
+  readonly #eligible: Backend[] = [];
+  readonly #pool: Backend[] = [];
+  readonly #candidates: Backend[] = [];
+  readonly #forgetTimers = new Map<string, NodeJS.Timeout>();
+  #removedSeriesGraceMs: number;
+
+  constructor(config: Config, recorder: RequestRecorder, hooks: BackendSetHooks, removedSeriesGraceMs = REMOVED_SERIES_GRACE_MS) {
+    this.#config = config;
+    this.#recorder = recorder;
+    this.#selector = createSelector(config.routing);
+    this.#hooks = hooks;
+    this.#removedSeriesGraceMs = removedSeriesGraceMs;
+  }
+
+  /** Every backend in the fleet, for /healthz, the load report and the metrics. */
+  get all(): readonly Backend[] {
+    return this.#active;
+  }
+
+  /** The union of the up backends' models, as GET /v1/models answers it. */
+  get modelCards(): readonly Record<string, unknown>[] {
+    return this.#modelCards;
+  }
+
+  /** Brings the set in step with the primary: new backends join, changed ones update, missing ones leave. */
+  apply(state: FleetState): void {
+    const next: Backend[] = [];
+    const seen = new Set<string>();
+    for (const entry of state.backends) {
+      seen.add(entry.url);
+      let backend = this.#byUrl.get(entry.url);
+      if (backend === undefined || backend.removed) {
+        backend = new Backend(entry, this.#config, this.#recorder.backend(entry.url), { out: (verdict) => this.#hooks.out(verdict) });
+        this.#byUrl.set(entry.url, backend);
+        clearTimeout(this.#forgetTimers.get(entry.url));
+        this.#forgetTimers.delete(entry.url);
+      } else backend.apply(entry);
+      next.push(backend);
+    }
+    for (const backend of this.#active) if (!seen.has(backend.url)) this.#remove(backend);
+    this.#active = next;
+    this.#modelCards = state.modelCards;
+  }
+
+  /** The other workers' attempts in progress, by URL (this worker's own are left out by the caller). */
+  setOthersLoad(othersByUrl: ReadonlyMap<string, number>): void {
+    for (const backend of this.#active) backend.othersInFlight = othersByUrl.get(backend.url) ?? 0;
+  }
+
+  /**
+   * The backend for one attempt. `tried` holds the backends this request already failed on: a retry goes
+   * to another one while one is up, and back to a tried one only when nothing else is left.
+   */
+  select(facts: RoutingFacts, tried: readonly Backend[] | null): Selection {
+    const now = Date.now();
+    const eligible = this.#eligible;
+    const pool = this.#pool;
+    const candidates = this.#candidates;
+    eligible.length = 0;
+    pool.length = 0;
+    candidates.length = 0;
+    if (!this.#eligibleInto(eligible, facts.model)) return this.#active.length === 0 ? NO_BACKEND : MODEL_NOT_FOUND;
+    for (const backend of eligible) if (backend.isUp(now)) pool.push(backend);
+    const panic = pool.length === 0;
+    const from = panic ? eligible : pool;
+    for (const backend of from) if (!backend.isHeld(now) && (tried === null || !tried.includes(backend))) candidates.push(backend);
+    // Every one held or tried: a Retry-After does not turn into a refusal, and a lone backend is retried.
+    if (candidates.length === 0) for (const backend of from) if (tried === null || !tried.includes(backend)) candidates.push(backend);
+    if (candidates.length === 0) for (const backend of from) candidates.push(backend);
+    const backend = candidates.length === 1 ? (candidates[0] as Backend) : this.#selector.select(candidates, facts, now);
+    eligible.length = 0;
+    pool.length = 0;
+    candidates.length = 0;
+    return { kind: 'backend', backend, panic };
+  }
+
+  /** True when a backend other than those tried could take the request: up, or any in panic mode. */
+  hasAlternative(facts: RoutingFacts, tried: readonly Backend[]): boolean {
+    const eligible = this.#eligible;
+    eligible.length = 0;
+    this.#eligibleInto(eligible, facts.model);
+    const now = Date.now();
+    let anyUp = false;
+    let untriedUp = false;
+    let untried = false;
+    for (const backend of eligible) {
+      const up = backend.isUp(now);
+      const fresh = !tried.includes(backend);
+      anyUp ||= up;
+      untriedUp ||= up && fresh;
+      untried ||= fresh;
+    }
+    eligible.length = 0;
+    return anyUp ? untriedUp : untried;
+  }
+
+  /**
+   * Fills `into` with the backends that may serve `model`: those that list it or whose list is not known;
+   * with --unknown-model pass, every backend when none does. False when there is none.
+   */
+  #eligibleInto(into: Backend[], model: string | null): boolean {
+    for (const backend of this.#active) if (backend.serves(model)) into.push(backend);
+    if (into.length === 0 && this.#config.unknownModel === 'pass') for (const backend of this.#active) into.push(backend);
+    return into.length > 0;
+  }
+
+  /** Closes every pool: idle connections at once, those in use when their attempt ends. */
+  async close(): Promise<void> {
+    for (const timer of this.#forgetTimers.values()) clearTimeout(timer);
+    this.#forgetTimers.clear();
+    await Promise.all([...this.#byUrl.values()].map((backend) => backend.close().catch(() => undefined)));
+  }
+
+  /** A backend left the fleet: no new attempts; its pool closes when those in progress end. */
+  #remove(backend: Backend): void {
+    backend.removed = true;
+    this.#dropWhenIdle(backend);
+    const timer = setTimeout(() => {
+      this.#forgetTimers.delete(backend.url);
+      if (this.#byUrl.get(backend.url) === backend) this.#byUrl.delete(backend.url);
+      void this.#recorder.forget(backend.url);
+    }, this.#removedSeriesGraceMs);
+    timer.unref();
+    this.#forgetTimers.set(backend.url, timer);
+  }
+
+  #dropWhenIdle(backend: Backend): void {
+    // undici's close() waits for the requests in progress (up to the drain deadline: after it, destroy).
+    const deadline = setTimeout(() => void backend.destroy().catch(() => undefined), this.#config.drainTimeoutMs);
+    deadline.unref();
+    void backend
+      .close()
+      .catch(() => undefined)
+      .finally(() => clearTimeout(deadline));
+  }
+}

@@ -1,0 +1,121 @@
+import type { BackendRecorder, RetryReason } from '../metrics/request-recorder.js';
+import type { AttemptNote } from './access-log.js';
+import { type Backend, failureOf, isFailureStatus } from './backend.js';
+import type { BackendSet } from './backend-set.js';
+import { retryAfterMs } from './retry-after.js';
+import type { RetryBudget } from './retry-budget.js';
+
+/** An attempt that failed before any byte reached the client. */
+export interface AttemptFailure {
+  readonly backend: Backend;
+  readonly reason: RetryReason;
+  /** The head's status when the backend answered one (429, 502, 503, 504). */
+  readonly status: number | null;
+}
+
+export type Choice =
+  | { readonly kind: 'backend'; readonly backend: Backend; readonly fresh: boolean }
+  | { readonly kind: 'model_not_found' }
+  | { readonly kind: 'no_backend' };
+
+/** What every request's failover shares: the fleet, the worker's retry budget and counters. */
+export interface FailoverContext {
+  readonly backends: BackendSet;
+  readonly budget: RetryBudget;
+  /** Extra attempts allowed per request (--retries). */
+  readonly retries: number;
+  /** Where requests answered without a backend are counted. */
+  readonly unrouted: BackendRecorder;
+  /** A request went out while no backend was up (backend_panic_total). */
+  onPanic(): void;
+}
+
+/**
+ * The attempts of one request: which backend each goes to, and whether a failed one may be sent again.
+ * A retry happens only while nothing has reached the client (the caller checks), only with the body in
+ * hand, at most --retries times, within the worker's retry budget, and on another backend while one is
+ * up. The one exception is the keep-alive race (a reset before any byte): with no other backend left it
+ * goes once more to the same one, on a fresh connection.
+ */
+export class Failover {
+  readonly #context: FailoverContext;
+  #model: string | null = null;
+  #replayable = false;
+  #tried: Backend[] | null = null;
+  #fresh = false;
+  #notes: AttemptNote[] | null = null;
+  #panicked = false;
+
+  constructor(context: FailoverContext) {
+    this.#context = context;
+  }
+
+  get unrouted(): BackendRecorder {
+    return this.#context.unrouted;
+  }
+
+  /** The attempts, for the access log, when there was more than one. */
+  get history(): readonly AttemptNote[] | null {
+    return this.#notes;
+  }
+
+  begin(model: string | null, replayable: boolean): void {
+    this.#model = model;
+    this.#replayable = replayable;
+    this.#context.budget.requested();
+  }
+
+  choose(): Choice {
+    const selection = this.#context.backends.select({ model: this.#model }, this.#tried);
+    if (selection.kind !== 'backend') return selection;
+    if (selection.panic && !this.#panicked) {
+      this.#panicked = true;
+      this.#context.onPanic();
+    }
+    const fresh = this.#fresh && this.#tried?.includes(selection.backend) === true;
+    this.#fresh = false;
+    return { kind: 'backend', backend: selection.backend, fresh };
+  }
+
+  /**
+   * Reads a head: a 429 or 503 with Retry-After holds its backend back for that long (whatever happens
+   * next); true when the status is one to send elsewhere (502, 503, 504, and 429 while another backend is up).
+   */
+  retriesStatus(status: number, headers: Record<string, string | string[] | undefined>, backend: Backend): boolean {
+    if (status !== 429 && !isFailureStatus(status)) return false;
+    if (status === 429 || status === 503) {
+      const holdMs = retryAfterMs(headers['retry-after']);
+      if (holdMs !== null) backend.hold(holdMs);
+    }
+    return true;
+  }
+
+  /** The retry reason of an attempt's error, or null when it is not one to retry (a timeout, an abort of ours). */
+  retriesError(err: Error): RetryReason | null {
+    const failure = failureOf(err);
+    return failure === 'connect' || failure === 'reset' ? failure : null;
+  }
+
+  /** Decides and records a retry of `failure`; false when the failed attempt's outcome must stand. */
+  retry(failure: AttemptFailure): boolean {
+    const attempts = (this.#tried?.length ?? 0) + 1;
+    if (!this.#replayable || attempts > this.#context.retries) return false;
+    const tried = this.#tried ?? [];
+    tried.push(failure.backend);
+    const elsewhere = this.#context.backends.hasAlternative({ model: this.#model }, tried);
+    if (!elsewhere && failure.reason !== 'reset') {
+      tried.pop();
+      return false;
+    }
+    if (!this.#context.budget.tryRetry()) {
+      tried.pop();
+      return false;
+    }
+    this.#tried = tried;
+    this.#fresh = failure.reason === 'reset';
+    failure.backend.metrics.retried(failure.reason);
+    this.#notes ??= [];
+    this.#notes.push({ backend: failure.backend.url, result: failure.status ?? failure.reason });
+    return true;
+  }
+}

@@ -1,0 +1,101 @@
+import type { Config } from '../config/types.js';
+import { DeferredCount } from '../metrics/deferred-count.js';
+import type { WorkerMetrics } from '../metrics/definitions.js';
+import type { BackendRecorder, RequestRecorder } from '../metrics/request-recorder.js';
+import type { BackendOut, FleetState } from '../shared/fleet.js';
+import { type BackendHealth, fleetHealth } from '../shared/health.js';
+import { BackendSet } from './backend-set.js';
+import type { FailoverContext } from './failover.js';
+import { RetryBudget } from './retry-budget.js';
+
+/** How often this worker reports its attempts in progress per backend, when they changed. */
+export const LOAD_REPORT_MS = 25;
+
+export interface WorkerFleetLink {
+  /** This worker's attempts in progress per backend URL. */
+  reportLoad(load: Record<string, number>): void;
+  /** A verdict from this worker's traffic, for the primary to spread. */
+  out(verdict: BackendOut): void;
+}
+
+/**
+ * A worker's part of the fleet: its BackendSet kept in step with the primary's FleetState, its load
+ * report to the primary (and the others' load back), its retry budget, and /healthz's backend list.
+ */
+export class WorkerFleet implements FailoverContext {
+  readonly backends: BackendSet;
+  readonly budget = new RetryBudget();
+  readonly retries: number;
+  readonly unrouted: BackendRecorder;
+  readonly #panic: DeferredCount;
+  readonly #link: WorkerFleetLink;
+  readonly #workerId: number;
+  readonly #reportTimer: NodeJS.Timeout;
+  #state: FleetState;
+  #lastReport = '';
+
+  constructor(
+    config: Config,
+    metrics: WorkerMetrics,
+    recorder: RequestRecorder,
+    workerId: number,
+    initial: FleetState,
+    link: WorkerFleetLink,
+  ) {
+    this.retries = config.retries;
+    this.unrouted = recorder.unrouted;
+    this.#link = link;
+    this.#workerId = workerId;
+    this.#panic = new DeferredCount(metrics.backendPanic.labels());
+    this.backends = new BackendSet(config, recorder, { out: (verdict) => link.out(verdict) });
+    this.#state = initial;
+    this.backends.apply(initial);
+    metrics.beforeRead(() => {
+      this.#panic.flush();
+      for (const backend of this.backends.all) metrics.backendInFlight.labels(backend.url).set(backend.inFlight);
+    });
+    this.#reportTimer = setInterval(() => this.#report(), LOAD_REPORT_MS);
+    this.#reportTimer.unref();
+  }
+
+  onPanic(): void {
+    this.#panic.add();
+  }
+
+  apply(state: FleetState): void {
+    this.#state = state;
+    this.backends.apply(state);
+  }
+
+  /** The other workers' loads, as the primary merged them (this worker's own entry is left out: its counts are exact here). */
+  onLoads(loads: ReadonlyArray<readonly [number, Readonly<Record<string, number>>]>): void {
+    const others = new Map<string, number>();
+    for (const [workerId, load] of loads) {
+      if (workerId === this.#workerId) continue;
+      for (const url in load) others.set(url, (others.get(url) ?? 0) + (load[url] as number));
+    }
+    this.backends.setOthersLoad(others);
+  }
+
+  health(): { anyUp: boolean; backends: BackendHealth[] } {
+    const byUrl = new Map(this.backends.all.map((backend) => [backend.url, backend.load()]));
+    return fleetHealth(this.#state.backends, (url) => byUrl.get(url) ?? 0);
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.#reportTimer);
+    return this.backends.close();
+  }
+
+  #report(): void {
+    const load: Record<string, number> = {};
+    let text = '';
+    for (const backend of this.backends.all) {
+      load[backend.url] = backend.inFlight;
+      text += `${backend.inFlight},`;
+    }
+    if (text === this.#lastReport) return;
+    this.#lastReport = text;
+    this.#link.reportLoad(load);
+  }
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ROUTING_POLICIES } from '../../src/config/types.js';
+import { type Candidate, createSelector } from '../../src/routing/selector.js';
+
+/** A backend as a policy sees it, with a load and a weight the test sets. */
+class Fake implements Candidate {
+  readonly url: string;
+  inFlight = 0;
+  weight: number;
+  constructor(url: string, weight = 1) {
+    this.url = url;
+    this.weight = weight;
+  }
+  load(): number {
+    return this.inFlight;
+  }
+  effectiveWeight(): number {
+    return this.weight;
+  }
+}
+
+const NOW = 1_000_000;
+const FACTS = { model: null };
+
+function picks(policy: (typeof ROUTING_POLICIES)[number], candidates: Fake[], rounds: number, hold = false): Map<string, number> {
+  const selector = createSelector(policy);
+  const counts = new Map(candidates.map((c) => [c.url, 0]));
+  for (let i = 0; i < rounds; i++) {
+    const chosen = selector.select(candidates, FACTS, NOW);
+    counts.set(chosen.url, (counts.get(chosen.url) ?? 0) + 1);
+    // `hold`: every chosen request stays in progress, as under sustained concurrency.
+    if (hold) chosen.inFlight++;
+  }
+  return counts;
+}
+
+// The same suite runs against every selection policy: what any policy must do.
+for (const policy of ROUTING_POLICIES) {
+  test(`${policy}: only ever returns one of the candidates it was given`, () => {
+    const selector = createSelector(policy);
+    const all = [new Fake('a'), new Fake('b', 3), new Fake('c')];
+    for (let i = 0; i < 300; i++) {
+      const subset = all.filter((_, j) => (i >> j) % 2 === 1);
+      if (subset.length === 0) continue;
+      assert.ok(subset.includes(selector.select(subset, FACTS, NOW)), `${policy} picked outside ${subset.map((c) => c.url)}`);
+    }
+  });
+
+  test(`${policy}: a single candidate is always chosen`, () => {
+    const only = new Fake('only');
+    only.inFlight = 1_000;
+    const selector = createSelector(policy);
+    for (let i = 0; i < 10; i++) assert.equal(selector.select([only], FACTS, NOW), only);
+  });
+
+  test(`${policy}: equal backends at light load share the requests evenly`, () => {
+    const counts = picks(policy, [new Fake('a'), new Fake('b'), new Fake('c')], 3_000);
+    for (const [url, count] of counts) {
+      // Deterministic policies are exact; random stays within 5 standard deviations of 1,000.
+      if (policy === 'random') assert.ok(Math.abs(count - 1_000) < 130, `${url}: ${count}`);
+      else assert.equal(count, 1_000, `${url}: ${count}`);
+    }
+  });
+
+  test(`${policy}: weights set the share (3:1)`, () => {
+    const counts = picks(policy, [new Fake('heavy', 3), new Fake('light', 1)], 4_000);
+    const heavy = counts.get('heavy') ?? 0;
+    if (policy === 'random') assert.ok(Math.abs(heavy - 3_000) < 140, `heavy: ${heavy}`);
+    else assert.equal(heavy, 3_000);
+  });
+
+  test(`${policy}: a backend in slow start (a fraction of its weight) gets that fraction`, () => {
+    const ramping = new Fake('ramping', 0.25);
+    const counts = picks(policy, [new Fake('a'), ramping], 5_000);
+    const share = (counts.get('ramping') ?? 0) / 5_000;
+    assert.ok(Math.abs(share - 0.2) < 0.02, `share ${share}`);
+  });
+}
+
+test('round-robin is smooth: 5:1:1 interleaves the light backends instead of bunching them', () => {
+  const selector = createSelector('round-robin');
+  const candidates = [new Fake('a', 5), new Fake('b'), new Fake('c')];
+  const order = Array.from({ length: 7 }, () => selector.select(candidates, FACTS, NOW).url).join('');
+  assert.equal(order, 'aabacaa');
+});
+
+test('least-load: the backend with the fewest requests in progress wins, per unit of weight', () => {
+  const selector = createSelector('least-load');
+  const a = new Fake('a');
+  const b = new Fake('b');
+  const c = new Fake('c', 2);
+  a.inFlight = 3;
+  b.inFlight = 1;
+  c.inFlight = 4;
+  assert.equal(selector.select([a, b, c], FACTS, NOW), b);
+  c.inFlight = 1;
+  assert.equal(selector.select([a, b, c], FACTS, NOW), c, '1/2 beats 1/1');
+});
+
+test('least-load under sustained concurrency: a backend holding its requests longer gets fewer new ones', () => {
+  const fast = [new Fake('fast-1'), new Fake('fast-2')];
+  const slow = new Fake('slow');
+  const selector = createSelector('least-load');
+  const counts = new Map<string, number>();
+  // Fast backends finish their requests at once; the slow one keeps each for 10 rounds.
+  const slowDone: number[] = [];
+  for (let round = 0; round < 1_000; round++) {
+    while (slowDone.length > 0 && (slowDone[0] as number) <= round) {
+      slowDone.shift();
+      slow.inFlight--;
+    }
+    const chosen = selector.select([...fast, slow], FACTS, NOW);
+    counts.set(chosen.url, (counts.get(chosen.url) ?? 0) + 1);
+    if (chosen === slow) {
+      slow.inFlight++;
+      slowDone.push(round + 10);
+    }
+  }
+  assert.ok((counts.get('slow') ?? 0) <= 100, `slow got ${counts.get('slow')}`);
+});
+
+test('least-load counts the load it is shown: other workers’ requests weigh like its own', () => {
+  const counts = picks('least-load', [new Fake('a'), new Fake('b')], 100, true);
+  assert.deepEqual([...counts.values()], [50, 50]);
+});
