@@ -4,10 +4,11 @@ import { sendDashboard } from '../dashboard/send-dashboard.js';
 
 export interface MetricsEndpoints {
   metrics(): Promise<{ status: number; contentType: string; body: string }>;
+  history(): { status: number; contentType: string; body: string };
   health(): Record<string, unknown>;
 }
 
-/** The primary's own port for /metrics and /healthz (e.g. on loopback when the main port is public). */
+/** The primary's own port for /metrics, /healthz and the dashboard (e.g. on loopback when the main port is public). */
 export function createMetricsServer(endpoints: MetricsEndpoints): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -24,11 +25,13 @@ export function createMetricsServer(endpoints: MetricsEndpoints): Server {
       sendDashboard(res, req.method === 'HEAD');
       return;
     }
-    if (path !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('only /metrics, /healthz and /dashboard are served here\n');
+    if (path !== '/metrics' && path !== '/dashboard/history') {
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('only /metrics, /healthz, /dashboard and /dashboard/history are served here\n');
       return;
     }
-    void endpoints.metrics().then((answer) => {
+    void (path === '/metrics' ? endpoints.metrics() : Promise.resolve(endpoints.history())).then((answer) => {
       res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body) });
       res.end(req.method === 'HEAD' ? undefined : answer.body);
     });

@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
+import { createDashboardHistory, historyIntervalMs } from '../dashboard/dashboard-history.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createPrimaryMetrics } from '../metrics/definitions.js';
 import { healthBody } from '../shared/health.js';
@@ -50,6 +51,9 @@ export async function runPrimary(config: Config): Promise<void> {
         case 'iproxy:scrape-req':
           void scrape().then((answer) => supervisor.send(worker, { type: 'iproxy:scrape-res', id: message.id, ...answer }));
           break;
+        case 'iproxy:history-req':
+          supervisor.send(worker, { type: 'iproxy:history-res', id: message.id, ...historyAnswer() });
+          break;
       }
     },
   });
@@ -62,12 +66,17 @@ export async function runPrimary(config: Config): Promise<void> {
       return { status: 500, contentType: 'text/plain', body: 'metrics aggregation failed\n' };
     }
   };
+  const history = createDashboardHistory(
+    () => scrape().then((answer) => (answer.status === 200 ? answer.body : null)),
+    historyIntervalMs(process.env),
+  );
+  const historyAnswer = () => ({ status: 200, contentType: 'application/json', body: history.json() });
   const health = () => ({
     ...healthBody(supervisor.readyCount(), startedAtMs, process.pid, supervisor.describe()),
     primaryPid: process.pid,
   });
 
-  const metricsServer = config.metricsPort === null ? null : createMetricsServer({ metrics: scrape, health });
+  const metricsServer = config.metricsPort === null ? null : createMetricsServer({ metrics: scrape, history: historyAnswer, health });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) {
@@ -78,6 +87,7 @@ export async function runPrimary(config: Config): Promise<void> {
     }
     stopping = true;
     log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'stopping: draining workers');
+    history.close();
     await supervisor.stop();
     metricsServer?.close();
     log.info({}, 'stopped');
@@ -94,6 +104,8 @@ export async function runPrimary(config: Config): Promise<void> {
     log.info({ address: address.address, port: address.port }, 'metrics port listening');
   }
   await supervisor.start();
+  // Sampling starts once every worker listens: a worker still starting would only delay the merge.
+  history.start();
   log.info(
     { host: config.host, port: supervisor.listeningPort, workers: config.workers, backend: config.backends.map((b) => b.url) },
     'proxy ready',

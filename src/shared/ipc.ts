@@ -19,11 +19,13 @@ export type WorkerToPrimary =
   | { type: 'iproxy:ready'; address: string; port: number }
   | { type: 'iproxy:metrics-res'; id: number; metrics: MetricsSnapshot }
   | { type: 'iproxy:final-metrics'; metrics: MetricsSnapshot }
-  | { type: 'iproxy:scrape-req'; id: number };
+  | { type: 'iproxy:scrape-req'; id: number }
+  | { type: 'iproxy:history-req'; id: number };
 
 export type PrimaryToWorker =
   | { type: 'iproxy:metrics-req'; id: number }
   | { type: 'iproxy:scrape-res'; id: number; status: number; contentType: string; body: string }
+  | { type: 'iproxy:history-res'; id: number; status: number; contentType: string; body: string }
   | { type: 'iproxy:state'; workersAlive: number; startedAtMs: number; workers: WorkerInfo[] }
   | { type: 'iproxy:drain'; deadlineMs: number }
   | { type: 'iproxy:final-ack' };

@@ -19,9 +19,10 @@ import { readBody } from './read-body.js';
 import { createRouter } from './router.js';
 import type { UpstreamSet } from './upstream-set.js';
 
-/** Where /metrics and /healthz answers come from (the primary, over IPC, in a cluster). */
+/** Where /metrics, /dashboard/history and /healthz answers come from (the primary, over IPC, in a cluster). */
 export interface LocalEndpoints {
   metrics(): Promise<{ status: number; contentType: string; body: string }>;
+  history(): Promise<{ status: number; contentType: string; body: string }>;
   health(): Record<string, unknown>;
 }
 
@@ -105,8 +106,9 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     if (draining) res.shouldKeepAlive = false;
     const route = router.route(req.method as string, req.url as string);
     switch (route.kind) {
-      case 'metrics': {
-        const answer = await local.metrics();
+      case 'metrics':
+      case 'dashboard-history': {
+        const answer = await (route.kind === 'metrics' ? local.metrics() : local.history());
         res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body) });
         res.end(req.method === 'HEAD' ? undefined : answer.body);
         return;

@@ -6,6 +6,7 @@ export type Route =
   | { kind: 'metrics' }
   | { kind: 'healthz' }
   | { kind: 'dashboard' }
+  | { kind: 'dashboard-history' }
   | { kind: 'bad-target' }
   | { kind: 'method-not-allowed'; allow: string }
   | { kind: 'proxy'; upstreamPath: string; endpoint: string; completion: CompletionKind | null };
@@ -17,17 +18,18 @@ const COMPLETIONS: ReadonlyMap<string, CompletionKind> = new Map([
 ]);
 
 /** The proxy's own pages: answered here, never forwarded. */
-const OWN_PATHS: ReadonlyMap<string, 'metrics' | 'healthz' | 'dashboard'> = new Map([
+const OWN_PATHS: ReadonlyMap<string, 'metrics' | 'healthz' | 'dashboard' | 'dashboard-history'> = new Map([
   ['/metrics', 'metrics'],
   ['/healthz', 'healthz'],
   ['/dashboard', 'dashboard'],
+  ['/dashboard/history', 'dashboard-history'],
 ] as const);
 
 export interface Router {
   route(method: string, target: string): Route;
 }
 
-/** The proxy's own paths (/metrics, /healthz, /dashboard) are matched before the prefix is stripped and are never forwarded. */
+/** The proxy's own paths (/metrics, /healthz, /dashboard, /dashboard/history) are matched before the prefix is stripped and are never forwarded. */
 export function createRouter(stripPrefix: string): Router {
   const prefixSlash = `${stripPrefix}/`;
   return {

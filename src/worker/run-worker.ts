@@ -71,6 +71,7 @@ export function runWorker(config: Config): void {
     log,
     local: {
       metrics: () => relay.request(),
+      history: () => relay.request('iproxy:history-req'),
       health: () => ({ ...healthBody(state.workersAlive, state.startedAtMs, process.pid, state.workers), primaryPid: process.ppid }),
     },
   });
@@ -96,6 +97,7 @@ export function runWorker(config: Config): void {
         void snapshot().then((metrics) => send({ type: 'iproxy:metrics-res', id: message.id, metrics }));
         break;
       case 'iproxy:scrape-res':
+      case 'iproxy:history-res':
         relay.onAnswer(message);
         break;
       case 'iproxy:state':
