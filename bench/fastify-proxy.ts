@@ -3,27 +3,19 @@
  * forwarding every path and method to the backend, bodies streamed. One process, no logging.
  * Usage: node dist/bench/fastify-proxy.js --backend URL [--port 0] [--host 127.0.0.1] [--connections 256]
  */
-import { parseArgs } from 'node:util';
 import httpProxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
+import { parseBaselineArgs } from './baseline-args.js';
 
-const { values } = parseArgs({
-  options: {
-    backend: { type: 'string' },
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string', default: '0' },
-    connections: { type: 'string', default: '256' },
-  },
-});
-if (values.backend === undefined) throw new Error('--backend URL is required');
+const values = parseBaselineArgs();
 
 const app = Fastify({ logger: false });
 await app.register(httpProxy, {
   upstream: values.backend,
   // reply-from's own default is 128 connections; give it what the other proxies get.
-  undici: { connections: Number(values.connections), pipelining: 1 },
+  undici: { connections: values.connections, pipelining: 1 },
 });
-await app.listen({ host: values.host, port: Number(values.port) });
+await app.listen({ host: values.host, port: values.port });
 const address = app.server.address();
 console.log(
   JSON.stringify({ msg: 'fastify proxy listening', port: typeof address === 'object' && address !== null ? address.port : null }),

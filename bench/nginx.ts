@@ -1,21 +1,34 @@
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { accepts, freePort, type Server, startChild } from './targets.js';
+import { freePort } from '../test/helpers/ports.js';
+import { run } from '../test/helpers/processes.js';
+import { type Server, startChild } from './start-child.js';
 
 const TEMPLATE = fileURLToPath(new URL('../../bench/nginx/nginx.conf.template', import.meta.url));
 
 export const NGINX_INSTALL_HINT =
   'nginx not found on PATH: the nginx columns are skipped. Install it with `apt-get install -y nginx-light` (Debian/Ubuntu, as root) and run the bench again.';
 
+const VERSION_TIMEOUT_MS = 5_000;
+
+export interface Nginx {
+  path: string;
+  version: string;
+}
+
 /** The nginx binary and its version line, or null when it is not installed. */
-export function findNginx(): { path: string; version: string } | null {
+export async function findNginx(): Promise<Nginx | null> {
   for (const path of ['nginx', '/usr/sbin/nginx']) {
-    // nginx -v prints `nginx version: nginx/1.x.y` to stderr.
-    const result = spawnSync(path, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const match = /nginx version: (\S+)/.exec(`${result.stderr ?? ''}${result.stdout ?? ''}`);
-    if (result.error === undefined && match !== null) return { path, version: match[1]! };
+    try {
+      const result = await run(path, ['-v'], {}, VERSION_TIMEOUT_MS);
+      // nginx -v prints `nginx version: nginx/1.x.y` to stderr.
+      const match = /nginx version: (\S+)/.exec(`${result.stderr}${result.stdout}`);
+      if (match !== null) return { path, version: match[1]! };
+    } catch {
+      // ENOENT: not at this path
+    }
   }
   return null;
 }
@@ -59,6 +72,19 @@ export async function startNginx(
   writeFileSync(confPath, config);
   const args = ['-p', `${prefix}/`, '-c', confPath, '-e', logPath, '-g', 'daemon off;'];
   const url = `http://127.0.0.1:${port}`;
-  const server = await startChild(name, binary, args, logPath, async () => ((await accepts(port)) ? url : null), accessLogPath);
+  const probe = async (): Promise<string | null> => ((await accepts(port)) ? url : null);
+  const server = await startChild({ name, file: binary, args, logPath, probe, accessLogPath });
   return { ...server, config };
+}
+
+/** True once something accepts TCP connections on 127.0.0.1:port (nginx prints nothing when it is ready). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -1,12 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { run } from '../test/helpers/processes.js';
+
+const GETCONF_TIMEOUT_MS = 5_000;
 
 /** Clock ticks per second of utime/stime in /proc/<pid>/stat (getconf CLK_TCK, 100 on nearly every Linux). */
-export const CLK_TCK = readClockTicks();
+export const CLK_TCK = await readClockTicks();
 
-function readClockTicks(): number {
+async function readClockTicks(): Promise<number> {
   try {
-    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    const ticks = Number((await run('getconf', ['CLK_TCK'], {}, GETCONF_TIMEOUT_MS)).stdout.trim());
     return Number.isInteger(ticks) && ticks > 0 ? ticks : 100;
   } catch {
     return 100;
@@ -56,8 +58,8 @@ export interface TreeSample {
   rssKb: number;
 }
 
-/** CPU and RSS of a process and all its descendants (one scan of /proc for the parent links). */
-export function sampleTree(rootPid: number): TreeSample {
+/** Every process alive now, by pid. */
+function scanProc(): Map<number, StatLine> {
   const stats = new Map<number, StatLine>();
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
@@ -65,6 +67,19 @@ export function sampleTree(rootPid: number): TreeSample {
     const stat = readStat(pid);
     if (stat !== null) stats.set(pid, stat);
   }
+  return stats;
+}
+
+/** The direct children of `parent` (a proxy primary's workers), lowest pid first. */
+export function childPids(parent: number): number[] {
+  const pids: number[] = [];
+  for (const [pid, stat] of scanProc()) if (stat.ppid === parent) pids.push(pid);
+  return pids.sort((a, b) => a - b);
+}
+
+/** CPU and RSS of a process and all its descendants (one scan of /proc for the parent links). */
+export function sampleTree(rootPid: number): TreeSample {
+  const stats = scanProc();
   const pids: number[] = [];
   if (stats.has(rootPid)) {
     const queue = [rootPid];

@@ -5,18 +5,10 @@
  */
 import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { parseBaselineArgs } from './baseline-args.js';
 
-const { values } = parseArgs({
-  options: {
-    backend: { type: 'string' },
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string', default: '0' },
-    connections: { type: 'string', default: '256' },
-  },
-});
-if (values.backend === undefined) throw new Error('--backend URL is required');
+const values = parseBaselineArgs();
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -45,7 +37,7 @@ function endToEnd(
   return out;
 }
 
-const pool = new Pool(values.backend, { connections: Number(values.connections), pipelining: 1 });
+const pool = new Pool(values.backend, { connections: values.connections, pipelining: 1 });
 
 const server = createServer(async (req, res) => {
   const abort = new AbortController();
@@ -69,7 +61,7 @@ const server = createServer(async (req, res) => {
   }
 });
 
-server.listen(Number(values.port), values.host, () => {
+server.listen(values.port, values.host, () => {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : null;
   console.log(JSON.stringify({ msg: 'simple proxy listening', port }));

@@ -1,50 +1,37 @@
-import { median, NGINX_TARGET, SIMPLE_TARGET } from './report.js';
-import type { StreamRunResult } from './stream-bench.js';
+import { fmt, markdownTable, ratio, signed } from './markdown.js';
+import type { StreamRunResult } from './measure-stream.js';
+import { known, median, medianOrNull } from './stats.js';
+import { DIRECT_TARGET, findReferences, INJECTING_TARGETS, PLAIN_TARGET, PROXY_TARGET } from './target-names.js';
 import { STREAM } from './workloads.js';
 
-export const PLAIN_TARGET = 'proxy-1w-plain';
-/** Targets whose proxy injects stream_options.include_usage and must hide the usage chunk. */
-export const INJECTING_TARGETS: readonly string[] = ['proxy-1w'];
-
-export interface StreamSummary {
-  target: string;
-  streams: number;
-  runs: number;
-  tokensPerSec: number;
-  /** Summed over the runs. */
-  completed: number;
-  failed: number;
-  lostTokens: number;
-  usageChunks: number;
-  batchedPct: number | null;
-  ttftP50: number | null;
-  gapP50: number | null;
-  gapP99: number | null;
-  proxyCpuUsPerToken: number | null;
-  proxyCpuUsPerTokenMin: number | null;
-  proxyCpuUsPerTokenMax: number | null;
-  backendCpuUsPerToken: number | null;
-  proxyCpuPct: number | null;
-  backendCpuPct: number | null;
-  loadgenCpuPct: number;
-  machineBusyPct: number;
-  otherCpuPct: number;
-  interruptCpuPct: number;
-  proxyIdleRssMb: number | null;
-  proxyWindowRssMb: number | null;
-  proxyEndRssMb: number | null;
-  proxyRssMbPer1kStreams: number | null;
-  errorSamples: string[];
-}
-
-function known(values: readonly (number | null)[]): number[] {
-  return values.filter((v): v is number => v !== null);
-}
-
-function medianOrNull(values: readonly (number | null)[]): number | null {
-  const list = known(values);
-  return list.length === 0 ? null : median(list);
-}
+/** Medians over the repetitions of one target at one stream count; the counts of streams, tokens and chunks are summed. */
+export type StreamSummary = Pick<
+  StreamRunResult,
+  | 'target'
+  | 'streams'
+  | 'tokensPerSec'
+  | 'completed'
+  | 'failed'
+  | 'lostTokens'
+  | 'usageChunks'
+  | 'batchedPct'
+  | 'ttftP50'
+  | 'gapP50'
+  | 'gapP99'
+  | 'proxyCpuUsPerToken'
+  | 'backendCpuUsPerToken'
+  | 'proxyCpuPct'
+  | 'backendCpuPct'
+  | 'loadgenCpuPct'
+  | 'machineBusyPct'
+  | 'otherCpuPct'
+  | 'interruptCpuPct'
+  | 'proxyIdleRssMb'
+  | 'proxyWindowRssMb'
+  | 'proxyEndRssMb'
+  | 'proxyRssMbPer1kStreams'
+  | 'errorSamples'
+> & { runs: number; proxyCpuUsPerTokenMin: number | null; proxyCpuUsPerTokenMax: number | null };
 
 export function summarizeStream(target: string, streams: number, runs: readonly StreamRunResult[]): StreamSummary {
   const proxyCpu = known(runs.map((r) => r.proxyCpuUsPerToken));
@@ -80,19 +67,11 @@ export function summarizeStream(target: string, streams: number, runs: readonly 
   };
 }
 
-const fmt = (v: number | null, digits = 0): string =>
-  v === null ? '–' : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ratio = (v: number | null, base: number | null): string =>
-  v === null || base === null || base === 0 ? '–' : `${(v / base).toFixed(2)}×`;
-const delta = (v: number | null, base: number | null, digits = 1): string =>
-  v === null || base === null ? '–' : `${v - base >= 0 ? '+' : '−'}${fmt(Math.abs(v - base), digits)}`;
+const delta = (v: number | null, base: number | null, digits = 1): string => (v === null || base === null ? '–' : signed(v - base, digits));
 
 /** One markdown table for one stream count: medians per target, ratios to `direct`, nginx and the simple undici proxy. */
 export function renderStreamTable(summaries: readonly StreamSummary[]): string {
-  const find = (name: string): StreamSummary | null => summaries.find((s) => s.target === name) ?? null;
-  const direct = find('direct');
-  const nginx = find(NGINX_TARGET);
-  const simple = find(SIMPLE_TARGET);
+  const { direct, nginx, simple } = findReferences(summaries);
   const header = [
     'target',
     'tokens/s at client',
@@ -136,17 +115,16 @@ export function renderStreamTable(summaries: readonly StreamSummary[]): string {
       fmt(s.machineBusyPct),
     ];
   });
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+  return markdownTable(header, rows);
 }
 
 /** What the LLM accounting (scanning + usage injection) costs per token: proxy-1w against proxy-1w-plain, differences of medians. */
 export function accountingCost(summaries: readonly StreamSummary[]): string[] {
   const cpu = (name: string): number | null => summaries.find((s) => s.target === name)?.proxyCpuUsPerToken ?? null;
-  const full = cpu('proxy-1w');
+  const full = cpu(PROXY_TARGET);
   const plain = cpu(PLAIN_TARGET);
   if (full === null || plain === null) return [];
-  const pct = `${full - plain >= 0 ? '+' : '−'}${fmt((Math.abs(full - plain) / plain) * 100)}%`;
+  const pct = `${signed(((full - plain) / plain) * 100, 0)}%`;
   return [
     `Accounting cost per relayed token (proxy CPU, difference of medians, so noisy when small): scanning + usage injection (proxy-1w − ${PLAIN_TARGET}) ${delta(full, plain, 2)} µs (${pct}).`,
   ];
@@ -172,7 +150,8 @@ export function streamFindings(summaries: readonly StreamSummary[]): string[] {
       issues.push(`median inter-token gap ${fmt(s.gapP50, 2)} ms, expected ~${expectedGap} ms`);
     if (s.batchedPct !== null && s.batchedPct >= 5)
       issues.push(`${fmt(s.batchedPct, 1)}% of tokens arrived < 1 ms after the previous one of their stream (batched)`);
-    if (s.target !== 'direct' && s.proxyCpuUsPerToken === null) issues.push('proxy CPU unknown (a worker came or went during every run)');
+    if (s.target !== DIRECT_TARGET && s.proxyCpuUsPerToken === null)
+      issues.push('proxy CPU unknown (a worker came or went during every run)');
     if (issues.length > 0) notes.push(`stream ${s.streams}/${s.target}: ${issues.join('; ')}.`);
   }
   return notes;

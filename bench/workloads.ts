@@ -61,3 +61,11 @@ export const STREAM: StreamWorkload = {
 
 /** Wall time of one stream at the backend: the last token is due (tokens - 1) delays after the first. */
 export const STREAM_LIFETIME_MS = STREAM_TTFT_MS + (STREAM_TOKENS - 1) * STREAM_TOKEN_DELAY_MS;
+
+/** Every stream open before the window has sent tokens for a while: at least one whole lifetime and a second. */
+export function streamWarmupMs(warmupS: number): number {
+  return Math.max(warmupS * 1000, STREAM_LIFETIME_MS + 1000);
+}
+
+/** After the window, open streams get their remaining lifetime plus a grace to end on their own. */
+export const STREAM_DRAIN_MS = STREAM_LIFETIME_MS + 5_000;

@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
+import { createDashboardHistory, historyIntervalMs } from '../dashboard/dashboard-history.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createPrimaryMetrics } from '../metrics/definitions.js';
 import { createFleetMetrics } from '../metrics/fleet-metrics.js';
@@ -71,6 +72,9 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[])
         case 'iproxy:backend-out':
           fleet.onOut(message.verdict);
           break;
+        case 'iproxy:history-req':
+          supervisor.send(worker, { type: 'iproxy:history-res', id: message.id, ...historyAnswer() });
+          break;
       }
     },
   });
@@ -83,6 +87,11 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[])
       return { status: 500, contentType: 'text/plain', body: 'metrics aggregation failed\n' };
     }
   };
+  const history = createDashboardHistory(
+    () => scrape().then((answer) => (answer.status === 200 ? answer.body : null)),
+    historyIntervalMs(process.env),
+  );
+  const historyAnswer = () => ({ status: 200, contentType: 'application/json', body: history.json() });
   const health = () => {
     const totals = loads.totals();
     const backends = fleetHealth(fleet.state().backends, (url) => totals.get(url) ?? 0);
@@ -97,7 +106,8 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[])
     };
   };
 
-  const metricsServer = config.metricsPort === null ? null : createMetricsServer({ metrics: scrape, health });
+  const metricsServer =
+    config.metricsPort === null ? null : createMetricsServer({ metrics: scrape, history: async () => historyAnswer(), health });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) {
@@ -108,6 +118,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[])
     }
     stopping = true;
     log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'stopping: draining workers');
+    history.close();
     await supervisor.stop();
     fleet.close();
     loads.close();
@@ -138,6 +149,8 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[])
   }
   await fleet.start();
   await supervisor.start();
+  // Sampling starts once every worker listens: a worker still starting would only delay the merge.
+  history.start();
   log.info(
     { host: config.host, port: supervisor.listeningPort, workers: config.workers, backends: fleet.members().map((m) => m.url) },
     'proxy ready',

@@ -24,11 +24,13 @@ export type WorkerToPrimary =
   /** This worker's attempts in progress per backend URL (sent when they changed, at most every few tens of ms). */
   | { type: 'iproxy:load'; load: Record<string, number> }
   /** This worker's verdict from live traffic: a backend to take out (max fails) or to leave alone (Retry-After). */
-  | { type: 'iproxy:backend-out'; verdict: BackendOut };
+  | { type: 'iproxy:backend-out'; verdict: BackendOut }
+  | { type: 'iproxy:history-req'; id: number };
 
 export type PrimaryToWorker =
   | { type: 'iproxy:metrics-req'; id: number }
   | { type: 'iproxy:scrape-res'; id: number; status: number; contentType: string; body: string }
+  | { type: 'iproxy:history-res'; id: number; status: number; contentType: string; body: string }
   | { type: 'iproxy:state'; workersAlive: number; startedAtMs: number; workers: WorkerInfo[] }
   | { type: 'iproxy:drain'; deadlineMs: number }
   | { type: 'iproxy:final-ack' }

@@ -6,10 +6,11 @@ export const OWN_PATHS: ReadonlyMap<string, OwnRoute> = new Map([
   ['/metrics', 'metrics'],
   ['/healthz', 'healthz'],
   ['/dashboard', 'dashboard'],
+  ['/dashboard/history', 'dashboard-history'],
   ['/livez', 'livez'],
 ] as const);
 
-export type OwnRoute = 'metrics' | 'healthz' | 'dashboard' | 'livez';
+export type OwnRoute = 'metrics' | 'healthz' | 'dashboard' | 'dashboard-history' | 'livez';
 
 /** /livez: the process answers. Unlike /healthz it does not depend on the backends, so an orchestrator's liveness check never restarts the proxy because a GPU server is down. */
 const LIVE_BODY = (): string => JSON.stringify({ status: 'ok', pid: process.pid });
@@ -23,6 +24,8 @@ export interface TextAnswer {
 /** Where the answers come from: the primary merges metrics for the whole proxy; health is local knowledge. */
 export interface OwnEndpoints {
   metrics(): Promise<TextAnswer>;
+  /** The primary's ring of the dashboard's series (JSON), so the page shows history the moment it opens. */
+  history(): Promise<TextAnswer>;
   /** The /healthz status (200, or 503 while draining or with no backend up) and its JSON body. */
   health(): { readonly status: number; readonly body: Record<string, unknown> };
 }
@@ -31,8 +34,9 @@ export interface OwnEndpoints {
 export async function serveOwnRoute(route: OwnRoute, req: IncomingMessage, res: ServerResponse, endpoints: OwnEndpoints): Promise<void> {
   const head = req.method === 'HEAD';
   switch (route) {
-    case 'metrics': {
-      const answer = await endpoints.metrics();
+    case 'metrics':
+    case 'dashboard-history': {
+      const answer = await (route === 'metrics' ? endpoints.metrics() : endpoints.history());
       res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body) });
       res.end(head ? undefined : answer.body);
       return;

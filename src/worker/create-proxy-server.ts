@@ -50,6 +50,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const proxy = createProxyHandler({ config, fleet: deps.fleet, malformed: deps.malformed, log, isDraining });
   const own: OwnEndpoints = {
     metrics: deps.own.metrics,
+    history: deps.own.history,
     health() {
       const answer = deps.own.health();
       return draining ? { status: 503, body: { ...answer.body, status: 'draining' } } : answer;

@@ -20,6 +20,7 @@ const UNAVAILABLE: ScrapeAnswer = {
 /**
  * /metrics on a worker asks the primary, which merges every worker's registry (this one included)
  * and sends the text back, so a scrape sees the same totals whichever worker it lands on.
+ * /dashboard/history comes the same way: only the primary samples the merged metrics.
  */
 export class MetricsRelay {
   readonly #pending = new Map<number, (answer: ScrapeAnswer) => void>();
@@ -30,7 +31,7 @@ export class MetricsRelay {
     this.#send = send;
   }
 
-  request(): Promise<ScrapeAnswer> {
+  request(type: 'iproxy:scrape-req' | 'iproxy:history-req' = 'iproxy:scrape-req'): Promise<ScrapeAnswer> {
     const id = this.#nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -41,14 +42,14 @@ export class MetricsRelay {
         clearTimeout(timer);
         resolve(answer);
       });
-      if (!this.#send({ type: 'iproxy:scrape-req', id })) {
+      if (!this.#send({ type, id })) {
         this.#pending.get(id)?.(UNAVAILABLE);
         this.#pending.delete(id);
       }
     });
   }
 
-  onAnswer(message: Extract<PrimaryToWorker, { type: 'iproxy:scrape-res' }>): void {
+  onAnswer(message: Extract<PrimaryToWorker, { type: 'iproxy:scrape-res' | 'iproxy:history-res' }>): void {
     const resolve = this.#pending.get(message.id);
     if (resolve === undefined) return;
     this.#pending.delete(message.id);

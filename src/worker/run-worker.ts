@@ -75,6 +75,7 @@ export function runWorker(config: Config): void {
     log,
     own: {
       metrics: () => relay.request(),
+      history: () => relay.request('iproxy:history-req'),
       health: () => {
         const backends = fleet.health();
         return {
@@ -111,6 +112,7 @@ export function runWorker(config: Config): void {
         void snapshot().then((metrics) => send({ type: 'iproxy:metrics-res', id: message.id, metrics }));
         break;
       case 'iproxy:scrape-res':
+      case 'iproxy:history-res':
         relay.onAnswer(message);
         break;
       case 'iproxy:state':

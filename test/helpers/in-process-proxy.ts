@@ -52,6 +52,8 @@ export async function startInProcessProxy(t: TestContext, flags: Record<string, 
     log,
     own: {
       metrics: async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
+      // The history lives in a cluster's primary; one in-process worker has none.
+      history: async () => ({ status: 404, contentType: 'text/plain', body: 'no dashboard history without a primary\n' }),
       health: () => {
         const backends = fleet.health();
         return {

@@ -1,3 +1,6 @@
+import { fmt, markdownTable, ratio, signed } from './markdown.js';
+import { median, medianOrNull } from './stats.js';
+import { DIRECT_TARGET, findReferences } from './target-names.js';
 import type { HttpWorkloadName } from './workloads.js';
 
 /** One measured run of one target under one workload. */
@@ -33,33 +36,22 @@ export interface RunResult {
   accessLogBytesPerReq: number | null;
 }
 
-export interface Summary {
-  target: string;
-  runs: number;
-  reqPerSec: number;
-  latencyP50: number;
-  latencyP99: number;
-  proxyCpuUsPerReq: number | null;
-  backendCpuUsPerReq: number | null;
-  proxyRssMb: number | null;
-  proxyCpuPct: number | null;
-  backendCpuPct: number | null;
-  loadgenCpuPct: number;
-  machineBusyPct: number;
-  otherCpuPct: number;
-  failures: number;
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-export function medianOrNull(values: readonly (number | null)[]): number | null {
-  const known = values.filter((v): v is number => v !== null);
-  return known.length === 0 ? null : median(known);
-}
+/** Medians over the repetitions of one target and workload. */
+export type Summary = Pick<
+  RunResult,
+  | 'target'
+  | 'reqPerSec'
+  | 'latencyP50'
+  | 'latencyP99'
+  | 'proxyCpuUsPerReq'
+  | 'backendCpuUsPerReq'
+  | 'proxyRssMb'
+  | 'proxyCpuPct'
+  | 'backendCpuPct'
+  | 'loadgenCpuPct'
+  | 'machineBusyPct'
+  | 'otherCpuPct'
+> & { runs: number; failures: number };
 
 export function summarize(target: string, runs: readonly RunResult[]): Summary {
   return {
@@ -80,24 +72,12 @@ export function summarize(target: string, runs: readonly RunResult[]): Summary {
   };
 }
 
-const fmt = (v: number | null, digits = 0): string =>
-  v === null ? '–' : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ratio = (v: number | null, base: number | null): string =>
-  v === null || base === null || base === 0 ? '–' : `${(v / base).toFixed(2)}×`;
-
-/** The targets every other one is compared with, besides `direct`. */
-export const NGINX_TARGET = 'nginx';
-export const SIMPLE_TARGET = 'simple-undici';
-
 /**
  * One markdown table: medians per target, req/s relative to `direct`, proxy CPU per request relative to
  * nginx (1 worker, no access log) and to the simple undici proxy.
  */
 export function renderTable(summaries: readonly Summary[]): string {
-  const find = (name: string): Summary | null => summaries.find((s) => s.target === name) ?? null;
-  const direct = find('direct');
-  const nginx = find(NGINX_TARGET);
-  const simple = find(SIMPLE_TARGET);
+  const { direct, nginx, simple } = findReferences(summaries);
   const header = [
     'target',
     'req/s',
@@ -128,8 +108,7 @@ export function renderTable(summaries: readonly Summary[]): string {
     fmt(s.machineBusyPct),
     String(s.failures),
   ]);
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+  return markdownTable(header, rows);
 }
 
 /**
@@ -172,10 +151,6 @@ export function accessLogCost(on: string, off: string, runs: readonly RunResult[
   ];
 }
 
-function signed(v: number): string {
-  return `${v >= 0 ? '+' : '−'}${fmt(Math.abs(v), 1)}`;
-}
-
 /** Plain-language warnings the numbers call for, one line per target: saturated backend or machine, outside load, failures. */
 export function findings(workload: string, summaries: readonly Summary[]): string[] {
   const notes: string[] = [];
@@ -190,7 +165,8 @@ export function findings(workload: string, summaries: readonly Summary[]): strin
     if (s.otherCpuPct >= 20)
       issues.push(`${fmt(s.otherCpuPct)}% of a core used by processes outside the benchmark (shared machine): noisy`);
     if (s.failures > 0) issues.push(`${s.failures} failed requests (non-2xx, errors, timeouts) over ${s.runs} runs`);
-    if (s.target !== 'direct' && s.proxyCpuUsPerReq === null) issues.push('proxy CPU unknown (a worker came or went during every run)');
+    if (s.target !== DIRECT_TARGET && s.proxyCpuUsPerReq === null)
+      issues.push('proxy CPU unknown (a worker came or went during every run)');
     if (issues.length > 0) notes.push(`${workload}/${s.target}: ${issues.join('; ')}.`);
   }
   return notes;

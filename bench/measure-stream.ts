@@ -1,10 +1,13 @@
-import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { BenchArgs } from './args.js';
-import { cpuSecondsBetween, rssKbOf, sampleSystem, sampleTree } from './proc-cpu.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BenchArgs } from './bench-args.js';
+import { type CpuUse, pctOfCore, startCpuWindow, usPer } from './cpu-window.js';
+import { rssKbOf, sampleTree } from './proc-cpu.js';
+import type { Server } from './start-child.js';
+import { median } from './stats.js';
 import { StreamLoad } from './stream-client.js';
-import { type Server, sleep } from './targets.js';
-import { STREAM, STREAM_LIFETIME_MS } from './workloads.js';
+import type { StreamLoadStats } from './stream-load-stats.js';
+import { STREAM, STREAM_DRAIN_MS, STREAM_LIFETIME_MS, streamWarmupMs } from './workloads.js';
 
 /** A target of the stream workload: where the client connects and which path it asks for. */
 export interface StreamTarget {
@@ -16,8 +19,6 @@ export interface StreamTarget {
 
 /** RSS samples taken inside the measured window, at these fractions of it. */
 const RSS_SAMPLE_POINTS = [0.25, 0.5, 0.75] as const;
-/** After the window, open streams get their remaining lifetime plus this to end on their own. */
-const DRAIN_GRACE_MS = 5_000;
 
 export interface StreamRunResult {
   target: string;
@@ -80,53 +81,40 @@ export async function measureStream(
   // Idle baseline: the proxy has had no traffic while the other targets were measured.
   const idleRssKb = target.proxy === null ? null : sampleTree(target.proxy.pid).rssKb;
   load.start();
-  await sleep(Math.max(args.warmup * 1000, STREAM_LIFETIME_MS + 1000));
+  await sleep(streamWarmupMs(args.warmup));
 
-  const proxyBefore = target.proxy === null ? null : sampleTree(target.proxy.pid);
-  const backendBefore = sampleTree(backend.pid);
-  const systemBefore = sampleSystem();
-  const loadgenBefore = process.cpuUsage();
+  const cpuWindow = startCpuWindow(target.proxy?.pid ?? null, backend.pid);
   const start = performance.now();
   load.beginWindow();
-
   const rssSamples: number[] = [];
   const openSamples: number[] = [];
   for (const point of RSS_SAMPLE_POINTS) {
     await sleep(start + point * args.duration * 1000 - performance.now());
     openSamples.push(load.inFlight);
-    if (proxyBefore !== null) rssSamples.push(rssKbOf(proxyBefore.pids));
+    if (cpuWindow.proxyBefore !== null) rssSamples.push(rssKbOf(cpuWindow.proxyBefore.pids));
   }
   await sleep(start + args.duration * 1000 - performance.now());
-
   load.endWindow();
-  const wall = (performance.now() - start) / 1000;
-  const loadgen = process.cpuUsage(loadgenBefore);
-  const systemAfter = sampleSystem();
-  const backendAfter = sampleTree(backend.pid);
-  const proxyAfter = target.proxy === null ? null : sampleTree(target.proxy.pid);
+  const cpu = cpuWindow.end();
 
-  await load.finish(STREAM_LIFETIME_MS + DRAIN_GRACE_MS);
-  const s = load.stats;
-
-  const tokens = s.windowTokens;
-  const perTokenUs = (cpuSeconds: number | null): number | null =>
-    cpuSeconds === null || tokens === 0 ? null : (cpuSeconds * 1e6) / tokens;
-  const pctOfCore = (cpuSeconds: number | null): number | null => (cpuSeconds === null ? null : (cpuSeconds / wall) * 100);
-  const proxyCpu = proxyBefore === null || proxyAfter === null ? null : cpuSecondsBetween(proxyBefore, proxyAfter);
-  const backendCpu = cpuSecondsBetween(backendBefore, backendAfter);
-  const loadgenCpuPct = ((loadgen.user + loadgen.system) / 1e6 / wall) * 100;
-  const machineBusyPct = ((systemAfter.busy - systemBefore.busy) / Math.max(1, systemAfter.total - systemBefore.total)) * 100;
-  const systemTicks = Math.max(1, systemAfter.total - systemBefore.total);
-  const interruptCpuPct = ((systemAfter.interrupts - systemBefore.interrupts) / systemTicks) * 100 * cpus().length;
-  const ownCpuPct = loadgenCpuPct + (pctOfCore(backendCpu) ?? 0) + (pctOfCore(proxyCpu) ?? 0);
-  const windowRssKb = rssSamples.length === 0 ? null : middle(rssSamples);
-  const open = middle(openSamples);
-  const mb = (kb: number | null): number | null => (kb === null ? null : kb / 1024);
+  await load.finish(STREAM_DRAIN_MS);
+  const memory = { idleRssKb, windowRssKb: rssSamples.length === 0 ? null : median(rssSamples), open: median(openSamples) };
+  // In the order of StreamRunResult: the JSON report lists the fields as they always were.
   return {
     target: target.name,
     streams,
     rep,
-    wall,
+    ...fromStats(load.stats, cpu),
+    ...rssFigures(memory, cpu),
+    errorSamples: load.stats.errorSamples,
+  };
+}
+
+/** What the client counted, and the CPU per token it received inside the window. */
+function fromStats(s: StreamLoadStats, cpu: CpuUse): Omit<StreamRunResult, 'target' | 'streams' | 'rep' | 'errorSamples' | RssField> {
+  const tokens = s.windowTokens;
+  return {
+    wall: cpu.wall,
     started: s.started,
     completed: s.completed,
     failed: s.non2xx + s.errors + s.unfinished,
@@ -134,30 +122,36 @@ export async function measureStream(
     lostTokens: s.lostTokens,
     usageChunks: s.usageChunks,
     windowTokens: tokens,
-    tokensPerSec: tokens / wall,
+    tokensPerSec: tokens / cpu.wall,
     batchedPct: tokens === 0 ? null : (s.windowBatchedTokens / tokens) * 100,
     ttftP50: s.ttft.quantile(0.5),
     gapP50: s.gaps.quantile(0.5),
     gapP99: s.gaps.quantile(0.99),
-    proxyCpuUsPerToken: perTokenUs(proxyCpu),
-    backendCpuUsPerToken: perTokenUs(backendCpu),
-    proxyCpuPct: pctOfCore(proxyCpu),
-    backendCpuPct: pctOfCore(backendCpu),
-    loadgenCpuPct,
-    machineBusyPct,
-    otherCpuPct: Math.max(0, machineBusyPct * cpus().length - ownCpuPct),
-    interruptCpuPct,
-    proxyIdleRssMb: mb(idleRssKb),
-    proxyWindowRssMb: mb(windowRssKb),
-    proxyEndRssMb: proxyAfter === null ? null : proxyAfter.rssKb / 1024,
-    openAtRssSamples: open,
-    proxyRssMbPer1kStreams:
-      windowRssKb === null || idleRssKb === null || open === 0 ? null : ((windowRssKb - idleRssKb) / 1024 / open) * 1000,
-    errorSamples: s.errorSamples,
+    proxyCpuUsPerToken: usPer(cpu.proxyCpu, tokens),
+    backendCpuUsPerToken: usPer(cpu.backendCpu, tokens),
+    proxyCpuPct: pctOfCore(cpu.proxyCpu, cpu.wall),
+    backendCpuPct: pctOfCore(cpu.backendCpu, cpu.wall),
+    loadgenCpuPct: cpu.loadgenCpuPct,
+    machineBusyPct: cpu.machineBusyPct,
+    otherCpuPct: cpu.otherCpuPct,
+    interruptCpuPct: cpu.interruptCpuPct,
   };
 }
 
-function middle(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1] ?? 0;
+type RssField = 'proxyIdleRssMb' | 'proxyWindowRssMb' | 'proxyEndRssMb' | 'openAtRssSamples' | 'proxyRssMbPer1kStreams';
+
+function rssFigures(
+  memory: { idleRssKb: number | null; windowRssKb: number | null; open: number },
+  cpu: CpuUse,
+): Pick<StreamRunResult, RssField> {
+  const { idleRssKb, windowRssKb, open } = memory;
+  const mb = (kb: number | null): number | null => (kb === null ? null : kb / 1024);
+  return {
+    proxyIdleRssMb: mb(idleRssKb),
+    proxyWindowRssMb: mb(windowRssKb),
+    proxyEndRssMb: cpu.proxyAfter === null ? null : cpu.proxyAfter.rssKb / 1024,
+    openAtRssSamples: open,
+    proxyRssMbPer1kStreams:
+      windowRssKb === null || idleRssKb === null || open === 0 ? null : ((windowRssKb - idleRssKb) / 1024 / open) * 1000,
+  };
 }

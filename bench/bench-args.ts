@@ -1,0 +1,65 @@
+import { type FlagSetter, positiveInt, readFlags } from './read-flags.js';
+import { WORKLOAD_NAMES, type WorkloadName } from './workloads.js';
+
+export interface BenchArgs {
+  /** Measured seconds per run. */
+  duration: number;
+  reps: number;
+  connections: number;
+  /** Unmeasured seconds before every measured run. */
+  warmup: number;
+  workloads: WorkloadName[];
+  /** Concurrent streams of the `stream` workload; one table per value. */
+  streams: number[];
+  /** Only these targets (by name, e.g. proxy-1w,proxy-1w-nolog); null = all. */
+  targets: string[] | null;
+}
+
+const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...]`;
+
+function workloadName(raw: string): WorkloadName {
+  const trimmed = raw.trim();
+  if (!(WORKLOAD_NAMES as readonly string[]).includes(trimmed)) {
+    throw new Error(`--workloads: unknown workload '${trimmed}' (known: ${WORKLOAD_NAMES.join(', ')})`);
+  }
+  return trimmed as WorkloadName;
+}
+
+const count =
+  (key: 'duration' | 'reps' | 'connections' | 'warmup'): FlagSetter<BenchArgs> =>
+  (args, value, name) => {
+    args[key] = positiveInt(name, value);
+  };
+
+const SETTERS: Record<string, FlagSetter<BenchArgs>> = {
+  duration: count('duration'),
+  reps: count('reps'),
+  connections: count('connections'),
+  warmup: count('warmup'),
+  workloads: (args, value) => {
+    args.workloads = value.split(',').map(workloadName);
+  },
+  targets: (args, value) => {
+    args.targets = value
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '');
+  },
+  streams: (args, value, name) => {
+    args.streams = value.split(',').map((n) => positiveInt(name, n.trim()));
+  },
+};
+
+/** `npm run bench -- …`: unknown flags are an error. */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const defaults: BenchArgs = {
+    duration: 5,
+    reps: 3,
+    connections: 64,
+    warmup: 1,
+    workloads: [...WORKLOAD_NAMES],
+    streams: [256],
+    targets: null,
+  };
+  return readFlags(argv, USAGE, defaults, SETTERS);
+}

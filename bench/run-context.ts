@@ -1,0 +1,16 @@
+import type { BenchArgs } from './bench-args.js';
+import type { Nginx } from './nginx.js';
+import type { Server } from './start-child.js';
+
+/** What every workload runner of one `npm run bench` shares. */
+export interface RunContext {
+  args: BenchArgs;
+  backend: Server;
+  /** Logs of the backend and the proxies; removed at the end. */
+  workDir: string;
+  nginx: Nginx | null;
+  /** `n/total` for the progress lines, counting up. */
+  progress: () => string;
+  /** Exit code on SIGTERM of every process, by its name, for the report. */
+  exitCodes: Record<string, number | null>;
+}

@@ -1,0 +1,17 @@
+/** Targets that other targets are compared with, by name (tables, findings and the cost lines look them up). */
+
+export const DIRECT_TARGET = 'direct';
+export const NGINX_TARGET = 'nginx';
+export const SIMPLE_TARGET = 'simple-undici';
+/** proxy-1w, and its twins that leave one feature out. */
+export const PROXY_TARGET = 'proxy-1w';
+export const NO_LOG_TARGET = 'proxy-1w-nolog';
+export const PLAIN_TARGET = 'proxy-1w-plain';
+/** The rows every other row of a table is compared with; null when that target did not run. */
+export function findReferences<T extends { target: string }>(rows: readonly T[]): { direct: T | null; nginx: T | null; simple: T | null } {
+  const find = (name: string): T | null => rows.find((r) => r.target === name) ?? null;
+  return { direct: find(DIRECT_TARGET), nginx: find(NGINX_TARGET), simple: find(SIMPLE_TARGET) };
+}
+
+/** Targets whose proxy injects stream_options.include_usage and must hide the usage chunk. */
+export const INJECTING_TARGETS: readonly string[] = [PROXY_TARGET];

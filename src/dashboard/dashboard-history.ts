@@ -1,0 +1,64 @@
+import { parsePromText } from '../metrics/prom-text.js';
+import { type DashboardHistory, type DashboardPoint, DashboardSeries, HISTORY_MS, readDashboard } from './dashboard-series.js';
+import { HistoryRing } from './history-ring.js';
+
+export const DEFAULT_HISTORY_INTERVAL_MS = 10_000;
+/** The dashboard's whole time axis at the default interval (90 points): what a page shows the moment it opens. */
+export const HISTORY_POINTS = HISTORY_MS / DEFAULT_HISTORY_INTERVAL_MS;
+/**
+ * Internal, for tests only: the sampling interval in ms, so that history builds up in a second instead of
+ * minutes. Not a flag: an operator has no reason to change it. Not INFERENCE_PROXY_*: those are flags.
+ */
+export const HISTORY_INTERVAL_ENV = 'NODE_INFERENCE_PROXY_DASHBOARD_SAMPLE_MS';
+
+export interface DashboardHistoryRecorder {
+  /** Samples now and then every interval (the timer does not keep the process alive). */
+  start(): void;
+  /** The body of GET /dashboard/history. */
+  json(): string;
+  close(): void;
+}
+
+/**
+ * The primary's memory of the dashboard's series: it samples the merged /metrics (`read`, which never
+ * rejects; null when the merge failed) and keeps the last HISTORY_POINTS points in a fixed ring.
+ */
+export function createDashboardHistory(read: () => Promise<string | null>, intervalMs: number, now = Date.now): DashboardHistoryRecorder {
+  const series = new DashboardSeries();
+  const ring = new HistoryRing<DashboardPoint>(HISTORY_POINTS);
+  let timer: NodeJS.Timeout | null = null;
+  let sampling = false;
+  const sample = async (): Promise<void> => {
+    // A merge can wait up to the worker timeout; never stack samples behind a slow one.
+    if (sampling) return;
+    sampling = true;
+    try {
+      const text = await read();
+      if (text !== null) ring.push(series.add(readDashboard(parsePromText(text), now())));
+    } finally {
+      sampling = false;
+    }
+  };
+  return {
+    start() {
+      if (timer !== null) return;
+      void sample();
+      timer = setInterval(() => void sample(), intervalMs);
+      timer.unref();
+    },
+    json() {
+      const history: DashboardHistory = { now: now(), points: ring.toArray(), last: series.last() };
+      return JSON.stringify(history);
+    },
+    close() {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+    },
+  };
+}
+
+/** The interval from HISTORY_INTERVAL_ENV when it holds a positive integer, else the default. */
+export function historyIntervalMs(env: Readonly<Record<string, string | undefined>>): number {
+  const value = env[HISTORY_INTERVAL_ENV];
+  return value !== undefined && /^[1-9]\d{0,8}$/.test(value) ? Number(value) : DEFAULT_HISTORY_INTERVAL_MS;
+}

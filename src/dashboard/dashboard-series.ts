@@ -1,0 +1,204 @@
+/**
+ * The dashboard's numbers, computed the same way in the browser (from its own polls of /metrics) and in
+ * the primary (the history ring behind GET /dashboard/history): a scrape is reduced to a small reading,
+ * and two readings give one point of every series. Pure and Node-free: the page inlines this module as
+ * built (src/dashboard/page/tsconfig.json compiles it without Node types).
+ */
+import { type BucketCounts, bucketDelta, histogramBuckets, histogramQuantile, type PromSamples, sumSamples } from '../metrics/prom-text.js';
+
+/** How far back the dashboard looks: the page's time axis and the primary's history ring. */
+export const HISTORY_MS = 15 * 60_000;
+/** Quantiles cover the last 30 s, so that one slow request stays visible for a while but not for ever. */
+export const QUANTILE_WINDOW_MS = 30_000;
+
+/**
+ * Responses by status class, disjoint: 429 apart from the other 4xx, the 503s the proxy shed itself
+ * (--max-in-flight) apart from the other 5xx. No name is a bare number: as an object key that would be
+ * an array index, and V8 would give every point an elements store that long (430 slots, 5 KiB, for '429').
+ */
+export const STATUS_CLASSES = ['4xx other', '429 rate limit', '5xx other', '503 shed'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+
+/** Cumulative bucket counts as [upper bound, count]; the +Inf bound is null because JSON has no Infinity. */
+export type BucketList = ReadonlyArray<readonly [number | null, number]>;
+
+/** What one backend's series need from one scrape: cumulative counts, current gauges, histogram buckets. */
+export interface BackendReading {
+  readonly inFlight: number;
+  readonly requestsIn: number;
+  readonly requestsOut: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly statuses: Readonly<Record<StatusClass, number>>;
+  /** Completion responses by outcome, every outcome but `completed`. */
+  readonly outcomes: Readonly<Record<string, number>>;
+  readonly ttft: BucketList;
+  readonly throughput: BucketList;
+}
+
+/** One scrape, reduced; `t` in ms since the epoch. Keyed by the backend's `url` label. */
+export interface Reading {
+  readonly t: number;
+  readonly backends: Readonly<Record<string, BackendReading>>;
+}
+
+/**
+ * One backend at one point. Counts are increases since the previous reading (null, or empty, at the
+ * first): whole numbers, exact when summed, and a rate once divided by the point's `seconds`.
+ */
+export interface BackendPoint {
+  readonly inFlight: number;
+  readonly requestsIn: number | null;
+  readonly requestsOut: number | null;
+  readonly promptTokens: number | null;
+  readonly completionTokens: number | null;
+  /** Quantiles over the requests that ended within the window; null when none did. */
+  readonly ttftP50S: number | null;
+  readonly ttftP99S: number | null;
+  readonly throughputP50: number | null;
+  readonly throughputP99: number | null;
+  readonly statuses: Readonly<Record<string, number>>;
+  readonly outcomes: Readonly<Record<string, number>>;
+}
+
+/** `seconds` is the interval the counts cover (0 for a first reading). */
+export interface DashboardPoint {
+  readonly t: number;
+  readonly seconds: number;
+  readonly backends: Readonly<Record<string, BackendPoint>>;
+}
+
+/** What GET /dashboard/history answers: `now` lets the page correct for clock skew, `last` lets its first poll give rates. */
+export interface DashboardHistory {
+  readonly now: number;
+  readonly points: readonly DashboardPoint[];
+  readonly last: Reading | null;
+}
+
+/** Reduces a parsed /metrics to what the dashboard draws, per backend. */
+export function readDashboard(samples: PromSamples, t: number): Reading {
+  const backends: Record<string, BackendReading> = {};
+  for (const url of backendUrls(samples)) {
+    const where = { url };
+    backends[url] = {
+      inFlight: sumSamples(samples, 'in_flight_requests', where),
+      requestsIn: sumSamples(samples, 'input_requests_total', where),
+      requestsOut: sumSamples(samples, 'output_requests_total', where),
+      promptTokens: sumSamples(samples, 'prompt_tokens_total', where),
+      completionTokens: sumSamples(samples, 'completion_tokens_total', where),
+      statuses: statusClasses(samples, url),
+      outcomes: outcomesOf(samples, url),
+      ttft: toList(histogramBuckets(samples, 'time_to_first_token_seconds', where)),
+      throughput: toList(histogramBuckets(samples, 'decoding_throughput_tokens_per_second', where)),
+    };
+  }
+  return { t, backends };
+}
+
+/** One point from a reading, the one before it (for the counts) and the one at the start of the quantile window. */
+export function pointBetween(now: Reading, previous: Reading | null, windowStart: Reading | null): DashboardPoint {
+  const seconds = previous === null ? 0 : (now.t - previous.t) / 1000;
+  const backends: Record<string, BackendPoint> = {};
+  for (const [url, reading] of Object.entries(now.backends)) {
+    const before = seconds > 0 ? (previous?.backends[url] ?? null) : null;
+    const start = windowStart?.backends[url] ?? null;
+    // The merged totals never drop while the proxy runs; were one to, a negative count is not drawn.
+    const increase = (pick: (r: BackendReading) => number): number | null =>
+      before === null ? null : Math.max(0, pick(reading) - pick(before));
+    const ttft = start === null ? null : bucketDelta(fromList(reading.ttft), fromList(start.ttft));
+    const throughput = start === null ? null : bucketDelta(fromList(reading.throughput), fromList(start.throughput));
+    backends[url] = {
+      inFlight: reading.inFlight,
+      requestsIn: increase((r) => r.requestsIn),
+      requestsOut: increase((r) => r.requestsOut),
+      promptTokens: increase((r) => r.promptTokens),
+      completionTokens: increase((r) => r.completionTokens),
+      ttftP50S: ttft === null ? null : histogramQuantile(0.5, ttft),
+      ttftP99S: ttft === null ? null : histogramQuantile(0.99, ttft),
+      throughputP50: throughput === null ? null : histogramQuantile(0.5, throughput),
+      throughputP99: throughput === null ? null : histogramQuantile(0.99, throughput),
+      statuses: before === null ? {} : increases(reading.statuses, before.statuses),
+      outcomes: before === null ? {} : increases(reading.outcomes, before.outcomes),
+    };
+  }
+  return { t: now.t, seconds, backends };
+}
+
+/**
+ * Turns readings into points, keeping only the readings the quantile window needs (bounded by the window
+ * over the reading interval, plus one).
+ */
+export class DashboardSeries {
+  readonly #windowMs: number;
+  readonly #readings: Reading[] = [];
+
+  constructor(windowMs = QUANTILE_WINDOW_MS) {
+    this.#windowMs = windowMs;
+  }
+
+  add(reading: Reading): DashboardPoint {
+    const previous = this.last();
+    this.#readings.push(reading);
+    // The window starts at the newest reading at least windowMs old (or the oldest there is).
+    while (this.#readings.length > 1 && (this.#readings[1] as Reading).t <= reading.t - this.#windowMs) this.#readings.shift();
+    const start = this.#readings[0] === reading ? null : (this.#readings[0] as Reading);
+    return pointBetween(reading, previous, start);
+  }
+
+  /** Continues from a reading whose point is already known (the primary's last, on the page). */
+  resume(reading: Reading): void {
+    this.#readings.push(reading);
+  }
+
+  last(): Reading | null {
+    return this.#readings.at(-1) ?? null;
+  }
+}
+
+/** Every backend the proxy reports: each has its in-flight gauge from startup. */
+function backendUrls(samples: PromSamples): string[] {
+  const urls = new Set<string>();
+  for (const name of ['in_flight_requests', 'input_requests_total']) {
+    for (const sample of samples.get(name) ?? []) if (sample.labels.url !== undefined) urls.add(sample.labels.url);
+  }
+  return [...urls].sort();
+}
+
+function statusClasses(samples: PromSamples, url: string): Record<StatusClass, number> {
+  const out: Record<StatusClass, number> = { '4xx other': 0, '429 rate limit': 0, '5xx other': 0, '503 shed': 0 };
+  for (const sample of samples.get('output_requests_total') ?? []) {
+    if (sample.labels.url !== url) continue;
+    const status = Number(sample.labels.status);
+    if (status === 429) out['429 rate limit'] += sample.value;
+    else if (status >= 400 && status < 500) out['4xx other'] += sample.value;
+    else if (status >= 500 && status < 600) out['5xx other'] += sample.value;
+  }
+  // A shed request is also an output 503, counted in the same tick as its rejection (one snapshot has both).
+  out['503 shed'] = sumSamples(samples, 'overload_rejections_total', { url });
+  out['5xx other'] -= out['503 shed'];
+  return out;
+}
+
+function outcomesOf(samples: PromSamples, url: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const sample of samples.get('stream_outcomes_total') ?? []) {
+    const outcome = sample.labels.outcome;
+    if (sample.labels.url !== url || outcome === undefined || outcome === 'completed') continue;
+    out[outcome] = (out[outcome] ?? 0) + sample.value;
+  }
+  return out;
+}
+
+function increases(now: Readonly<Record<string, number>>, then: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, count] of Object.entries(now)) out[key] = Math.max(0, count - (then[key] ?? 0));
+  return out;
+}
+
+function toList(buckets: BucketCounts): BucketList {
+  return [...buckets].map(([bound, count]) => [Number.isFinite(bound) ? bound : null, count] as const);
+}
+
+function fromList(list: BucketList): BucketCounts {
+  return new Map(list.map(([bound, count]) => [bound ?? Number.POSITIVE_INFINITY, count]));
+}

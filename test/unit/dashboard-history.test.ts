@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  createDashboardHistory,
+  DEFAULT_HISTORY_INTERVAL_MS,
+  HISTORY_INTERVAL_ENV,
+  HISTORY_POINTS,
+  historyIntervalMs,
+} from '../../src/dashboard/dashboard-history.js';
+import type { DashboardHistory } from '../../src/dashboard/dashboard-series.js';
+import { eventually } from '../helpers/wait.js';
+
+const URL_A = 'http://a:8000';
+/** Long enough for dozens of 1 ms intervals to pass, had the timer kept running. */
+const QUIET_MS = 100;
+
+function metricsWith(requestsIn: number): string {
+  return `in_flight_requests{url="${URL_A}"} 0\ninput_requests_total{url="${URL_A}",endpoint="/v1/models"} ${requestsIn}\n`;
+}
+
+/** A read that answers from `answers` in turn and then never again (like a merge stuck on a worker). */
+function scriptedRead(answers: Array<string | null>): { read: () => Promise<string | null>; reads: () => number } {
+  let reads = 0;
+  return {
+    read: () => {
+      reads++;
+      return reads <= answers.length ? Promise.resolve(answers[reads - 1] ?? null) : new Promise<never>(() => {});
+    },
+    reads: () => reads,
+  };
+}
+
+test('the history keeps the last HISTORY_POINTS points, one per sample, with the last reading', async (t) => {
+  let reads = 0;
+  // Each sample reads 1,000 ms after the one before and finds one more request.
+  const history = createDashboardHistory(
+    async () => metricsWith(++reads),
+    1,
+    () => reads * 1_000,
+  );
+  t.after(() => history.close());
+  history.start();
+  await eventually(
+    'more samples than the ring holds',
+    () => reads,
+    (n) => n >= HISTORY_POINTS + 10,
+  );
+  history.close();
+  const closedAt = reads;
+  const body = JSON.parse(history.json()) as DashboardHistory;
+  assert.equal(body.points.length, HISTORY_POINTS);
+  assert.equal(body.now, closedAt * 1_000);
+  assert.deepEqual(
+    body.points.map((p) => p.t),
+    Array.from({ length: HISTORY_POINTS }, (_, i) => (closedAt - HISTORY_POINTS + 1 + i) * 1_000),
+  );
+  for (const point of body.points) {
+    assert.equal(point.seconds, 1);
+    assert.equal(point.backends[URL_A]?.requestsIn, 1);
+  }
+  assert.equal(body.last?.t, closedAt * 1_000);
+  assert.equal(body.last?.backends[URL_A]?.requestsIn, closedAt);
+  await delay(QUIET_MS);
+  assert.equal(reads, closedAt, 'no sample after close()');
+});
+
+test('a failed merge adds no point, and a slow one is not stacked upon', async (t) => {
+  const script = scriptedRead([metricsWith(5), null, metricsWith(9)]);
+  const history = createDashboardHistory(script.read, 1, () => script.reads() * 1_000);
+  t.after(() => history.close());
+  history.start();
+  // The fourth read never answers: every later tick finds it still running.
+  await eventually('the fourth read', script.reads, (n) => n === 4);
+  await delay(QUIET_MS);
+  assert.equal(script.reads(), 4);
+  const body = JSON.parse(history.json()) as DashboardHistory;
+  assert.deepEqual(
+    body.points.map((p) => [p.t, p.seconds, p.backends[URL_A]?.requestsIn]),
+    [
+      [1_000, 0, null],
+      [3_000, 2, 4],
+    ],
+  );
+});
+
+test('the sampling interval comes from the internal variable only when it is a positive integer', () => {
+  assert.equal(historyIntervalMs({}), DEFAULT_HISTORY_INTERVAL_MS);
+  assert.equal(historyIntervalMs({ [HISTORY_INTERVAL_ENV]: '250' }), 250);
+  for (const bad of ['', '0', '-5', '1.5', '10s', '0250'])
+    assert.equal(historyIntervalMs({ [HISTORY_INTERVAL_ENV]: bad }), DEFAULT_HISTORY_INTERVAL_MS, bad);
+});
