@@ -58,7 +58,7 @@ export async function spawnMockBackend(options: SpawnMockOptions = {}): Promise<
       url,
       pid: child.pid as number,
       child,
-      command: shellCommand(['node', displayPath(MAIN), '--port', port, ...args]),
+      command: nodeCommand(MAIN, ['--port', port, ...args]),
       exited,
       stop: () => stopChild(child, exited),
     };
@@ -108,13 +108,12 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
   clearTimeout(timer);
 }
 
-/** Relative to the working directory when below it (`npm run demo` runs in the repository root). */
-function displayPath(file: string): string {
+/**
+ * `node <file> <args>` for a POSIX shell, quoted only where needed, the file relative to the working
+ * directory when below it (`npm run demo` runs in the repository root): for people to copy.
+ */
+export function nodeCommand(file: string, args: readonly string[]): string {
   const path = relative(process.cwd(), file);
-  return path.startsWith('..') || isAbsolute(path) ? file : path;
-}
-
-/** Words joined for a POSIX shell, quoted only where needed. */
-function shellCommand(words: readonly string[]): string {
-  return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)).join(' ');
+  const shown = path.startsWith('..') || isAbsolute(path) ? file : path;
+  return ['node', shown, ...args].map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
