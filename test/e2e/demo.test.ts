@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,22 +31,23 @@ interface ListedBackend {
 /** Runs `node dist/src/demo.js <args>` from the repository root, as `npm run demo -- <args>` does. */
 function runDemo(t: TestContext, args: string[]): Demo {
   const child = spawn(process.execPath, [DEMO, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const demo = { child, exited, output: () => stdout, errors: () => stderr };
+  const demo = { child, exited, output: collect(child.stdout), errors: collect(child.stderr) };
   t.after(async () => {
     // Only if the test failed half-way: the demo and every backend it listed must not outlive the test.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const backend of listedBackends(demo)) if (await isAlive(backend.pid)) process.kill(backend.pid, 'SIGKILL');
   });
   return demo;
+}
+
+/** Everything the stream has delivered so far, as text. */
+function collect(stream: Readable): () => string {
+  let text = '';
+  stream.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk;
+  });
+  return () => text;
 }
 
 function listedBackends(demo: Demo): ListedBackend[] {

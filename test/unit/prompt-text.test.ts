@@ -195,15 +195,8 @@ test('malformed shapes: missing or empty gives nothing, other shapes their canon
 
 test('the same request gives the same bytes every time', () => {
   const json = {
-    messages: [
-      {
-        role: 'user',
-        content: [
-          { type: 'text', text: 'a' },
-          { type: 'image_url', image_url: { url: 'u' } },
-        ],
-      },
-    ],
+    tools: [{ type: 'function' }],
+    messages: [{ role: 'user', content: [{ type: 'input_audio' }, { type: 'text', text: 'a' }] }],
   };
   assert.deepEqual(promptText('chat', json, 64), promptText('chat', structuredClone(json), 64));
 });
