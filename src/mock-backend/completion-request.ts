@@ -10,6 +10,8 @@ export interface CompletionPlan {
   readonly n: number;
   readonly maxTokens: number;
   readonly promptTokens: number;
+  /** The parsed body, for the prompt text the prefix cache reads. */
+  readonly request: Record<string, unknown>;
 }
 
 // Bounds keep one request from making the mock build gigantic bodies or run for hours.
@@ -34,6 +36,7 @@ export function parseCompletionRequest(body: Buffer, kind: CompletionKind, defau
     n,
     maxTokens,
     promptTokens: Math.max(1, kind === 'chat' ? countMessageTokens(json.messages) : countPromptTokens(json.prompt)),
+    request: json,
   };
 }
 

@@ -1,29 +1,45 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { handleMockRequest } from './mock-routes.js';
+import type { MockControlPatch, MockControls } from './mock-controls.js';
+import { applyControls, DEFAULT_MOCK_CONTROLS } from './mock-controls.js';
+import { handleMockRequest, MOCK_CONTROL_PREFIX } from './mock-routes.js';
 import type { MockExchange, MockSettings } from './mock-types.js';
+import type { PrefixCacheOptions, PrefixCacheStats } from './prefill-stage.js';
+import { emptyPrefixCacheStats, PrefillStage } from './prefill-stage.js';
 
-export interface MockBackendOptions {
+export { DEFAULT_MOCK_MODEL } from './mock-controls.js';
+
+/** Where to listen and what never changes, plus the starting controls (all of MockControls may be given). */
+export interface MockBackendOptions extends MockControlPatch {
   host?: string;
   port?: number;
-  /** Time to the first token of a stream, and delay before a non-streamed answer starts. */
-  ttftMs?: number;
-  /** Delay between two token steps; 0 writes them back to back, each in its own write. */
-  tokenDelayMs?: number;
   /** Used when a request has neither max_tokens nor max_completion_tokens. */
   defaultMaxTokens?: number;
-  /** Model name listed by GET /v1/models. */
+  /** Shorthand for `models: [model]`. */
   model?: string;
+  /** The simulated prefix cache and prefill queue (issue 12 point 5); off when absent. */
+  prefixCache?: PrefixCacheOptions;
 }
 
 export interface MockBackendStats {
   connections: number;
+  /** Every request but those of the control surface (/mock/...). */
   requests: number;
   clientAborts: number;
   completed: number;
   promptTokens: number;
   completionTokens: number;
+  /** GET /health requests, answered or not. */
+  healthChecks: number;
+  /** GET /v1/models requests, listed or not. */
+  modelListRequests: number;
+  /** POST /v1/chat/completions and /v1/completions requests, whatever their answer. */
+  completionRequests: number;
+  /** POST /v1/embeddings requests, whatever their answer. */
+  embeddingsRequests: number;
+  /** The prefix cache and prefill queue; zeros when the prefix cache is off. */
+  readonly prefixCache: PrefixCacheStats;
   lastRequest: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: Buffer } | null;
 }
 
@@ -31,11 +47,15 @@ export interface MockBackend {
   readonly url: string;
   readonly port: number;
   readonly stats: MockBackendStats;
+  /**
+   * Changes the controls from now on (requests in progress keep theirs) and returns them all; with no
+   * patch, only returns them. Throws a TypeError naming a bad field.
+   */
+  control(patch?: MockControlPatch): MockControls;
   close(): Promise<void>;
 }
 
 export const DEFAULT_MOCK_HOST = '127.0.0.1';
-export const DEFAULT_MOCK_MODEL = 'mock-model';
 export const DEFAULT_MOCK_MAX_TOKENS = 16;
 
 class MockBackendServer implements MockBackend {
@@ -46,18 +66,35 @@ class MockBackendServer implements MockBackend {
     completed: 0,
     promptTokens: 0,
     completionTokens: 0,
+    healthChecks: 0,
+    modelListRequests: 0,
+    completionRequests: 0,
+    embeddingsRequests: 0,
+    prefixCache: emptyPrefixCacheStats(),
     lastRequest: null,
   };
   readonly #server: Server;
   readonly #settings: MockSettings;
+  #controls: MockControls;
   /** One cleanup per in-flight request, so close() can stop every timer at once. */
   readonly #inFlight = new Set<() => void>();
   #url = '';
   #port = 0;
   #closing: Promise<void> | undefined;
 
-  constructor(settings: MockSettings) {
-    this.#settings = settings;
+  constructor(options: MockBackendOptions) {
+    const { host: _host, port: _port, defaultMaxTokens, model, prefixCache, ...patch } = options;
+    const controls = applyControls(DEFAULT_MOCK_CONTROLS, {
+      ...patch,
+      models: patch.models ?? (model === undefined ? undefined : [model]),
+    });
+    if (typeof controls === 'string') throw new TypeError(controls);
+    this.#controls = controls;
+    this.#settings = {
+      defaultMaxTokens: defaultMaxTokens ?? DEFAULT_MOCK_MAX_TOKENS,
+      createdSec: Math.floor(Date.now() / 1000),
+      prefill: prefixCache === undefined ? null : new PrefillStage(prefixCache, this.stats.prefixCache),
+    };
     this.#server = createServer((req, res) => this.#onRequest(req, res));
     this.#server.on('connection', () => {
       this.stats.connections++;
@@ -70,6 +107,18 @@ class MockBackendServer implements MockBackend {
 
   get port(): number {
     return this.#port;
+  }
+
+  control(patch: MockControlPatch = {}): MockControls {
+    const controls = this.#applyControls(patch);
+    if (typeof controls === 'string') throw new TypeError(controls);
+    return controls;
+  }
+
+  #applyControls(patch: unknown): MockControls | string {
+    const controls = applyControls(this.#controls, patch);
+    if (typeof controls !== 'string') this.#controls = controls;
+    return controls;
   }
 
   async listen(host: string, port: number): Promise<void> {
@@ -97,7 +146,11 @@ class MockBackendServer implements MockBackend {
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.stats.requests++;
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    // A test reading /mock/stats must not change what it reads.
+    const counted = !path.startsWith(MOCK_CONTROL_PREFIX);
+    if (counted) this.stats.requests++;
+    const controls = this.#controls;
     const stops: Array<() => void> = [];
     let closed = false;
     let crashed = false;
@@ -107,7 +160,7 @@ class MockBackendServer implements MockBackend {
     };
     this.#inFlight.add(stopAll);
     res.on('finish', () => {
-      this.stats.completed++;
+      if (counted) this.stats.completed++;
     });
     res.on('close', () => {
       closed = true;
@@ -118,9 +171,11 @@ class MockBackendServer implements MockBackend {
       req,
       res,
       body,
-      path: (req.url ?? '/').split('?', 1)[0] ?? '/',
+      path,
       settings: this.#settings,
+      controls,
       stats: this.stats,
+      control: (patch) => this.#applyControls(patch),
       onStop: (stop) => {
         if (closed) stop();
         else stops.push(stop);
@@ -134,7 +189,10 @@ class MockBackendServer implements MockBackend {
         socket?.destroy();
       },
     });
-    this.#readBody(req, (body) => handleMockRequest(exchange(body)));
+    this.#readBody(req, (body) => {
+      if (counted) this.stats.lastRequest = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, body };
+      handleMockRequest(exchange(body));
+    });
   }
 
   #readBody(req: IncomingMessage, onBody: (body: Buffer) => void): void {
@@ -142,23 +200,13 @@ class MockBackendServer implements MockBackend {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     // A client that resets mid-upload shows up as the response's 'close'; nothing to answer.
     req.on('error', () => {});
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      this.stats.lastRequest = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, body };
-      onBody(body);
-    });
+    req.on('end', () => onBody(Buffer.concat(chunks)));
   }
 }
 
 /** Starts a simulated OpenAI-compatible inference server (vLLM wire format) on a loopback port. */
 export async function createMockBackend(options: MockBackendOptions = {}): Promise<MockBackend> {
-  const backend = new MockBackendServer({
-    model: options.model ?? DEFAULT_MOCK_MODEL,
-    ttftMs: options.ttftMs ?? 0,
-    tokenDelayMs: options.tokenDelayMs ?? 0,
-    defaultMaxTokens: options.defaultMaxTokens ?? DEFAULT_MOCK_MAX_TOKENS,
-    createdSec: Math.floor(Date.now() / 1000),
-  });
+  const backend = new MockBackendServer(options);
   await backend.listen(options.host ?? DEFAULT_MOCK_HOST, options.port ?? 0);
   return backend;
 }

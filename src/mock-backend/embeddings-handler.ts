@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { countPromptTokens, parseJsonObject } from './completion-request.js';
-import { sendError, sendJson } from './mock-responses.js';
+import { servesModel } from './mock-controls.js';
+import { sendError, sendJson, sendModelNotFound } from './mock-responses.js';
 import type { MockExchange } from './mock-types.js';
 
 // Small on purpose: the proxy only passes embeddings through, their values do not matter.
@@ -16,6 +17,10 @@ export function handleEmbeddings(exchange: MockExchange): void {
     return;
   }
   const { model, inputs } = request;
+  if (!servesModel(exchange.controls, model)) {
+    sendModelNotFound(exchange.res, model);
+    return;
+  }
   let promptTokens = 0;
   const data = inputs.map((input, index) => {
     promptTokens += Math.max(1, countPromptTokens(input));

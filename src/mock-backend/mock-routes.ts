@@ -2,7 +2,18 @@
  * Routes of the simulated backend:
  *   POST /v1/chat/completions, POST /v1/completions   (streamed or not, vLLM wire format)
  *   POST /v1/embeddings, GET /v1/models, GET /health   (200, empty body, as vLLM)
+ *   GET /metrics                                       the prefix cache's counters, when it is on (else 404)
  *   anything else                                      404 with the OpenAI error envelope
+ * A completion or embeddings request naming a model the backend does not serve gets vLLM's 404
+ * (`NotFoundError`, param "model").
+ *
+ * Fleet controls (see mock-controls.ts), for a backend in another process; these requests are not counted
+ * in stats.requests or stats.completed and do not become stats.lastRequest:
+ *   POST /mock/control {patch}   applies a JSON patch, e.g. {"health":503}, {"health":"no-answer"},
+ *                                {"completionStatus":429,"retryAfterSec":2}, {"ttftMs":500}, {"models":["a","b"]};
+ *                                answers 200 with all the controls, or 400 naming the bad field
+ *   GET /mock/control            the controls
+ *   GET /mock/stats              the counters of stats (requests, healthChecks, completionRequests, prefixCache, ...)
  *
  * Per-request switches are request headers, so a test can steer one request through the proxy.
  * Numbers are non-negative integers; a malformed value gets a 400 naming the header. "k tokens"
@@ -23,8 +34,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { handleCompletion } from './completion-handler.js';
 import { handleEmbeddings } from './embeddings-handler.js';
+import { handleControl, handleHealth, handleMetrics, handleModelList, handleStats } from './fleet-handlers.js';
+import type { MockControls } from './mock-controls.js';
 import { sendError, sendJson } from './mock-responses.js';
-import type { MockExchange, MockSettings, MockSwitches } from './mock-types.js';
+import type { MockExchange, MockSwitches } from './mock-types.js';
 
 export const MOCK_SWITCH_HEADERS = [
   'x-mock-ttft-ms',
@@ -46,31 +59,47 @@ const MAX_SWITCH_DIGITS = 9;
 const MAX_KEEPALIVE_COMMENTS = 10_000;
 const INTEGER_PATTERN = new RegExp(`^\\d{1,${MAX_SWITCH_DIGITS}}$`);
 
+/** Paths of the control surface; they stay out of the request counters. */
+export const MOCK_CONTROL_PREFIX = '/mock/';
+
 type RouteHandler = (exchange: MockExchange, switches: MockSwitches) => void;
 
-const ROUTES: ReadonlyMap<string, RouteHandler> = new Map<string, RouteHandler>([
-  ['POST /v1/chat/completions', (ex, sw) => handleCompletion(ex, 'chat', sw)],
-  ['POST /v1/completions', (ex, sw) => handleCompletion(ex, 'text', sw)],
-  ['POST /v1/embeddings', (ex) => handleEmbeddings(ex)],
-  ['GET /v1/models', (ex) => sendJson(ex.res, 200, modelsBody(ex.settings))],
-  ['GET /health', (ex) => ex.res.writeHead(200, { 'content-length': 0 }).end()],
+/** The stats counter a route adds to on every request, whatever its answer. */
+type RouteCounter = 'healthChecks' | 'modelListRequests' | 'completionRequests' | 'embeddingsRequests';
+
+interface Route {
+  readonly counter: RouteCounter | null;
+  readonly handle: RouteHandler;
+}
+
+const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
+  ['POST /v1/chat/completions', { counter: 'completionRequests', handle: (ex, sw) => handleCompletion(ex, 'chat', sw) }],
+  ['POST /v1/completions', { counter: 'completionRequests', handle: (ex, sw) => handleCompletion(ex, 'text', sw) }],
+  ['POST /v1/embeddings', { counter: 'embeddingsRequests', handle: handleEmbeddings }],
+  ['GET /v1/models', { counter: 'modelListRequests', handle: handleModelList }],
+  ['GET /health', { counter: 'healthChecks', handle: handleHealth }],
+  ['GET /metrics', { counter: null, handle: handleMetrics }],
+  [`POST ${MOCK_CONTROL_PREFIX}control`, { counter: null, handle: handleControl }],
+  [`GET ${MOCK_CONTROL_PREFIX}control`, { counter: null, handle: (ex) => sendJson(ex.res, 200, ex.controls) }],
+  [`GET ${MOCK_CONTROL_PREFIX}stats`, { counter: null, handle: handleStats }],
 ]);
 
 /** Entry point for every request once its body is read. */
 export function handleMockRequest(exchange: MockExchange): void {
   const { req, res, path } = exchange;
-  const switches = readSwitches(req.headers, exchange.settings);
   const route = ROUTES.get(`${req.method} ${path}`);
+  if (route?.counter) exchange.stats[route.counter]++;
+  const switches = readSwitches(req.headers, exchange.controls);
   if (typeof switches === 'string') sendError(res, 400, switches);
   // x-mock-no-answer: nothing is written; the socket stays open until the client or close() ends it.
   else if (switches.noAnswer) return;
   else if (switches.status !== undefined) sendError(res, switches.status, `Simulated status ${switches.status}`);
-  else if (route) route(exchange, switches);
+  else if (route) route.handle(exchange, switches);
   else sendError(res, 404, `Not found: ${req.method} ${path}`);
 }
 
 /** Returns the switches, or the message for a 400 when a header value is malformed. */
-export function readSwitches(headers: IncomingHttpHeaders, settings: MockSettings): MockSwitches | string {
+export function readSwitches(headers: IncomingHttpHeaders, controls: MockControls): MockSwitches | string {
   const bad: string[] = [];
   const text = (name: MockSwitchHeader): string | undefined => {
     const raw = headers[name];
@@ -91,8 +120,8 @@ export function readSwitches(headers: IncomingHttpHeaders, settings: MockSetting
   const lineEnding = text('x-mock-line-ending');
   if (lineEnding !== undefined && lineEnding !== 'crlf' && lineEnding !== 'lf') bad.push('x-mock-line-ending');
   const switches: MockSwitches = {
-    ttftMs: int('x-mock-ttft-ms') ?? settings.ttftMs,
-    tokenDelayMs: int('x-mock-token-delay-ms') ?? settings.tokenDelayMs,
+    ttftMs: int('x-mock-ttft-ms') ?? controls.ttftMs,
+    tokenDelayMs: int('x-mock-token-delay-ms') ?? controls.tokenDelayMs,
     status: int('x-mock-status', 200, 599),
     keepAliveComments: int('x-mock-keepalive-comments', 0, MAX_KEEPALIVE_COMMENTS) ?? 0,
     inbandErrorAfter: int('x-mock-inband-error-after'),
@@ -103,11 +132,4 @@ export function readSwitches(headers: IncomingHttpHeaders, settings: MockSetting
     splitBytes: flag('x-mock-split-bytes'),
   };
   return bad.length > 0 ? `Invalid value for header ${bad[0]}` : switches;
-}
-
-function modelsBody(settings: MockSettings): unknown {
-  return {
-    object: 'list',
-    data: [{ id: settings.model, object: 'model', created: settings.createdSec, owned_by: 'mock' }],
-  };
 }

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { CompletionPlan } from './completion-request.js';
 import type { MockExchange, MockSwitches } from './mock-types.js';
@@ -18,12 +19,16 @@ const TIMER_RESOLUTION_MS = 1;
 /** Sends the headers now and the events on schedule; stops when the response closes or the backend shuts down. */
 export function startMockStream(init: MockStreamInit): void {
   const { res } = init.exchange;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  // Headers go out before the first token, so a client can tell "accepted" from "generating".
-  res.flushHeaders();
+  if (!res.headersSent) sendStreamHead(res);
   const stream = new MockStream(init);
   init.exchange.onStop(() => stream.stop());
   stream.advance();
+}
+
+/** Headers go out before the first token, so a client can tell "accepted" from "generating". */
+export function sendStreamHead(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.flushHeaders();
 }
 
 /**

@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MockBackendStats } from './create-mock-backend.js';
+import type { MockControls } from './mock-controls.js';
+import type { PrefillStage } from './prefill-stage.js';
 
 /** Backend-wide values the route handlers read; fixed when the backend is created. */
 export interface MockSettings {
-  readonly model: string;
-  readonly ttftMs: number;
-  readonly tokenDelayMs: number;
   readonly defaultMaxTokens: number;
   readonly createdSec: number;
+  /** The simulated prefix cache and prefill queue; null when off. */
+  readonly prefill: PrefillStage | null;
 }
 
 /** What the x-mock-* request headers asked for, with the backend defaults filled in. */
@@ -31,7 +32,11 @@ export interface MockExchange {
   readonly path: string;
   readonly body: Buffer;
   readonly settings: MockSettings;
+  /** The controls as they were when the request arrived. */
+  readonly controls: MockControls;
   readonly stats: MockBackendStats;
+  /** Applies a control patch from the network; the new controls, or the message for a 400. */
+  control(patch: unknown): MockControls | string;
   /** Registers a cleanup that runs when the response closes or the backend shuts down, whichever comes first. */
   onStop(stop: () => void): void;
   /** Drops the connection the way a crashed server would, without it counting as a client abort. */

@@ -4,40 +4,21 @@ import { connect } from 'node:net';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
-import type { MockBackend, MockBackendOptions } from '../../src/mock-backend/create-mock-backend.js';
-import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import type { request } from 'undici';
+import type { MockBackendOptions } from '../../src/mock-backend/create-mock-backend.js';
 import { MOCK_SWITCH_HEADERS } from '../../src/mock-backend/mock-routes.js';
+import { type MockHarness, startMock } from '../helpers/mock-harness.js';
 
 // Every test is bounded: node:test fails it after this long instead of hanging the run.
 const TEST = { timeout: 10_000 };
 const WAIT_LIMIT_MS = 2_000;
 const CHAT = '/v1/chat/completions';
 
-interface Harness {
-  backend: MockBackend;
-  post(path: string, body: unknown, headers?: Record<string, string>): ReturnType<typeof request>;
-  get(path: string): ReturnType<typeof request>;
-}
+/** The models the requests below name; a backend answers only those it serves. */
+const MODELS = ['m1', 'm2', 'm3', 'e'];
 
-async function start(t: TestContext, options?: MockBackendOptions): Promise<Harness> {
-  const backend = await createMockBackend(options);
-  const agent = new Agent();
-  t.after(async () => {
-    await backend.close();
-    await agent.destroy();
-  });
-  return {
-    backend,
-    post: (path, body, headers = {}) =>
-      request(`${backend.url}${path}`, {
-        method: 'POST',
-        dispatcher: agent,
-        headers: { 'content-type': 'application/json', ...headers },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-      }),
-    get: (path) => request(`${backend.url}${path}`, { dispatcher: agent }),
-  };
+function start(t: TestContext, options: MockBackendOptions = {}): Promise<MockHarness> {
+  return startMock(t, { models: MODELS, ...options });
 }
 
 function chatBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -340,7 +321,7 @@ test('errors: 400 on bad JSON, missing model or a bad switch; 404 elsewhere; x-m
 });
 
 test('models, health and embeddings', TEST, async (t) => {
-  const { post, get } = await start(t, { model: 'served-model' });
+  const { post, get } = await startMock(t, { model: 'served-model', anyModel: true });
   const models = (await (await get('/v1/models')).body.json()) as { object: string; data: Array<Record<string, unknown>> };
   assert.equal(models.object, 'list');
   assert.deepEqual(
