@@ -6,6 +6,7 @@ const DISCOVERY_TIMEOUT_MS = 5_000;
 /** Bodies above this are not model lists; the read is abandoned. */
 const MAX_MODELS_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_MODELS = 1_000;
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export interface ProbeOutcome {
   readonly result: HealthResult;
@@ -30,12 +31,9 @@ export async function probeHealth(dispatcher: Dispatcher, url: string, host: str
     const ok = res.statusCode >= 200 && res.statusCode < 300;
     return { result: ok ? 'ok' : 'http_error', latencyMs: performance.now() - started, status: ok ? null : res.statusCode };
   } catch (err) {
-    const code = (err as { code?: string; name?: string }).code ?? (err as { name?: string }).name;
-    const timedOut =
-      code === 'UND_ERR_HEADERS_TIMEOUT' ||
-      code === 'UND_ERR_BODY_TIMEOUT' ||
-      code === 'TimeoutError' ||
-      code === 'UND_ERR_CONNECT_TIMEOUT';
+    // undici's own timeouts carry a code; the AbortSignal's is a DOMException named TimeoutError.
+    const { code, name } = err as { code?: unknown; name?: unknown };
+    const timedOut = name === 'TimeoutError' || (typeof code === 'string' && TIMEOUT_CODES.has(code));
     return { result: timedOut ? 'timeout' : 'unreachable', latencyMs: performance.now() - started, status: null };
   }
 }

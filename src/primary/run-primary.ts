@@ -53,6 +53,8 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[])
       const alive = supervisor.readyCount();
       metrics.workersAlive.set(alive);
       supervisor.broadcast({ type: 'iproxy:state', workersAlive: alive, startedAtMs, workers: supervisor.describe() });
+      // A worker only listens for messages once it runs: what changed while it started reaches it here.
+      supervisor.broadcast({ type: 'iproxy:fleet', fleet: fleet.state() });
     },
     onMessage: (worker, message) => {
       switch (message.type) {
