@@ -31,13 +31,14 @@ export function chatBody(fields: Record<string, unknown> = {}): string {
   return JSON.stringify({ model: 'mock-model', max_tokens: 4, messages: [{ role: 'user', content: 'hello there proxy' }], ...fields });
 }
 
-/** One undici request with every wait bounded by `timeoutMs`; GET unless there is a body. */
+/** One undici request with every wait bounded by `timeoutMs`; GET unless there is a body; `signal` can end it sooner. */
 export function boundedRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer },
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; signal?: AbortSignal },
   dispatcher: Agent,
   timeoutMs: number,
 ): ReturnType<typeof request> {
+  const timeout = AbortSignal.timeout(timeoutMs);
   return request(url, {
     method: (options.method ?? (options.body === undefined ? 'GET' : 'POST')) as 'GET',
     headers: options.headers,
@@ -45,6 +46,43 @@ export function boundedRequest(
     dispatcher,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
-    signal: AbortSignal.timeout(timeoutMs),
+    signal: options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]),
   });
+}
+
+export interface OpenStream {
+  readonly status: number;
+  /** The first chunk of the body: the stream has started. */
+  readonly first: string;
+  /** The whole body once it ends (first chunk included), and the error that cut it, if any. Never rejects. */
+  readonly rest: Promise<{ text: string; error: Error | null }>;
+  /** The client goes away: the request is aborted. */
+  leave(): void;
+}
+
+/**
+ * A request whose response has sent its first body byte, for "while a stream is in flight" tests: resolves
+ * then, instead of after a sleep that hopes it did. Bounded by `timeoutMs` (whole body included).
+ */
+export async function openStream(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer },
+  dispatcher: Agent,
+  timeoutMs = REQUEST_TIMEOUT_MS,
+): Promise<OpenStream> {
+  const leaving = new AbortController();
+  const res = await boundedRequest(url, { ...options, signal: leaving.signal }, dispatcher, timeoutMs);
+  const chunks = res.body[Symbol.asyncIterator]();
+  const head = await chunks.next();
+  const first = head.done ? '' : String(head.value);
+  const rest = (async () => {
+    let text = first;
+    try {
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) text += String(next.value);
+      return { text, error: null };
+    } catch (err) {
+      return { text, error: err as Error };
+    }
+  })();
+  return { status: res.statusCode, first, rest, leave: () => leaving.abort() };
 }
