@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { Agent } from 'undici';
 import { histogramBuckets, type PromSamples, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
-import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { chatBody, openStream, send } from '../helpers/http.js';
+import { startMockBackend } from '../helpers/mock-backend.js';
 import { childrenOf, hasCommand, run } from '../helpers/processes.js';
-import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
+import { metricsPortUrl, type RunningProxy, startCluster } from '../helpers/start-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 90_000;
@@ -13,18 +13,6 @@ const PROMTOOL_TIMEOUT_MS = 30_000;
 /** Scrapes on fresh connections until both workers have answered: the kernel picks, so only a bound is certain. */
 const BOTH_WORKERS_TIMEOUT_MS = 20_000;
 const SCRAPES_PER_ROUND = 4;
-
-async function backend(t: TestContext) {
-  const mock = await createMockBackend({ port: 0 });
-  t.after(() => mock.close());
-  return mock;
-}
-
-async function proxy(t: TestContext, args: string[]): Promise<RunningProxy> {
-  const running = await startProxy(args);
-  t.after(() => running.stop());
-  return running;
-}
 
 const workerPids = (running: RunningProxy): Promise<number[]> => childrenOf(running.child.pid as number);
 
@@ -128,8 +116,8 @@ function assertKnownTotals(text: string, url: string, factor = 1): void {
 test('aggregated /metrics: exact counts and buckets from 2 workers, identical whichever worker answers', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  const mock = await backend(t);
-  const running = await proxy(t, ['--workers', '2', '--backend-url', mock.url, '--metrics-port', '0']);
+  const mock = await startMockBackend(t);
+  const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--metrics-port', '0']);
   await driveKnownTraffic(running.url);
   // Log lines are written in batches (at most 100 ms late): wait for all 20 access lines, bounded.
   const access = await eventually(
@@ -164,8 +152,7 @@ test('aggregated /metrics: exact counts and buckets from 2 workers, identical wh
     assert.deepEqual(trafficSeries(scrape.text), trafficSeries(first.text), `worker ${scrape.pid} and worker ${first.pid} differ`);
   }
   // The same numbers on the primary's own metrics port.
-  const metricsPortLine = await running.waitForLine((line) => line.msg === 'metrics port listening');
-  const primaryScrape = await send(`http://127.0.0.1:${metricsPortLine.port}/metrics`);
+  const primaryScrape = await send(`${await metricsPortUrl(running)}/metrics`);
   assertKnownTotals(primaryScrape.text, mock.url);
   assert.deepEqual(trafficSeries(primaryScrape.text), trafficSeries(first.text), 'the primary port and the workers differ');
   const health = JSON.parse((await send(`${running.url}/healthz`)).text);
@@ -174,8 +161,8 @@ test('aggregated /metrics: exact counts and buckets from 2 workers, identical wh
 });
 
 test('a killed worker is replaced and counter totals never drop', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const mock = await backend(t);
-  const running = await proxy(t, ['--workers', '2', '--backend-url', mock.url, '--access-log', 'off']);
+  const mock = await startMockBackend(t);
+  const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--access-log', 'off']);
   await driveKnownTraffic(running.url);
   assertKnownTotals((await send(`${running.url}/metrics`)).text, mock.url);
 
@@ -197,11 +184,10 @@ test('a killed worker is replaced and counter totals never drop', { timeout: TES
 });
 
 test('a scrape answers with the rest when one worker does not respond', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const mock = await backend(t);
-  const running = await proxy(t, ['--workers', '2', '--backend-url', mock.url, '--metrics-port', '0', '--access-log', 'off']);
-  const portLine = await running.waitForLine((line) => line.msg === 'metrics port listening');
+  const mock = await startMockBackend(t);
+  const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--metrics-port', '0', '--access-log', 'off']);
+  const metricsUrl = `${await metricsPortUrl(running)}/metrics`;
   await driveKnownTraffic(running.url);
-  const metricsUrl = `http://127.0.0.1:${portLine.port}/metrics`;
   assertKnownTotals((await send(metricsUrl)).text, mock.url);
   const [frozen] = await workerPids(running);
   process.kill(frozen as number, 'SIGSTOP');
@@ -228,8 +214,8 @@ test('the aggregated exposition passes promtool check metrics', { timeout: TEST_
     t.skip('promtool is not installed (apt-get install prometheus)');
     return;
   }
-  const mock = await backend(t);
-  const running = await proxy(t, ['--workers', '2', '--backend-url', mock.url, '--access-log', 'off']);
+  const mock = await startMockBackend(t);
+  const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--access-log', 'off']);
   await driveKnownTraffic(running.url);
   await send(`${running.url}/v1/nothing-here`);
   const text = (await send(`${running.url}/metrics`)).text;
@@ -238,8 +224,8 @@ test('the aggregated exposition passes promtool check metrics', { timeout: TEST_
 });
 
 test('SIGTERM lets an in-flight stream finish, then the primary exits 0 with no worker left', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const mock = await backend(t);
-  const running = await proxy(t, ['--workers', '2', '--backend-url', mock.url, '--drain-timeout', '10000']);
+  const mock = await startMockBackend(t);
+  const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--drain-timeout', '10000']);
   const pids = await workerPids(running);
   const dispatcher = new Agent();
   t.after(() => dispatcher.close());
@@ -258,8 +244,8 @@ test('SIGTERM lets an in-flight stream finish, then the primary exits 0 with no 
 });
 
 test('SIGHUP replaces every worker one at a time while a stream keeps flowing', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const mock = await backend(t);
-  const running = await proxy(t, ['--workers', '2', '--backend-url', mock.url, '--drain-timeout', '10000', '--access-log', 'off']);
+  const mock = await startMockBackend(t);
+  const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--drain-timeout', '10000', '--access-log', 'off']);
   await driveKnownTraffic(running.url);
   const before = await workerPids(running);
   const dispatcher = new Agent();

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { histogramBuckets, type PromSamples, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
-import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { openStream, send } from '../helpers/http.js';
-import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
+import { startMockBackend } from '../helpers/mock-backend.js';
+import { type RunningProxy, startCluster } from '../helpers/start-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 90_000;
@@ -12,10 +13,8 @@ const CHAT = '/v1/chat/completions';
 const TEXT = '/v1/completions';
 
 async function setup(t: TestContext, args: string[] = []): Promise<{ mock: MockBackend; proxy: RunningProxy }> {
-  const mock = await createMockBackend({ port: 0 });
-  t.after(() => mock.close());
-  const proxy = await startProxy(['--workers', '2', '--backend-url', mock.url, ...args]);
-  t.after(() => proxy.stop());
+  const mock = await startMockBackend(t);
+  const proxy = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, ...args]);
   return { mock, proxy };
 }
 

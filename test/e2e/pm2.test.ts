@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { send } from '../helpers/http.js';
+import { startMockBackend } from '../helpers/mock-backend.js';
 import { freePort } from '../helpers/ports.js';
 import { childrenOf, ROOT, run, waitGone } from '../helpers/processes.js';
 import { MAIN } from '../helpers/start-proxy.js';
@@ -63,8 +63,7 @@ test(
   'pm2 start ecosystem.config.js: one fork-mode primary with its workers, ready when pm2 returns; delete leaves nothing',
   TEST,
   async (t) => {
-    const backend = await createMockBackend({ port: 0 });
-    t.after(() => backend.close());
+    const backend = await startMockBackend(t);
     const port = await freePort();
     const { pm2, jlist, pids } = await pm2Home(t, { BACKEND_URL: backend.url, HOST: '127.0.0.1', PORT: String(port), WORKERS: '2' });
 
@@ -105,8 +104,7 @@ test(
 );
 
 test('pm2 sendSignal SIGHUP replaces the workers under the same primary; pm2 stop leaves nothing', TEST, async (t) => {
-  const backend = await createMockBackend({ port: 0 });
-  t.after(() => backend.close());
+  const backend = await startMockBackend(t);
   const port = await freePort();
   const { pm2, jlist, pids } = await pm2Home(t, { BACKEND_URL: backend.url, HOST: '127.0.0.1', PORT: String(port), WORKERS: '2' });
   const started = await pm2(['start', 'ecosystem.config.js']);

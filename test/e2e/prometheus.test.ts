@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { chatBody, send } from '../helpers/http.js';
+import { startMockBackend } from '../helpers/mock-backend.js';
 import { hasCommand, run } from '../helpers/processes.js';
 import { type RunningPrometheus, type Sample, startPrometheus } from '../helpers/prometheus-server.js';
-import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
+import { metricsPortUrl, type RunningProxy, startCluster } from '../helpers/start-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
 // The compiled file runs from dist/test/e2e; the YAML stays in the source tree.
@@ -53,10 +54,17 @@ async function chat(proxy: RunningProxy, stream: boolean): Promise<void> {
 }
 
 async function proxyWithMetricsPort(t: TestContext, mock: MockBackend, workers: number): Promise<{ proxy: RunningProxy; target: string }> {
-  const proxy = await startProxy(['--workers', String(workers), '--backend-url', mock.url, '--metrics-port', '0', '--access-log', 'off']);
-  t.after(() => proxy.stop());
-  const line = await proxy.waitForLine((l) => l.msg === 'metrics port listening');
-  return { proxy, target: `127.0.0.1:${line.port as number}` };
+  const proxy = await startCluster(t, [
+    '--workers',
+    String(workers),
+    '--backend-url',
+    mock.url,
+    '--metrics-port',
+    '0',
+    '--access-log',
+    'off',
+  ]);
+  return { proxy, target: new URL(await metricsPortUrl(proxy)).host };
 }
 
 async function prometheus(t: TestContext, targets: string[]): Promise<RunningPrometheus> {
@@ -91,8 +99,7 @@ test('a real Prometheus scraping a 2-worker proxy reads exact counts, TTFT in it
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
   requireInstalled();
-  const mock = await createMockBackend({ port: 0 });
-  t.after(() => mock.close());
+  const mock = await startMockBackend(t);
   const { proxy, target } = await proxyWithMetricsPort(t, mock, 2);
   const prom = await prometheus(t, [target]);
 
@@ -165,8 +172,7 @@ test('two proxy instances scraped by one Prometheus: the rules sum them per back
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
   requireInstalled();
-  const mock = await createMockBackend({ port: 0 });
-  t.after(() => mock.close());
+  const mock = await startMockBackend(t);
   // Two separate clusters (2 workers and 1 worker) in front of the same backend URL.
   const [a, b] = await Promise.all([proxyWithMetricsPort(t, mock, 2), proxyWithMetricsPort(t, mock, 1)]);
   const prom = await prometheus(t, [a.target, b.target]);

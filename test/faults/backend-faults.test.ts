@@ -7,13 +7,13 @@ import { type TestContext, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { type PromSamples, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
-import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { startRaceBackend } from '../helpers/fault-backends.js';
 import { openRaw, type RawClient, readStream, statusOf } from '../helpers/fault-tools.js';
 import { chatBody, send } from '../helpers/http.js';
 import { startInProcessProxy } from '../helpers/in-process-proxy.js';
+import { startMockBackend } from '../helpers/mock-backend.js';
 import { freePort } from '../helpers/ports.js';
-import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
+import { type RunningProxy, startCluster } from '../helpers/start-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -22,17 +22,8 @@ const QUICK_MS = 3_000;
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
-async function mockBackend(t: TestContext, port = 0): Promise<MockBackend> {
-  const mock = await createMockBackend({ port });
-  t.after(() => mock.close());
-  return mock;
-}
-
-async function cluster(t: TestContext, backendUrl: string, extra: string[] = []): Promise<RunningProxy> {
-  const running = await startProxy(['--workers', '2', '--backend-url', backendUrl, ...extra]);
-  t.after(() => running.stop());
-  return running;
-}
+const cluster = (t: TestContext, backendUrl: string, extra: string[] = []): Promise<RunningProxy> =>
+  startCluster(t, ['--workers', '2', '--backend-url', backendUrl, ...extra]);
 
 async function metricsOf(running: RunningProxy): Promise<PromSamples> {
   const res = await send(`${running.url}/metrics`);
@@ -92,7 +83,7 @@ test('backend down: a quick 502 with an OpenAI error, /healthz and /metrics answ
   assert.equal(sampleValue(metrics, 'in_flight_requests', { url: backendUrl }), 0);
 
   // The backend comes up on the same port: no restart, no flag, the next requests get through.
-  const mock = await mockBackend(t, port);
+  const mock = await startMockBackend(t, port);
   const accessBefore = running.lines.length;
   const recovered: Array<{ status: number; object: unknown }> = [];
   const chat = async (): Promise<void> => {
@@ -126,7 +117,7 @@ test('backend down: a quick 502 with an OpenAI error, /healthz and /metrics answ
 test('backend accepts but never answers: 504 backend_timeout, counted as outcome timeout, the backend request is dropped', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  const mock = await mockBackend(t);
+  const mock = await startMockBackend(t);
   const running = await cluster(t, mock.url, ['--headers-timeout', '300']);
   const hang = { ...JSON_HEADERS, 'x-mock-no-answer': '1' };
   for (const body of [chatBody(), streamBody()]) {
@@ -155,7 +146,7 @@ test('backend accepts but never answers: 504 backend_timeout, counted as outcome
 test('backend silent mid-stream: the client stream is cut without [DONE] and counted as outcome timeout', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  const mock = await mockBackend(t);
+  const mock = await startMockBackend(t);
   const running = await cluster(t, mock.url, ['--body-timeout', '300']);
   const res = await readStream(`${running.url}${CHAT}`, {
     body: streamBody(),
@@ -184,7 +175,7 @@ test('backend silent mid-stream: the client stream is cut without [DONE] and cou
 test('backend dies mid-stream: that client sees an aborted stream (no [DONE]), upstream_error, no retry, others unaffected', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  const mock = await mockBackend(t);
+  const mock = await startMockBackend(t);
   const running = await cluster(t, mock.url);
   const slow = { ...JSON_HEADERS, 'x-mock-token-delay-ms': '30' };
   // Normal streams on both workers, in flight while the other stream's backend connection dies.
@@ -357,7 +348,7 @@ async function startUpload(port: number, path: string, length: number, sent: num
 test('client aborts halfway through a completion body: 499, the backend is never contacted, nothing stays in flight', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  const mock = await mockBackend(t);
+  const mock = await startMockBackend(t);
   const running = await cluster(t, mock.url);
   const client = await startUpload(running.port, CHAT, 10_000, 5_000);
   // The proxy is reading the body: the request has arrived and is in flight.
@@ -375,7 +366,7 @@ test('client aborts halfway through a completion body: 499, the backend is never
 test('client aborts halfway through a streamed upload: the backend sees its request aborted, 499, nothing stays in flight', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  const mock = await mockBackend(t);
+  const mock = await startMockBackend(t);
   const running = await cluster(t, mock.url);
   const client = await startUpload(running.port, '/v1/embeddings', 100_000, 1_000);
   // The body streams through: the backend has the request before the upload is over.

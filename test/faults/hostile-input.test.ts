@@ -7,14 +7,15 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
-import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { type EchoBackend, startEchoBackend } from '../helpers/echo-backend.js';
 import { startGateBackend } from '../helpers/fault-backends.js';
 import { headersOf, openRaw, seriesKeys, statusOf } from '../helpers/fault-tools.js';
 import { chatBody, send } from '../helpers/http.js';
 import { type InProcessProxy, startInProcessProxy } from '../helpers/in-process-proxy.js';
+import { startMockBackend } from '../helpers/mock-backend.js';
 import { rawJsonBody, rawRequest } from '../helpers/raw-http.js';
-import { startProxy } from '../helpers/start-proxy.js';
+import { startCluster } from '../helpers/start-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -244,6 +245,7 @@ test('slowloris: a client dribbling its headers is cut off while a normal client
   }, 100);
   t.after(() => clearInterval(dribble));
 
+  // The attack itself is time: let the slow client hold its connection for two dribbles first.
   await delay(200);
   const normalStarted = performance.now();
   const normal = await send(`${proxy.url}/echo/normal`);
@@ -328,8 +330,7 @@ test('thousands of random paths and methods do not add a single series to /metri
 test('API keys: requests without a valid Bearer key get 401 and never reach the backend; keys never appear in the logs', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  const mock: MockBackend = await createMockBackend({ port: 0 });
-  t.after(() => mock.close());
+  const mock: MockBackend = await startMockBackend(t);
   const dir = await mkdtemp(join(tmpdir(), 'proxy-keys-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const k1 = 'sk-flag-one-7f3a9c';
@@ -339,7 +340,7 @@ test('API keys: requests without a valid Bearer key get 401 and never reach the 
   const wrong = 'sk-wrong-guess-44c0de';
   const keyFile = join(dir, 'keys.txt');
   await writeFile(keyFile, `# proxy keys\n\n${k3}\n# ${commented}\n`);
-  const running = await startProxy([
+  const running = await startCluster(t, [
     '--workers',
     '2',
     '--backend-url',
@@ -351,7 +352,6 @@ test('API keys: requests without a valid Bearer key get 401 and never reach the 
     '--api-key-file',
     keyFile,
   ]);
-  t.after(() => running.stop());
 
   const denied: Array<Record<string, string>> = [
     {},
