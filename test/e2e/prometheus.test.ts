@@ -28,7 +28,7 @@ const CHAT_ONLY = '{endpoint="/v1/chat/completions"}';
 const TTFT_MS = 300;
 const TOKEN_DELAY_MS = 20;
 const MAX_TOKENS = 8;
-const RECORDING_RULES = 9;
+const RECORDING_RULES = 11;
 const ALERTING_RULES = 9;
 
 const PROMTOOL_TIMEOUT_MS = 30_000;
