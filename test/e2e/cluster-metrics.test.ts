@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Agent } from 'undici';
 import { histogramBuckets, type PromSamples, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
-import { chatBody, openStream, send } from '../helpers/http.js';
+import { chatBody, type OpenStream, openStream, send } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { childrenOf, hasCommand, run } from '../helpers/processes.js';
 import { metricsPortUrl, type RunningProxy, startCluster } from '../helpers/start-proxy.js';
@@ -38,6 +38,20 @@ async function scrapeOneWorker(url: string): Promise<Scrape> {
   } finally {
     await dispatcher.close();
   }
+}
+
+/** A streamed chat of `tokens` tokens 50 ms apart, in flight: its first byte has arrived. */
+const slowStream = (url: string, tokens: number): Promise<OpenStream> =>
+  openStream(`${url}/v1/chat/completions`, {
+    body: chatBody({ stream: true, max_tokens: tokens }),
+    headers: { 'x-mock-token-delay-ms': '50' },
+  });
+
+async function assertCompleted(stream: OpenStream): Promise<void> {
+  const res = await stream.rest;
+  assert.equal(stream.status, 200);
+  assert.equal(res.error, null);
+  assert.match(res.text, /data: \[DONE\]\n\n$/);
 }
 
 /**
@@ -248,18 +262,9 @@ test('SIGTERM lets an in-flight stream finish, then the primary exits 0 with no 
   const mock = await startMockBackend(t);
   const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--drain-timeout', '10000']);
   const pids = await workerPids(running);
-  const dispatcher = new Agent();
-  t.after(() => dispatcher.close());
-  const stream = await openStream(
-    `${running.url}/v1/chat/completions`,
-    { body: chatBody({ stream: true, max_tokens: 20 }), headers: { 'x-mock-token-delay-ms': '50' } },
-    dispatcher,
-  );
+  const stream = await slowStream(running.url, 20);
   const code = await running.stop('SIGTERM');
-  const res = await stream.rest;
-  assert.equal(stream.status, 200);
-  assert.equal(res.error, null);
-  assert.match(res.text, /data: \[DONE\]\n\n$/);
+  await assertCompleted(stream);
   assert.equal(code, 0);
   for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/);
 });
@@ -269,19 +274,10 @@ test('SIGHUP replaces every worker one at a time while a stream keeps flowing', 
   const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--drain-timeout', '10000', '--access-log', 'off']);
   await driveKnownTraffic(running.url);
   const before = await workerPids(running);
-  const dispatcher = new Agent();
-  t.after(() => dispatcher.close());
-  const stream = await openStream(
-    `${running.url}/v1/chat/completions`,
-    { body: chatBody({ stream: true, max_tokens: 30 }), headers: { 'x-mock-token-delay-ms': '50' } },
-    dispatcher,
-  );
+  const stream = await slowStream(running.url, 30);
   running.child.kill('SIGHUP');
   await running.waitForLine((line) => line.msg === 'rolling restart finished');
-  const res = await stream.rest;
-  assert.equal(stream.status, 200);
-  assert.equal(res.error, null);
-  assert.match(res.text, /data: \[DONE\]\n\n$/);
+  await assertCompleted(stream);
   await running.waitForLine(() => running.lines.filter((line) => line.msg === 'worker exited').length >= 2);
   const after = await workerPids(running);
   assert.equal(after.length, 2);

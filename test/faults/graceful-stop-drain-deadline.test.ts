@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { call, completedStream, longStream } from '../helpers/cluster-load.js';
+import { completedStream, longStream } from '../helpers/cluster-load.js';
+import { call } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { childrenOf, isAlive } from '../helpers/processes.js';
 import { startCluster } from '../helpers/start-proxy.js';

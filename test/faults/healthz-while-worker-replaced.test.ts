@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { call } from '../helpers/cluster-load.js';
+import { call } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { childrenOf } from '../helpers/processes.js';
 import { lineTimeMs, metricsPortUrl, startCluster } from '../helpers/start-proxy.js';

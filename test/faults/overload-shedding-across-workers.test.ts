@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
-import { call, okChat } from '../helpers/cluster-load.js';
-import { chatBody } from '../helpers/http.js';
+import { okChat } from '../helpers/cluster-load.js';
+import { call, chatBody } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { startCluster } from '../helpers/start-proxy.js';
 import { eventually } from '../helpers/wait.js';

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
-import { call, closeAll, completedStream, longStream, pinnedAgents, shortChatLoad } from '../helpers/cluster-load.js';
+import { closeAll, completedStream, longStream, pinnedAgents, shortChatLoad } from '../helpers/cluster-load.js';
+import { call } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { childrenOf, waitGone } from '../helpers/processes.js';
 import { assertMonotonic, scrapeLoop } from '../helpers/scrape-loop.js';

@@ -3,73 +3,13 @@
  * that never throw, short chats back to back from several clients, long streams pinned to a chosen worker.
  * Every request is bounded in every phase.
  */
-import { Agent, request } from 'undici';
-import { chatBody } from './http.js';
+import { Agent } from 'undici';
+import { type CallResult, call, chatBody } from './http.js';
 
 const CALL_TIMEOUT_MS = 15_000;
 const LONG_STREAM_TIMEOUT_MS = 30_000;
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
-
-export interface CallResult {
-  /** 0 when no response headers arrived. */
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  /** Set when the request or the body read failed (connection refused, reset, cut, timeout). */
-  error: string | null;
-  ms: number;
-}
-
-export interface CallOptions {
-  method?: string;
-  body?: string;
-  headers?: Record<string, string>;
-  dispatcher?: Agent;
-  timeoutMs?: number;
-  /** Called once, when the first body chunk has arrived. */
-  onFirstChunk?: () => void;
-}
-
-/**
- * One request that never throws: a failure becomes `error`. A fresh connection unless a dispatcher
- * is given; bounded by `timeoutMs` in every phase.
- */
-export async function call(url: string, options: CallOptions = {}): Promise<CallResult> {
-  const started = performance.now();
-  const own = options.dispatcher === undefined ? new Agent({ connections: 1, pipelining: 0 }) : null;
-  const timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
-  const out: CallResult = { status: 0, headers: {}, text: '', error: null, ms: 0 };
-  try {
-    const res = await request(url, {
-      method: (options.method ?? (options.body === undefined ? 'GET' : 'POST')) as 'GET',
-      headers: options.headers,
-      body: options.body,
-      dispatcher: own ?? options.dispatcher,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    out.status = res.statusCode;
-    out.headers = res.headers;
-    const chunks: Buffer[] = [];
-    try {
-      for await (const chunk of res.body) {
-        if (chunks.length === 0) options.onFirstChunk?.();
-        chunks.push(chunk as Buffer);
-      }
-    } finally {
-      out.text = Buffer.concat(chunks).toString('utf8');
-    }
-  } catch (err) {
-    const e = err as { code?: string; name?: string; message?: string };
-    out.error = `${e.code ?? e.name ?? 'Error'}: ${e.message ?? String(err)}`;
-  } finally {
-    out.ms = performance.now() - started;
-    if (own !== null) void own.destroy().catch(() => undefined);
-  }
-  return out;
-}
 
 export const completedStream = (r: CallResult): boolean => r.error === null && r.status === 200 && r.text.endsWith('data: [DONE]\n\n');
 export const okChat = (r: CallResult): boolean => r.error === null && r.status === 200 && r.text.includes('"chat.completion"');

@@ -1,41 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { Agent } from 'undici';
 import { parsePromText } from '../../src/metrics/prom-text.js';
-import { boundedRequest } from './http.js';
-
-const STREAM_TIMEOUT_MS = 15_000;
-
-export interface StreamResult {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  /** The error that ended the body early (an aborted response), or null for a clean end. */
-  error: Error | null;
-  elapsedMs: number;
-}
-
-/** One request whose body is read to its end or its abort; never throws for an aborted body, only for a bounded wait. */
-export async function readStream(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<StreamResult> {
-  const dispatcher = new Agent({ connections: 1 });
-  const started = performance.now();
-  try {
-    const res = await boundedRequest(url, options, dispatcher, STREAM_TIMEOUT_MS);
-    let text = '';
-    let error: Error | null = null;
-    try {
-      for await (const chunk of res.body) text += (chunk as Buffer).toString('utf8');
-    } catch (err) {
-      error = err as Error;
-    }
-    if (error?.name === 'TimeoutError') throw new Error(`the response body did not end within ${STREAM_TIMEOUT_MS} ms`);
-    return { status: res.statusCode, headers: res.headers, text, error, elapsedMs: performance.now() - started };
-  } finally {
-    await dispatcher.destroy();
-  }
-}
 
 /** A raw TCP client whose writes and close the test controls; `received` grows as bytes arrive. */
 export interface RawClient {

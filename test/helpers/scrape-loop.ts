@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parsePromText, sumSamples } from '../../src/metrics/prom-text.js';
-import { call } from './cluster-load.js';
+import { call } from './http.js';
 import { eventually } from './wait.js';
 
 const SCRAPE_TIMEOUT_MS = 10_000;
