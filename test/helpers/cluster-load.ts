@@ -1,12 +1,11 @@
 /**
- * Load on the real cluster for process-fault tests (a killed worker, a drain, a rolling restart): requests
- * that never throw, short chats back to back from several clients, long streams pinned to a chosen worker.
- * Every request is bounded in every phase.
+ * Load on the real cluster for process-fault tests (a killed worker, a drain, a rolling restart): short
+ * chats back to back from several clients, long streams pinned to a chosen worker. Every request is a
+ * bounded call() that never throws, so a failure is counted rather than ending the load.
  */
 import { Agent } from 'undici';
 import { type CallResult, call, chatBody } from './http.js';
 
-const CALL_TIMEOUT_MS = 15_000;
 const LONG_STREAM_TIMEOUT_MS = 30_000;
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -50,7 +49,7 @@ export function shortChatLoad(url: string, options: LoadOptions): { tally: LoadT
       body: chatBody({ max_tokens: 2 }),
       headers: { ...JSON_HEADERS, 'x-mock-ttft-ms': '10' },
       dispatcher,
-      timeoutMs: options.timeoutMs ?? CALL_TIMEOUT_MS,
+      timeoutMs: options.timeoutMs,
     });
     if (res.status !== 0) tally.answered++;
     else if (RESET_CODES.test(res.error ?? '')) tally.resets.push({ atMs: Date.now(), error: res.error as string });
