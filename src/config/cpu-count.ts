@@ -28,9 +28,10 @@ export function cgroupCpuLimit(root = CGROUP_ROOT): number | null {
 /**
  * One worker per CPU this process may use. Node 20's availableParallelism() counts the machine's CPUs,
  * not a container's quota: a pod limited to 2 CPUs on a 64-core node must not start 64 workers.
+ * `root` is the cgroup mount; tests point it at a directory of their own.
  */
-export function usableCpuCount(): number {
+export function usableCpuCount(root = CGROUP_ROOT): number {
   const cpus = availableParallelism();
-  const limit = cgroupCpuLimit();
+  const limit = cgroupCpuLimit(root);
   return limit === null ? cpus : Math.min(cpus, limit);
 }

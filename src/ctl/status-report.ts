@@ -1,12 +1,8 @@
 import { request } from 'undici';
+import { histogramBuckets, histogramQuantile, type PromSamples, parsePromText, sumSamples } from '../metrics/prom-text.js';
 
 /** `node dist/src/ctl/status-report.js <proxy base URL> [backend URL]`: the few lines `proxy_ctl.sh status` prints. */
 const TIMEOUT_MS = 3_000;
-
-interface Sample {
-  labels: Record<string, string>;
-  value: number;
-}
 
 interface Health {
   workersAlive: number;
@@ -22,45 +18,14 @@ async function get(url: string): Promise<{ status: number; text: string; ms: num
   return { status: res.statusCode, text, ms: performance.now() - started };
 }
 
-function parseMetrics(text: string): Map<string, Sample[]> {
-  const out = new Map<string, Sample[]>();
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1] as string] = pair[2] as string;
-    const list = out.get(match[1] as string) ?? [];
-    list.push({ labels, value: Number(match[3]) });
-    out.set(match[1] as string, list);
-  }
-  return out;
-}
-
-const sum = (metrics: Map<string, Sample[]>, name: string): number => (metrics.get(name) ?? []).reduce((total, s) => total + s.value, 0);
-
-/** A quantile from cumulative buckets summed over every label set, interpolated as histogram_quantile does. */
-function quantile(metrics: Map<string, Sample[]>, name: string, q: number): { value: number | null; count: number } {
-  const byLe = new Map<string, number>();
-  for (const s of metrics.get(`${name}_bucket`) ?? []) byLe.set(s.labels.le as string, (byLe.get(s.labels.le as string) ?? 0) + s.value);
-  const count = byLe.get('+Inf') ?? 0;
-  if (count === 0) return { value: null, count };
-  const bounds = [...byLe.keys()]
-    .filter((le) => le !== '+Inf')
-    .map(Number)
-    .sort((a, b) => a - b);
-  const rank = q * count;
-  let previousBound = 0;
-  let previousCount = 0;
-  for (const bound of bounds) {
-    const cumulative = byLe.get(String(bound)) ?? 0;
-    if (cumulative >= rank) {
-      const inBucket = cumulative - previousCount;
-      return { value: inBucket === 0 ? bound : previousBound + (bound - previousBound) * ((rank - previousCount) / inBucket), count };
-    }
-    previousBound = bound;
-    previousCount = cumulative;
-  }
-  return { value: bounds.at(-1) ?? null, count };
+/** p99 and p50 of a histogram summed over every label set, and how many observations it holds. */
+function quantiles(metrics: PromSamples, name: string): { p99: number | null; p50: number | null; count: number } {
+  const buckets = histogramBuckets(metrics, name);
+  return {
+    p99: histogramQuantile(0.99, buckets),
+    p50: histogramQuantile(0.5, buckets),
+    count: buckets.get(Number.POSITIVE_INFINITY) ?? 0,
+  };
 }
 
 const duration = (seconds: number): string =>
@@ -93,18 +58,17 @@ async function main(): Promise<number> {
   ];
   const workers = (h.workers ?? []).map((w) => `#${w.id} pid ${w.pid} ${w.state} up ${duration(w.uptimeSeconds)}`);
   lines.push(`workers: ${h.workersAlive} alive${workers.length ? `: ${workers.join(', ')}` : ''}`);
-  const metrics = parseMetrics(metricsText.text);
-  const inFlight = sum(metrics, 'in_flight_requests');
-  const limit = sum(metrics, 'in_flight_limit');
+  const metrics = parsePromText(metricsText.text);
+  const inFlight = sumSamples(metrics, 'in_flight_requests');
+  const limit = sumSamples(metrics, 'in_flight_limit');
   lines.push(
-    `traffic: ${inFlight} in flight (limit ${limit}), ${sum(metrics, 'input_qps').toFixed(1)} req/s in, ${sum(metrics, 'output_qps').toFixed(1)} req/s out (last 10 s)`,
+    `traffic: ${inFlight} in flight (limit ${limit}), ${sumSamples(metrics, 'input_qps').toFixed(1)} req/s in, ${sumSamples(metrics, 'output_qps').toFixed(1)} req/s out (last 10 s)`,
   );
-  const p99 = quantile(metrics, 'time_to_first_token_seconds', 0.99);
-  const p50 = quantile(metrics, 'time_to_first_token_seconds', 0.5);
+  const ttft = quantiles(metrics, 'time_to_first_token_seconds');
   lines.push(
-    p99.value === null
+    ttft.p99 === null
       ? 'time to first token: no streamed completion yet'
-      : `time to first token: p99 ${p99.value.toFixed(3)} s, p50 ${(p50.value ?? 0).toFixed(3)} s (since start, ${p99.count} streams)`,
+      : `time to first token: p99 ${ttft.p99.toFixed(3)} s, p50 ${(ttft.p50 ?? 0).toFixed(3)} s (since start, ${ttft.count} streams)`,
   );
   if (backendUrl) lines.push(await backendLine(backendUrl));
   console.log(lines.join('\n'));

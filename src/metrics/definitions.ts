@@ -1,9 +1,14 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { FastHistogram } from './fast-histogram.js';
 
-// Names and buckets of the original design; a change here is a breaking change for dashboards.
+// Names and buckets of the original design; removing an edge breaks the queries that name it.
 export const TTFB_BUCKETS_S = [0.1, 0.5, 1, 2, 5, 10, 30, 60];
-export const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1];
+/**
+ * The original design's edges (0.001 ... 1 s) and, beyond them, edges up to 10 min (issue 10): a generation
+ * takes seconds to minutes, and with the design's buckets alone every one of them fell into +Inf. Adding
+ * edges keeps every `le` a query may name; the top matches --headers-timeout's 10 min default.
+ */
+export const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
 export const QPS_WINDOW_S = 10;
 
 /** Label values come only from this fixed set (plus 'other'): raw client paths never become label values. */

@@ -44,6 +44,18 @@ export function parsePromText(text: string): PromSamples {
   return out;
 }
 
+const TYPE_LINE = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (\w+)/;
+
+/** Metric family -> type (`counter`, `histogram`, ...) from the `# TYPE` lines, present even for a family without samples. */
+export function parseTypes(text: string): Map<string, string> {
+  const types = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const match = TYPE_LINE.exec(line);
+    if (match !== null) types.set(match[1] as string, match[2] as string);
+  }
+  return types;
+}
+
 /** True when `labels` holds every pair of `wanted` (other labels may be present). */
 function matches(labels: Readonly<Record<string, string>>, wanted: Readonly<Record<string, string>>): boolean {
   for (const key in wanted) if (labels[key] !== wanted[key]) return false;

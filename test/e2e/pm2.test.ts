@@ -4,17 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { send } from '../helpers/http.js';
-import { childrenOf, freePort, ROOT, type Run, run as runFor, waitGone as waitGoneFor } from '../helpers/processes.js';
+import { startMockBackend } from '../helpers/mock-backend.js';
+import { freePort } from '../helpers/ports.js';
+import { childrenOf, ROOT, run, waitGone } from '../helpers/processes.js';
 import { MAIN } from '../helpers/start-proxy.js';
+import { eventually } from '../helpers/wait.js';
 
 // Real pm2 (the project dependency) with a temporary PM2_HOME: its own daemon, never the user's.
 const PM2 = join(ROOT, 'node_modules', '.bin', 'pm2');
-const run = (file: string, args: string[], env: Record<string, string>, timeoutMs = PM2_TIMEOUT_MS): Promise<Run> =>
-  runFor(file, args, env, timeoutMs);
-const waitGone = (pids: number[], timeoutMs = GONE_TIMEOUT_MS): Promise<number[]> => waitGoneFor(pids, timeoutMs);
 const TEST = { timeout: 90_000 };
 const PM2_TIMEOUT_MS = 45_000;
 /** ecosystem.config.js kill_timeout is 40 s; an idle proxy stops in well under a second. */
@@ -27,21 +25,8 @@ interface Pm2Process {
   pm2_env: { exec_mode: string; status: string; exit_code?: number; pm_err_log_path: string; restart_time: number };
 }
 
-/** Polls `probe` until it returns a value other than undefined; fails after `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last error: ${String(last)}`);
-    await sleep(200);
-  }
-}
+/** pm2 commands start node processes; polling them faster only adds load. */
+const POLL = { everyMs: 200 };
 
 /**
  * A pm2 bound to a fresh PM2_HOME. t.after runs `pm2 kill` (daemon and apps), then SIGKILLs
@@ -51,7 +36,7 @@ async function pm2Home(t: TestContext, extraEnv: Record<string, string> = {}) {
   const home = await mkdtemp(join(tmpdir(), 'pm2-home-'));
   const env = { PM2_HOME: home, ...extraEnv };
   const pids = new Set<number>();
-  const pm2 = (args: string[]) => run(PM2, args, env);
+  const pm2 = (args: string[]) => run(PM2, args, env, PM2_TIMEOUT_MS);
   t.after(async () => {
     const daemon = Number(await readFile(join(home, 'pm2.pid'), 'utf8').catch(() => '0'));
     if (daemon > 0) pids.add(daemon);
@@ -78,8 +63,7 @@ test(
   'pm2 start ecosystem.config.js: one fork-mode primary with its workers, ready when pm2 returns; delete leaves nothing',
   TEST,
   async (t) => {
-    const backend = await createMockBackend({ port: 0 });
-    t.after(() => backend.close());
+    const backend = await startMockBackend(t);
     const port = await freePort();
     const { pm2, jlist, pids } = await pm2Home(t, { BACKEND_URL: backend.url, HOST: '127.0.0.1', PORT: String(port), WORKERS: '2' });
 
@@ -98,14 +82,14 @@ test(
 
     // wait_ready: pm2 returned only after every worker listened. The worker count the workers report
     // travels over IPC, so give it a moment, not a startup's worth.
-    const health = await waitFor(
+    const health = await eventually(
       'healthz with 2 workers',
       async () => {
         const res = await send(`http://127.0.0.1:${port}/healthz`);
-        const body = JSON.parse(res.text) as { status: string; workersAlive: number; pid: number };
-        return res.status === 200 && body.workersAlive === 2 ? body : undefined;
+        return { httpStatus: res.status, ...(JSON.parse(res.text) as { workersAlive: number; pid: number }) };
       },
-      3_000,
+      (answer) => answer.httpStatus === 200 && answer.workersAlive === 2,
+      { ...POLL, timeoutMs: 3_000 },
     );
     const workers = await childrenOf(primary);
     for (const pid of workers) pids.add(pid);
@@ -114,14 +98,13 @@ test(
 
     const deleted = await pm2(['delete', 'all']);
     assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
-    assert.deepEqual(await waitGone([primary, ...workers]), [], 'processes left after pm2 delete');
+    assert.deepEqual(await waitGone([primary, ...workers], GONE_TIMEOUT_MS), [], 'processes left after pm2 delete');
     assert.deepEqual(await jlist(), []);
   },
 );
 
 test('pm2 sendSignal SIGHUP replaces the workers under the same primary; pm2 stop leaves nothing', TEST, async (t) => {
-  const backend = await createMockBackend({ port: 0 });
-  t.after(() => backend.close());
+  const backend = await startMockBackend(t);
   const port = await freePort();
   const { pm2, jlist, pids } = await pm2Home(t, { BACKEND_URL: backend.url, HOST: '127.0.0.1', PORT: String(port), WORKERS: '2' });
   const started = await pm2(['start', 'ecosystem.config.js']);
@@ -129,31 +112,33 @@ test('pm2 sendSignal SIGHUP replaces the workers under the same primary; pm2 sto
   const [app] = await jlist();
   const primary = app!.pid;
   pids.add(primary);
-  const before = await waitFor(
+  const before = await eventually(
     '2 workers',
-    async () => ((await childrenOf(primary)).length === 2 ? childrenOf(primary) : undefined),
-    5_000,
+    () => childrenOf(primary),
+    (pids) => pids.length === 2,
+    { ...POLL, timeoutMs: 5_000 },
   );
   for (const pid of before) pids.add(pid);
 
   // The zero-downtime path under pm2 (pm2 reload in fork mode would restart the primary).
   const signalled = await pm2(['sendSignal', 'SIGHUP', 'inference-proxy']);
   assert.equal(signalled.code, 0, signalled.stdout + signalled.stderr);
-  const after = await waitFor(
+  const after = await eventually(
     'both workers replaced',
     async () => {
       const now = await childrenOf(primary);
       for (const pid of now) pids.add(pid);
-      return now.length === 2 && now.every((pid) => !before.includes(pid)) ? now : undefined;
+      return now;
     },
-    20_000,
+    (now) => now.length === 2 && now.every((pid) => !before.includes(pid)),
+    { ...POLL, timeoutMs: 20_000 },
   );
   assert.equal((await jlist())[0]?.pid, primary, 'the primary stayed');
   assert.equal((await send(`http://127.0.0.1:${port}/healthz`)).status, 200);
 
   const stopped = await pm2(['stop', 'inference-proxy']);
   assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
-  assert.deepEqual(await waitGone([primary, ...after]), [], 'processes left after pm2 stop');
+  assert.deepEqual(await waitGone([primary, ...after], GONE_TIMEOUT_MS), [], 'processes left after pm2 stop');
   assert.equal((await jlist())[0]?.pm2_env.status, 'stopped');
 });
 
@@ -165,14 +150,15 @@ test('pm2 cluster mode is refused with a one-line explanation and does not stay 
   const started = await pm2(['start', MAIN, '-i', '2', '--name', 'proxy-cluster', '--no-autorestart']);
   assert.equal(started.code, 0, started.stdout + started.stderr);
 
-  const list = await waitFor(
+  const list = await eventually(
     'every instance errored or stopped',
     async () => {
       const procs = await jlist();
       for (const p of procs) if (p.pid > 0) pids.add(p.pid);
-      return procs.length === 2 && procs.every((p) => p.pm2_env.status === 'errored' || p.pm2_env.status === 'stopped') ? procs : undefined;
+      return procs;
     },
-    30_000,
+    (procs) => procs.length === 2 && procs.every((p) => p.pm2_env.status === 'errored' || p.pm2_env.status === 'stopped'),
+    { ...POLL, timeoutMs: 30_000 },
   );
   for (const p of list) {
     assert.equal(p.pm2_env.exec_mode, 'cluster_mode');

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { chatBody, send } from '../helpers/http.js';
-import { hasCommand, type RunningPrometheus, runTool, type Sample, startPrometheus } from '../helpers/prometheus-server.js';
-import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
+import { startMockBackend } from '../helpers/mock-backend.js';
+import { hasCommand, run } from '../helpers/processes.js';
+import { type RunningPrometheus, type Sample, startPrometheus } from '../helpers/prometheus-server.js';
+import { metricsPortUrl, type RunningProxy, startCluster } from '../helpers/start-proxy.js';
+import { eventually } from '../helpers/wait.js';
 
 // The compiled file runs from dist/test/e2e; the YAML stays in the source tree.
 const DEPLOY = fileURLToPath(new URL('../../../deploy/prometheus/', import.meta.url));
@@ -26,10 +28,12 @@ const CHAT_ONLY = '{endpoint="/v1/chat/completions"}';
 const TTFT_MS = 300;
 const TOKEN_DELAY_MS = 20;
 const MAX_TOKENS = 8;
-const RECORDING_RULES = 9;
+const RECORDING_RULES = 11;
 const ALERTING_RULES = 9;
 
-const INSTALLED = hasCommand('prometheus') && hasCommand('promtool');
+const PROMTOOL_TIMEOUT_MS = 30_000;
+
+const INSTALLED = (await hasCommand('prometheus')) && (await hasCommand('promtool'));
 // Locally a missing Prometheus skips these tests; CI installs it (.ci/run), so there a missing one fails.
 const skip = !INSTALLED && !process.env.CI ? 'prometheus/promtool not installed (Debian package prometheus)' : false;
 
@@ -50,10 +54,17 @@ async function chat(proxy: RunningProxy, stream: boolean): Promise<void> {
 }
 
 async function proxyWithMetricsPort(t: TestContext, mock: MockBackend, workers: number): Promise<{ proxy: RunningProxy; target: string }> {
-  const proxy = await startProxy(['--workers', String(workers), '--backend-url', mock.url, '--metrics-port', '0', '--access-log', 'off']);
-  t.after(() => proxy.stop());
-  const line = await proxy.waitForLine((l) => l.msg === 'metrics port listening');
-  return { proxy, target: `127.0.0.1:${line.port as number}` };
+  const proxy = await startCluster(t, [
+    '--workers',
+    String(workers),
+    '--backend-url',
+    mock.url,
+    '--metrics-port',
+    '0',
+    '--access-log',
+    'off',
+  ]);
+  return { proxy, target: new URL(await metricsPortUrl(proxy)).host };
 }
 
 async function prometheus(t: TestContext, targets: string[]): Promise<RunningPrometheus> {
@@ -68,16 +79,17 @@ const single = (samples: Sample[]): Sample => {
   return samples[0] as Sample;
 };
 const total = (expected: number) => (samples: Sample[]) => samples.length === 1 && samples[0]?.value === expected;
+const promtool = (args: string[]) => run('promtool', args, {}, PROMTOOL_TIMEOUT_MS);
 
 test('promtool accepts the config, the rule files and the rule unit tests', { skip, timeout: TEST_TIMEOUT_MS }, async () => {
   requireInstalled();
-  const config = await runTool('promtool', ['check', 'config', CONFIG]);
+  const config = await promtool(['check', 'config', CONFIG]);
   assert.equal(config.code, 0, config.stdout + config.stderr);
   assert.match(config.stdout + config.stderr, /2 rule files found/, 'the rule files resolve relative to the config');
-  const rules = await runTool('promtool', ['check', 'rules', RULES, ALERTS]);
+  const rules = await promtool(['check', 'rules', RULES, ALERTS]);
   assert.equal(rules.code, 0, rules.stdout + rules.stderr);
   assert.match(rules.stdout + rules.stderr, new RegExp(`${RECORDING_RULES} rules found`));
-  const unit = await runTool('promtool', ['test', 'rules', RULE_TESTS]);
+  const unit = await promtool(['test', 'rules', RULE_TESTS]);
   assert.equal(unit.code, 0, unit.stdout + unit.stderr);
   assert.match(unit.stdout + unit.stderr, /SUCCESS/);
 });
@@ -87,8 +99,7 @@ test('a real Prometheus scraping a 2-worker proxy reads exact counts, TTFT in it
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
   requireInstalled();
-  const mock = await createMockBackend({ port: 0 });
-  t.after(() => mock.close());
+  const mock = await startMockBackend(t);
   const { proxy, target } = await proxyWithMetricsPort(t, mock, 2);
   const prom = await prometheus(t, [target]);
 
@@ -137,15 +148,15 @@ test('a real Prometheus scraping a 2-worker proxy reads exact counts, TTFT in it
   await prom.waitFor('inference_proxy:decoding_throughput_tokens_per_second:p99_rate5m', (r) => (r[0]?.value ?? 0) > 10);
 
   // Every recording and alerting rule loaded and evaluates without error; none fires or is pending.
-  const deadline = Date.now() + 15_000;
-  let rules: Array<{ name: string; health: string; lastError?: string }> = [];
-  for (;;) {
-    const data = (await prom.api('/api/v1/rules')) as { groups: Array<{ name: string; rules: typeof rules }> };
-    assert.deepEqual(data.groups.map((g) => g.name).sort(), ['inference_proxy_alerts', 'inference_proxy_recording']);
-    rules = data.groups.flatMap((g) => g.rules);
-    if (rules.every((r) => r.health !== 'unknown') || Date.now() > deadline) break;
-    await delay(200);
-  }
+  type Rule = { name: string; health: string; lastError?: string };
+  const groups = await eventually(
+    'every rule evaluated once',
+    async () => ((await prom.api('/api/v1/rules')) as { groups: Array<{ name: string; rules: Rule[] }> }).groups,
+    (list) => list.every((g) => g.rules.every((r) => r.health !== 'unknown')),
+    { timeoutMs: 15_000, everyMs: 200 },
+  );
+  assert.deepEqual(groups.map((g) => g.name).sort(), ['inference_proxy_alerts', 'inference_proxy_recording']);
+  const rules = groups.flatMap((g) => g.rules);
   assert.equal(rules.length, RECORDING_RULES + ALERTING_RULES);
   assert.deepEqual(
     rules.filter((r) => r.health !== 'ok'),
@@ -161,8 +172,7 @@ test('two proxy instances scraped by one Prometheus: the rules sum them per back
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
   requireInstalled();
-  const mock = await createMockBackend({ port: 0 });
-  t.after(() => mock.close());
+  const mock = await startMockBackend(t);
   // Two separate clusters (2 workers and 1 worker) in front of the same backend URL.
   const [a, b] = await Promise.all([proxyWithMetricsPort(t, mock, 2), proxyWithMetricsPort(t, mock, 1)]);
   const prom = await prometheus(t, [a.target, b.target]);
@@ -187,20 +197,21 @@ test('two proxy instances scraped by one Prometheus: the rules sum them per back
 
   // The recording rule is one series for the backend and endpoint, and equals the sum of both instances'
   // rates at its evaluation time. A scrape that lands between the rule's evaluation and our query can
-  // change the raw side, so compare at a few evaluations until one is undisturbed.
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const stamp = single(await prom.waitFor(`timestamp(inference_proxy:input_requests:rate1m${CHAT_ONLY})`, (r) => r.length > 0));
-    const time = stamp.value.toFixed(3);
-    const rule = single(await prom.query(`inference_proxy:input_requests:rate1m${CHAT_ONLY}`, time));
-    assert.deepEqual(rule.metric, { __name__: 'inference_proxy:input_requests:rate1m', url: mock.url, endpoint: CHAT });
-    const rates = await prom.query(`rate(input_requests_total${JOB_CHAT}[1m])`, time);
-    const both = rates.length === 2 && rates.every((s) => s.value > 0);
-    const sum = rates.reduce((acc, s) => acc + s.value, 0);
-    if (both && Math.abs(rule.value - sum) < 1e-9) break;
-    assert.ok(Date.now() < deadline, `rule ${rule.value} never equalled the per-instance rates ${JSON.stringify(rates)}`);
-    await delay(1100);
-  }
+  // change the raw side, so compare at a few evaluations (1 s apart) until one is undisturbed.
+  const evaluation = await eventually(
+    'the rule equals the sum of the per-instance rates at one evaluation',
+    async () => {
+      const stamp = single(await prom.query(`timestamp(inference_proxy:input_requests:rate1m${CHAT_ONLY})`));
+      const time = stamp.value.toFixed(3);
+      const rule = single(await prom.query(`inference_proxy:input_requests:rate1m${CHAT_ONLY}`, time));
+      const rates = await prom.query(`rate(input_requests_total${JOB_CHAT}[1m])`, time);
+      return { rule, rates };
+    },
+    ({ rule, rates }) =>
+      rates.length === 2 && rates.every((s) => s.value > 0) && Math.abs(rule.value - rates.reduce((acc, s) => acc + s.value, 0)) < 1e-9,
+    { timeoutMs: 15_000, everyMs: 1_100 },
+  );
+  assert.deepEqual(evaluation.rule.metric, { __name__: 'inference_proxy:input_requests:rate1m', url: mock.url, endpoint: CHAT });
   const output = await prom.waitFor('inference_proxy:output_requests:rate1m', (r) => r.length > 0);
   assert.deepEqual(
     output.map((s) => s.metric),

@@ -6,20 +6,18 @@ import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { send } from '../helpers/http.js';
-import { childrenOf, freePort, ROOT, type Run, run as runFor, waitGone as waitGoneFor } from '../helpers/processes.js';
+import { freePort } from '../helpers/ports.js';
+import { childrenOf, ROOT, type Run, run, waitGone } from '../helpers/processes.js';
 
 // Real processes: proxy_ctl.sh starts the built proxy (dist/) in the background.
 const CTL = join(ROOT, 'proxy_ctl.sh');
-const run = (file: string, args: string[], env: Record<string, string>, timeoutMs = CTL_TIMEOUT_MS): Promise<Run> =>
-  runFor(file, args, env, timeoutMs);
-const waitGone = (pids: number[], timeoutMs = GONE_TIMEOUT_MS): Promise<number[]> => waitGoneFor(pids, timeoutMs);
 const TEST = { timeout: 90_000 };
 /** proxy_ctl.sh waits at most 30 s for a start and 40 s (+ 5 s after SIGKILL) for a stop. */
 const CTL_TIMEOUT_MS = 60_000;
 const GONE_TIMEOUT_MS = 10_000;
 const CHAT_BODY = JSON.stringify({ model: 'mock-model', max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] });
 
-const ctl = (command: string[], env: Record<string, string>): Promise<Run> => run('bash', [CTL, ...command], env);
+const ctl = (command: string[], env: Record<string, string>): Promise<Run> => run('bash', [CTL, ...command], env, CTL_TIMEOUT_MS);
 
 function killAll(pids: Iterable<number>): void {
   for (const pid of pids) {
@@ -50,7 +48,7 @@ async function setup(t: TestContext) {
   t.after(async () => {
     await ctl(['stop'], env).catch(() => undefined);
     killAll(pids);
-    await waitGone([...pids]);
+    await waitGone([...pids], GONE_TIMEOUT_MS);
     await backend.close();
     await rm(runDir, { recursive: true, force: true });
   });

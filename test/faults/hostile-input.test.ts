@@ -6,15 +6,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
+import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { type EchoBackend, startEchoBackend } from '../helpers/echo-backend.js';
 import { startGateBackend } from '../helpers/fault-backends.js';
-import { eventually, headersOf, openRaw, seriesKeys, statusOf } from '../helpers/fault-tools.js';
+import { headersOf, openRaw, seriesKeys, statusOf } from '../helpers/fault-tools.js';
 import { chatBody, send } from '../helpers/http.js';
 import { type InProcessProxy, startInProcessProxy } from '../helpers/in-process-proxy.js';
-import { sample } from '../helpers/metrics-text.js';
+import { startMockBackend } from '../helpers/mock-backend.js';
 import { rawJsonBody, rawRequest } from '../helpers/raw-http.js';
-import { startProxy } from '../helpers/start-proxy.js';
+import { startCluster } from '../helpers/start-proxy.js';
+import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 const CHAT = '/v1/chat/completions';
@@ -67,9 +69,9 @@ test('a completion body over --body-limit gets 413 before the backend is contact
   assert.equal(ok.status, 200, ok.text);
   assert.equal(JSON.parse(ok.text).bodyLength, 1024);
 
-  const text = await proxy.registry.metrics();
-  assert.equal(sample(text, 'output_requests_total', { url: backend.url, endpoint: CHAT, status: '413' }), 3);
-  assert.equal(sample(text, 'in_flight_requests', { url: backend.url }), 0);
+  const metrics = parsePromText(await proxy.registry.metrics());
+  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: CHAT, status: '413' }), 3);
+  assert.equal(sampleValue(metrics, 'in_flight_requests', { url: backend.url }), 0);
   await assertStillServes(proxy, backend);
 });
 
@@ -145,11 +147,11 @@ test('malformed and smuggling-shaped requests are refused with a precise status,
     assert.equal(backend.requests, 0, `${name} reached the backend`);
     expected[status] = (expected[status] ?? 0) + 1;
   }
-  const text = await proxy.registry.metrics();
+  const metrics = parsePromText(await proxy.registry.metrics());
   for (const [status, count] of Object.entries(expected)) {
-    assert.equal(sample(text, 'malformed_requests_total', { status }), count, `malformed_requests_total{status="${status}"}`);
+    assert.equal(sampleValue(metrics, 'malformed_requests_total', { status }), count, `malformed_requests_total{status="${status}"}`);
   }
-  assert.equal(sample(text, 'in_flight_requests', { url: backend.url }), 0);
+  assert.equal(sampleValue(metrics, 'in_flight_requests', { url: backend.url }), 0);
   await assertStillServes(proxy, backend);
 });
 
@@ -164,17 +166,17 @@ test('a bad chunk size on a streamed route: 400, and the backend never gets a co
   assert.equal(reply.split('HTTP/1.1 ').length - 1, 1, JSON.stringify(reply));
   // The head was forwarded before the bad chunk arrived; the upstream request must then be aborted, not completed.
   await eventually(
+    'every request the backend saw was aborted',
     () => ({ requests: backend.requests, aborted: backend.aborted }),
     (seen) => seen.requests === seen.aborted,
-    'every request the backend saw was aborted',
   );
   assert.ok(backend.requests <= 1);
   await eventually(
-    async () => sample(await proxy.registry.metrics(), 'in_flight_requests', { url: backend.url }),
-    (n) => n === 0,
     'nothing in flight',
+    async () => sampleValue(parsePromText(await proxy.registry.metrics()), 'in_flight_requests', { url: backend.url }),
+    (n) => n === 0,
   );
-  assert.equal(sample(await proxy.registry.metrics(), 'malformed_requests_total', { status: '400' }), 1);
+  assert.equal(sampleValue(parsePromText(await proxy.registry.metrics()), 'malformed_requests_total', { status: '400' }), 1);
   await assertStillServes(proxy, backend);
 });
 
@@ -212,7 +214,7 @@ test('the proxy only ever connects to its backend: absolute-form 400, CONNECT 40
   assert.equal(authoritySeen.headers.host, `127.0.0.1:${backend.port}`);
   assert.equal(backend.requests, 2);
 
-  assert.equal(sample(await proxy.registry.metrics(), 'malformed_requests_total', { status: '405' }), 1);
+  assert.equal(sampleValue(parsePromText(await proxy.registry.metrics()), 'malformed_requests_total', { status: '405' }), 1);
   await assertStillServes(proxy, backend);
 });
 
@@ -224,10 +226,10 @@ test('an absolute-form request refused with 400 is visible in the metrics', asyn
     'GET http://elsewhere.example/ HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n',
   );
   assert.equal(statusOf(reply), 400);
-  const text = await proxy.registry.metrics();
+  const metrics = parsePromText(await proxy.registry.metrics());
   const counted =
-    (sample(text, 'malformed_requests_total', { status: '400' }) ?? 0) +
-    (sample(text, 'output_requests_total', { url: backend.url, endpoint: 'other', status: '400' }) ?? 0);
+    (sampleValue(metrics, 'malformed_requests_total', { status: '400' }) ?? 0) +
+    (sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: 'other', status: '400' }) ?? 0);
   assert.equal(counted, 1, 'counted in malformed_requests_total{status="400"} or output_requests_total{status="400"}');
 });
 
@@ -243,6 +245,7 @@ test('slowloris: a client dribbling its headers is cut off while a normal client
   }, 100);
   t.after(() => clearInterval(dribble));
 
+  // The attack itself is time: let the slow client hold its connection for two dribbles first.
   await delay(200);
   const normalStarted = performance.now();
   const normal = await send(`${proxy.url}/echo/normal`);
@@ -256,7 +259,7 @@ test('slowloris: a client dribbling its headers is cut off while a normal client
   assert.ok(cutAfter < 5_000, `cut after ${cutAfter.toFixed(0)} ms`);
   assert.equal(statusOf(slow.received), 408, slow.received);
   assert.equal(errorOf(slow.received).code, 'request_timeout');
-  assert.equal(sample(await proxy.registry.metrics(), 'malformed_requests_total', { status: '408' }), 1);
+  assert.equal(sampleValue(parsePromText(await proxy.registry.metrics()), 'malformed_requests_total', { status: '408' }), 1);
   // The slow request never reached the backend; only the normal one did.
   assert.equal(backend.requests, 1);
   await assertStillServes(proxy, backend);
@@ -319,19 +322,15 @@ test('thousands of random paths and methods do not add a single series to /metri
   const after = seriesKeys(text);
   assert.deepEqual(after, before);
   for (const token of tokens) assert.ok(!text.includes(token), `${token} became part of /metrics`);
-  const total = [CHAT, '/v1/models', 'other'].reduce(
-    (sum, endpoint) => sum + (sample(text, 'input_requests_total', { url: backend.url, endpoint }) ?? 0),
-    0,
-  );
-  assert.equal(total, 7 * 11 + 2_000);
-  assert.equal(sample(text, 'in_flight_requests', { url: backend.url }), 0);
+  const metrics = parsePromText(text);
+  assert.equal(sumSamples(metrics, 'input_requests_total', { url: backend.url }), 7 * 11 + 2_000);
+  assert.equal(sampleValue(metrics, 'in_flight_requests', { url: backend.url }), 0);
 });
 
 test('API keys: requests without a valid Bearer key get 401 and never reach the backend; keys never appear in the logs', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  const mock: MockBackend = await createMockBackend({ port: 0 });
-  t.after(() => mock.close());
+  const mock: MockBackend = await startMockBackend(t);
   const dir = await mkdtemp(join(tmpdir(), 'proxy-keys-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const k1 = 'sk-flag-one-7f3a9c';
@@ -341,7 +340,7 @@ test('API keys: requests without a valid Bearer key get 401 and never reach the 
   const wrong = 'sk-wrong-guess-44c0de';
   const keyFile = join(dir, 'keys.txt');
   await writeFile(keyFile, `# proxy keys\n\n${k3}\n# ${commented}\n`);
-  const running = await startProxy([
+  const running = await startCluster(t, [
     '--workers',
     '2',
     '--backend-url',
@@ -353,7 +352,6 @@ test('API keys: requests without a valid Bearer key get 401 and never reach the 
     '--api-key-file',
     keyFile,
   ]);
-  t.after(() => running.stop());
 
   const denied: Array<Record<string, string>> = [
     {},
@@ -402,11 +400,8 @@ test('API keys: requests without a valid Bearer key get 401 and never reach the 
     const res = await send(`${running.url}${path}`);
     assert.equal(res.status, 200, path);
   }
-  const text = (await send(`${running.url}/metrics`)).text;
-  const unauthorized =
-    (sample(text, 'output_requests_total', { url: mock.url, endpoint: '/v1/models', status: '401' }) ?? 0) +
-    (sample(text, 'output_requests_total', { url: mock.url, endpoint: CHAT, status: '401' }) ?? 0);
-  assert.equal(unauthorized, denied.length * 2);
+  const metrics = parsePromText((await send(`${running.url}/metrics`)).text);
+  assert.equal(sumSamples(metrics, 'output_requests_total', { url: mock.url, status: '401' }), denied.length * 2);
 
   assert.equal(await running.stop(), 0);
   const output = `${running.lines.map((line) => JSON.stringify(line)).join('\n')}\n${running.stderr.join('\n')}`;
@@ -434,9 +429,9 @@ test('overload: beyond --max-in-flight a request gets 503 proxy_overloaded with 
   const proxy = await startInProcessProxy(t, { 'backend-url': gate.url, workers: '1', 'max-in-flight': '2' });
   const held = [send(`${proxy.url}/v1/models`), send(`${proxy.url}${CHAT}`, { body: chatBody(), headers: JSON_HEADERS })];
   await eventually(
+    'both admitted requests reached the backend',
     () => gate.arrived,
     (n) => n === 2,
-    'both admitted requests reached the backend',
   );
 
   const shed = await send(`${proxy.url}/v1/models`);
@@ -453,15 +448,15 @@ test('overload: beyond --max-in-flight a request gets 503 proxy_overloaded with 
 
   gate.release();
   for (const res of await Promise.all(held)) assert.equal(res.status, 200, res.text);
-  const text = await proxy.registry.metrics();
-  assert.equal(sample(text, 'overload_rejections_total', { url: gate.url }), 1);
-  assert.equal(sample(text, 'output_requests_total', { url: gate.url, endpoint: '/v1/models', status: '503' }), 1);
-  assert.equal(sample(text, 'in_flight_limit'), 2);
+  const metrics = parsePromText(await proxy.registry.metrics());
+  assert.equal(sampleValue(metrics, 'overload_rejections_total', { url: gate.url }), 1);
+  assert.equal(sampleValue(metrics, 'output_requests_total', { url: gate.url, endpoint: '/v1/models', status: '503' }), 1);
+  assert.equal(sampleValue(metrics, 'in_flight_limit'), 2);
   // Capacity is back once they are done.
   await eventually(
+    'a request is admitted again',
     async () => (await send(`${proxy.url}/v1/models`)).status,
     (status) => status === 200,
-    'a request is admitted again',
   );
-  assert.equal(sample(await proxy.registry.metrics(), 'in_flight_requests', { url: gate.url }), 0);
+  assert.equal(sampleValue(parsePromText(await proxy.registry.metrics()), 'in_flight_requests', { url: gate.url }), 0);
 });

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readStream } from '../helpers/fault-tools.js';
 import { CHAT, chat, postChat, scrape, startFleetProxy, startMocks, valueOf } from '../helpers/fleet.js';
-import { send } from '../helpers/http.js';
+import { call, send, wasCut } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -37,13 +36,13 @@ test('a refused connection is retried on another backend', TEST, async (t) => {
 test('a reset after the first token is not retried: the client sees a cut stream with no token twice', TEST, async (t) => {
   const [crashing, other] = await startMocks(t, [{}, {}]);
   const proxy = await startFleetProxy(t, [crashing!.url, other!.url], ['--workers', '1', '--routing', 'round-robin']);
-  const cut = await readStream(`${proxy.url}${CHAT}`, {
+  const cut = await call(`${proxy.url}${CHAT}`, {
     method: 'POST',
     headers: { ...JSON_HEADERS, 'x-mock-crash-after': '2' },
     body: chat({ stream: true, max_tokens: 8 }),
   });
   assert.equal(cut.status, 200);
-  assert.notEqual(cut.error, null, 'the stream was cut, not ended');
+  assert.ok(wasCut(cut), 'the stream was cut, not ended');
   assert.equal(cut.text.includes('[DONE]'), false);
   assert.equal((cut.text.match(/tok0/g) ?? []).length, 1);
   assert.equal((cut.text.match(/tok1/g) ?? []).length, 1);

@@ -1,68 +1,5 @@
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
-import { Agent } from 'undici';
-import { boundedRequest } from './http.js';
-import { parseLabels } from './metrics-text.js';
-
-const STREAM_TIMEOUT_MS = 15_000;
-
-/** Polls `probe` until it returns a value `accept` likes; fails with the last value after `timeoutMs`. */
-export async function eventually<T>(
-  probe: () => T | Promise<T>,
-  accept: (value: T) => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: T = await probe();
-  while (!accept(last)) {
-    if (performance.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms; last value ${JSON.stringify(last)}`);
-    await delay(25);
-    last = await probe();
-  }
-  return last;
-}
-
-/** A loopback port that was free a moment ago and is closed now (nothing listens on it). */
-export async function reservePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-export interface StreamResult {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  /** The error that ended the body early (an aborted response), or null for a clean end. */
-  error: Error | null;
-  elapsedMs: number;
-}
-
-/** One request whose body is read to its end or its abort; never throws for an aborted body, only for a bounded wait. */
-export async function readStream(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<StreamResult> {
-  const dispatcher = new Agent({ connections: 1 });
-  const started = performance.now();
-  try {
-    const res = await boundedRequest(url, options, dispatcher, STREAM_TIMEOUT_MS);
-    let text = '';
-    let error: Error | null = null;
-    try {
-      for await (const chunk of res.body) text += (chunk as Buffer).toString('utf8');
-    } catch (err) {
-      error = err as Error;
-    }
-    if (error?.name === 'TimeoutError') throw new Error(`the response body did not end within ${STREAM_TIMEOUT_MS} ms`);
-    return { status: res.statusCode, headers: res.headers, text, error, elapsedMs: performance.now() - started };
-  } finally {
-    await dispatcher.destroy();
-  }
-}
+import { connect, type Socket } from 'node:net';
+import { parsePromText } from '../../src/metrics/prom-text.js';
 
 /** A raw TCP client whose writes and close the test controls; `received` grows as bytes arrive. */
 export interface RawClient {
@@ -121,17 +58,21 @@ export function headersOf(reply: string): Record<string, string> {
   return out;
 }
 
-/** Every series of a Prometheus text (name plus sorted labels), without the values. */
+/**
+ * Every series of a Prometheus text (name plus sorted labels), without the values. Fails when a line is
+ * neither a comment nor a sample: hostile input must not be able to break the exposition either.
+ */
 export function seriesKeys(text: string): string[] {
   const keys: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+\S+$/.exec(line);
-    if (!match) throw new Error(`not a sample line: ${line}`);
-    const labels = Object.entries(parseLabels(match[2] ?? ''))
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([key, value]) => `${key}=${JSON.stringify(value)}`);
-    keys.push(`${match[1]}{${labels.join(',')}}`);
+  for (const [name, samples] of parsePromText(text)) {
+    for (const sample of samples) {
+      const labels = Object.entries(sample.labels)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([key, value]) => `${key}=${JSON.stringify(value)}`);
+      keys.push(`${name}{${labels.join(',')}}`);
+    }
   }
+  const lines = text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+  if (keys.length !== lines.length) throw new Error(`${lines.length - keys.length} line(s) are not samples`);
   return keys.sort();
 }

@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { eventually } from './wait.js';
 
 /** The repository root (dist/test/helpers/ is three levels below it). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+const LOOKUP_TIMEOUT_MS = 30_000;
 
 export interface Run {
   code: number | null;
@@ -14,17 +15,27 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs a command in the repository root to completion; SIGKILL after `timeoutMs`. */
-export async function run(file: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<Run> {
-  const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * The one process runner of the tests: runs a command in the repository root to completion, with `input`
+ * on its stdin if given; SIGKILL after `timeoutMs`. Rejects only when the command cannot be started.
+ */
+export async function run(file: string, args: string[], env: Record<string, string>, timeoutMs: number, input?: string): Promise<Run> {
+  const child = spawn(file, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout?.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
   });
-  child.stderr.on('data', (chunk: Buffer) => {
+  child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  // A command that exits without reading all of its input closes the pipe: EPIPE is its answer, not ours.
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(input);
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   try {
     const code = await new Promise<number | null>((done, fail) => {
@@ -37,14 +48,13 @@ export async function run(file: string, args: string[], env: Record<string, stri
   }
 }
 
-/** A loopback port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (address === null || typeof address !== 'object') throw new Error('no port');
-  return address.port;
+/** True when `name --version` runs and exits 0 (promtool, prometheus: Debian packages the tests may use). */
+export async function hasCommand(name: string): Promise<boolean> {
+  try {
+    return (await run(name, ['--version'], {}, LOOKUP_TIMEOUT_MS)).code === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** A pid is alive if it exists and is not a zombie (an exited process not yet reaped). */
@@ -57,18 +67,32 @@ export async function isAlive(pid: number): Promise<boolean> {
   }
 }
 
+/** The children of `pid`, in ascending order (none: pgrep exits 1 and this returns []). */
 export async function childrenOf(pid: number): Promise<number[]> {
-  const { stdout } = await run('pgrep', ['-P', String(pid)], {}, 5_000);
-  return stdout.split(/\s+/).filter(Boolean).map(Number);
+  const { stdout } = await run('pgrep', ['-P', String(pid)], {}, LOOKUP_TIMEOUT_MS);
+  return stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
-/** Waits until every pid is gone, up to `timeoutMs`; returns the ones still alive. */
+async function stillAlive(pids: readonly number[]): Promise<number[]> {
+  const left: number[] = [];
+  for (const pid of pids) if (await isAlive(pid)) left.push(pid);
+  return left;
+}
+
+/** Waits until every pid is gone, up to `timeoutMs`; returns the ones still alive (so a test can assert []). */
 export async function waitGone(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left: number[] = [];
-    for (const pid of pids) if (await isAlive(pid)) left.push(pid);
-    if (left.length === 0 || Date.now() >= deadline) return left;
-    await sleep(100);
+  try {
+    return await eventually(
+      'processes gone',
+      () => stillAlive(pids),
+      (left) => left.length === 0,
+      { timeoutMs, everyMs: 100 },
+    );
+  } catch {
+    return stillAlive(pids);
   }
 }

@@ -1,44 +1,18 @@
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { send } from './http.js';
+import { freePort } from './ports.js';
+import { eventually } from './wait.js';
 
 const READY_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
-const TOOL_TIMEOUT_MS = 30_000;
+const QUERY_TIMEOUT_MS = 15_000;
 const POLL_MS = 200;
 const START_ATTEMPTS = 3;
 const STDERR_LINES_KEPT = 50;
-
-/** True when `name --version` runs and exits 0. */
-export function hasCommand(name: string): boolean {
-  const result = spawnSync(name, ['--version'], { stdio: 'ignore', timeout: TOOL_TIMEOUT_MS });
-  return result.error === undefined && result.status === 0;
-}
-
-/** Runs a command to completion, bounded, and returns its exit code and output. */
-export function runTool(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: TOOL_TIMEOUT_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A free TCP port on loopback (closed again before it is returned, so another process could take it first). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface Sample {
   metric: Record<string, string>;
@@ -100,17 +74,17 @@ async function apiGet(base: string, path: string): Promise<unknown> {
 
 /** Waits for /-/ready; resolves false if the process exits first. */
 async function untilReady(child: ChildProcess, base: string): Promise<boolean> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) return false;
-    try {
-      if ((await send(`${base}/-/ready`)).status === 200) return true;
-    } catch {
-      // Not listening yet.
-    }
-    await delay(POLL_MS);
-  }
-  throw new Error(`prometheus was not ready within ${READY_TIMEOUT_MS} ms`);
+  const state = await eventually(
+    'prometheus ready',
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+      // Not listening yet: send() rejects, and eventually() takes that as "not yet".
+      return (await send(`${base}/-/ready`)).status === 200 ? 'ready' : 'starting';
+    },
+    (value) => value !== 'starting',
+    { timeoutMs: READY_TIMEOUT_MS, everyMs: POLL_MS },
+  );
+  return state === 'ready';
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -183,17 +157,12 @@ function running(child: ChildProcess, base: string, dir: string, stderr: string[
     if (data.resultType !== 'vector') throw new Error(`${expr}: expected a vector, got ${data.resultType}`);
     return data.result.map((r) => ({ metric: r.metric, value: parseValue(r.value[1]) }));
   };
-  const waitFor = async (expr: string, done: (samples: Sample[]) => boolean, timeoutMs = 15_000): Promise<Sample[]> => {
-    const deadline = Date.now() + timeoutMs;
-    let last: Sample[] = [];
-    while (Date.now() < deadline) {
-      last = await query(expr);
-      if (done(last)) return last;
-      await delay(POLL_MS);
+  const waitFor = async (expr: string, done: (samples: Sample[]) => boolean, timeoutMs = QUERY_TIMEOUT_MS): Promise<Sample[]> => {
+    try {
+      return await eventually(expr, () => query(expr), done, { timeoutMs, everyMs: POLL_MS });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; stderr:\n${stderr.join('\n')}`);
     }
-    throw new Error(
-      `${expr}: condition not met within ${timeoutMs} ms; last result ${JSON.stringify(last)}; stderr:\n${stderr.join('\n')}`,
-    );
   };
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

@@ -3,6 +3,7 @@
  * the labels of its selectors and groupings, and the functions it calls. Not a parser: it relies on
  * string literals, `{...}` selectors and `[...]` ranges never nesting, which holds for PromQL.
  */
+import { parsePromText, parseTypes } from '../../src/metrics/prom-text.js';
 
 /** PromQL functions and aggregation operators (Prometheus 2.x/3.x). */
 export const PROMQL_FUNCTIONS: ReadonlySet<string> = new Set([
@@ -199,17 +200,7 @@ export interface Exposition {
 
 /** The families and sample names of a Prometheus text exposition. */
 export function readExposition(text: string): Exposition {
-  const types = new Map<string, string>();
-  const sampled = new Set<string>();
-  for (const line of text.split('\n')) {
-    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (\w+)/.exec(line);
-    if (type) types.set(type[1] as string, type[2] as string);
-    else if (!line.startsWith('#')) {
-      const name = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line);
-      if (name) sampled.add(name[1] as string);
-    }
-  }
-  return { types, sampled };
+  return { types: parseTypes(text), sampled: new Set(parsePromText(text).keys()) };
 }
 
 const SERIES_SUFFIX = /_(bucket|sum|count)$/;

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Run, run } from './processes.js';
 
@@ -109,6 +110,22 @@ export async function startProxy(args: string[], env: Record<string, string> = {
     throw err;
   }
 }
+
+/** startProxy for one test: stopped when the test ends, whatever its outcome. */
+export async function startCluster(t: TestContext, args: string[], env: Record<string, string> = {}): Promise<RunningProxy> {
+  const running = await startProxy(args, env);
+  t.after(() => running.stop());
+  return running;
+}
+
+/** The base URL of the primary's --metrics-port server, once its log line says where it listens. */
+export async function metricsPortUrl(running: RunningProxy): Promise<string> {
+  const line = await running.waitForLine((l) => l.msg === 'metrics port listening');
+  return `http://127.0.0.1:${line.port as number}`;
+}
+
+/** When a log line was written (pino's ISO time), in ms since the epoch. */
+export const lineTimeMs = (line: LogLine): number => Date.parse(String(line.time));
 
 /** Runs the CLI to completion (for --help and bad flags) and returns its exit code and output. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {

@@ -4,11 +4,12 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { setTimeout as delay, setImmediate as tick } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import { parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
 import { deterministicBytes, startEchoBackend } from '../helpers/echo-backend.js';
-import { send } from '../helpers/http.js';
+import { openStream, send } from '../helpers/http.js';
 import { startInProcessProxy } from '../helpers/in-process-proxy.js';
-import { sample } from '../helpers/metrics-text.js';
 import { rawJsonBody, rawRequest } from '../helpers/raw-http.js';
+import { eventually } from '../helpers/wait.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -132,11 +133,22 @@ test('a slow client pauses the read from the backend instead of growing memory',
   const controller = new AbortController();
   const res = await request(`${url}/flood`, { dispatcher, signal: controller.signal });
   res.body.on('error', () => undefined);
-  // The client reads nothing for a while; the backend could write gigabytes in that time if nothing pushed back.
-  await delay(1_000);
-  const stalledAt = backend.floodWritten;
-  await delay(300);
+  // The client reads nothing. Without backpressure the backend would write gigabytes; with it, the buffers
+  // on the way fill and the backend's writes stop: wait until two reads 100 ms apart agree.
+  let previous = -1;
+  const stalledAt = await eventually(
+    'the backend stops writing',
+    () => backend.floodWritten,
+    (written) => {
+      const steady = written === previous;
+      previous = written;
+      return steady;
+    },
+    { everyMs: 100 },
+  );
   assert.ok(stalledAt < 64 * 1024 * 1024, `the backend wrote ${stalledAt} bytes while the client read nothing`);
+  // The claim is that nothing more is written while the client still reads nothing: only a quiet spell shows it.
+  await delay(300);
   assert.equal(backend.floodWritten, stalledAt, 'the backend is stalled');
   // Reading resumes the flow; leaving early (break) aborts the backend request.
   const aborted = backend.nextAbort();
@@ -153,18 +165,19 @@ test('a slow client pauses the read from the backend instead of growing memory',
 test('a client that leaves mid-stream aborts the backend request at once', async (t) => {
   const backend = await startEchoBackend(t);
   const { url, registry } = await startInProcessProxy(t, { 'backend-url': backend.url });
-  const controller = new AbortController();
-  const dispatcher = new Agent();
-  t.after(() => dispatcher.close());
-  const res = await request(`${url}/hang-stream`, { dispatcher, signal: controller.signal });
-  const first = await new Promise<Buffer>((resolve) => res.body.once('data', resolve));
-  assert.match(first.toString(), /"i":0/);
+  const stream = await openStream(`${url}/hang-stream`, {});
+  assert.match(stream.first, /"i":0/);
   const aborted = backend.nextAbort();
-  controller.abort();
-  res.body.on('error', () => undefined);
+  stream.leave();
   await aborted;
-  await delay(20);
-  assert.equal(sample(await registry.metrics(), 'output_requests_total', { url: backend.url, endpoint: 'other', status: '499' }), 1);
+  // The exchange records its 499 as its upstream request fails, just after the abort left this process.
+  const counted = await eventually(
+    'the 499 recorded',
+    async () =>
+      sampleValue(parsePromText(await registry.metrics()), 'output_requests_total', { url: backend.url, endpoint: 'other', status: '499' }),
+    (value) => value !== undefined,
+  );
+  assert.equal(counted, 1);
 });
 
 test('a client that leaves before the backend answers aborts the backend request', async (t) => {
@@ -191,7 +204,7 @@ test('an unreachable backend gives a quick 502 with an OpenAI-style error body',
   assert.equal(body.error.type, 'upstream_error');
   assert.equal(body.error.code, 'backend_unreachable');
   assert.equal(
-    sample(await registry.metrics(), 'output_requests_total', {
+    sampleValue(parsePromText(await registry.metrics()), 'output_requests_total', {
       url: 'http://127.0.0.1:1',
       endpoint: '/v1/chat/completions',
       status: '502',

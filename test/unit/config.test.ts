@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { buildConfig, ConfigError, configFromFlags, type ParseResult, parseBackendUrl } from '../../src/config/build-config.js';
+import { usableCpuCount } from '../../src/config/cpu-count.js';
 import * as d from '../../src/config/defaults.js';
 import { FLAGS } from '../../src/config/flags.js';
 import { parseBytes, parseDurationMs, parseInteger, parseOnOff } from '../../src/config/parse-units.js';
@@ -47,7 +48,8 @@ const DEFAULT_CONFIG: Config = {
   backends: [{ url: 'http://localhost:8000', origin: 'http://localhost:8000', basePath: '', weight: 1, models: null }],
   host: '0.0.0.0',
   port: 8001,
-  workers: availableParallelism(),
+  // What --workers auto resolves to here: the machine's CPUs capped by a cgroup quota (cpu-count.test.ts).
+  workers: usableCpuCount(),
   clusterScheduling: 'none',
   stripPrefix: '/inference',
   logLevel: 'info',
@@ -225,8 +227,8 @@ test('--flag=value form is accepted', async () => {
   assert.equal(config.connectTimeoutMs, 30_000);
 });
 
-test('--workers auto means one per CPU', async () => {
-  assert.equal((await configOf(['--workers', 'auto'])).workers, availableParallelism());
+test('--workers auto means one per CPU this process may use', async () => {
+  assert.equal((await configOf(['--workers', 'auto'])).workers, usableCpuCount());
   assert.equal((await configOf(['--workers', '1024'])).workers, 1024);
 });
 
@@ -403,9 +405,9 @@ test('an empty metrics-port variable leaves the metrics server off', async () =>
   assert.equal((await configOf([])).metricsPort, null);
 });
 
-test('process.env is clean between tests', () => {
-  assert.equal(process.env.INFERENCE_PROXY_PORT, undefined);
-  assert.equal(process.env.INFERENCE_PROXY_LOG_LEVEL, undefined);
+test('an unknown INFERENCE_PROXY_* variable (a typo) exits 2 naming it', async () => {
+  process.env.INFERENCE_PROXY_PORTT = '9000';
+  assert.deepEqual(await buildConfig([]), { kind: 'exit', code: 2, output: 'inference-proxy: Unknown argument: portt' });
 });
 
 // yargs would fill a flag given without a value with its default, so `--port $PORT` with PORT unset would silently listen on 8001.

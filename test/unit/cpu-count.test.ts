@@ -28,7 +28,21 @@ test('cgroup v1 cfs quota and period; -1 means none; no cgroup files means none'
   assert.equal(cgroupCpuLimit(cgroup(t, {})), null);
 });
 
-test('the worker default never exceeds the CPUs Node sees', () => {
-  const count = usableCpuCount();
-  assert.ok(count >= 1 && count <= availableParallelism());
+// usableCpuCount() is what --workers auto calls; here it reads a cgroup tree the test wrote.
+test('--workers auto under a cgroup v2 quota: 1.5 CPUs give 2 workers, half a CPU 1, max the machine count', (t) => {
+  const cpus = availableParallelism();
+  assert.equal(usableCpuCount(cgroup(t, { 'cpu.max': '150000 100000\n' })), Math.min(2, cpus));
+  assert.equal(usableCpuCount(cgroup(t, { 'cpu.max': '50000 100000\n' })), 1);
+  assert.equal(usableCpuCount(cgroup(t, { 'cpu.max': 'max 100000\n' })), cpus);
+  // A quota above the machine's CPUs cannot add workers beyond them.
+  assert.equal(usableCpuCount(cgroup(t, { 'cpu.max': `${(cpus + 3) * 100000} 100000\n` })), cpus);
+});
+
+test('--workers auto under a cgroup v1 quota, and without any cgroup file', (t) => {
+  const cpus = availableParallelism();
+  const v1 = (quota: string) => cgroup(t, { 'cpu/cpu.cfs_quota_us': quota, 'cpu/cpu.cfs_period_us': '100000' });
+  assert.equal(usableCpuCount(v1('100000')), 1);
+  assert.equal(usableCpuCount(v1('150000')), Math.min(2, cpus));
+  assert.equal(usableCpuCount(v1('-1')), cpus);
+  assert.equal(usableCpuCount(cgroup(t, {})), cpus);
 });

@@ -8,6 +8,7 @@ import type { request } from 'undici';
 import type { MockBackendOptions } from '../../src/mock-backend/create-mock-backend.js';
 import { MOCK_SWITCH_HEADERS } from '../../src/mock-backend/mock-routes.js';
 import { type MockHarness, startMock } from '../helpers/mock-harness.js';
+import { eventually } from '../helpers/wait.js';
 
 // Every test is bounded: node:test fails it after this long instead of hanging the run.
 const TEST = { timeout: 10_000 };
@@ -42,13 +43,8 @@ function normalize(text: string): string {
   return text.replace(/"id":"[^"]+"/g, '"id":"X"').replace(/"created":\d+/g, '"created":0');
 }
 
-async function waitFor(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_LIMIT_MS;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+/** The backend is in this process: its counters can be polled often at no cost. */
+const WAIT = { timeoutMs: WAIT_LIMIT_MS, everyMs: 5 };
 
 test('non-streamed chat completion: OpenAI body with exact usage', TEST, async (t) => {
   const { backend, post } = await start(t);
@@ -263,6 +259,7 @@ test('silent-after: stops sending but keeps the connection open', TEST, async (t
     (result) => (result.done ? 'end' : 'data'),
     () => 'closed',
   );
+  // The claim is that nothing comes: a bounded quiet spell is the only way to see it.
   assert.equal(await Promise.race([next, sleep(150, 'quiet')]), 'quiet');
   assert.equal(backend.stats.completed, 0);
   await backend.close();
@@ -280,7 +277,8 @@ test('close() resolves promptly with a slow stream and an unanswered request in 
     () => 'answered',
     () => 'error',
   );
-  await waitFor(() => backend.stats.lastRequest?.headers['x-mock-no-answer'] === '1', 'the no-answer request');
+  await eventually('the no-answer request', () => backend.stats.lastRequest?.headers['x-mock-no-answer'] === '1', Boolean, WAIT);
+  // Still unanswered a moment after it arrived (no answer is the behaviour under test).
   assert.equal(await Promise.race([unanswered, sleep(100, 'waiting')]), 'waiting');
   const startedMs = performance.now();
   await backend.close();
@@ -294,7 +292,12 @@ test('a client that goes away mid-stream is counted as a client abort', TEST, as
   const res = await post(CHAT, chatBody({ stream: true, max_tokens: 1_000 }));
   await res.body[Symbol.asyncIterator]().next();
   res.body.destroy();
-  await waitFor(() => backend.stats.clientAborts === 1, 'the abort to be counted');
+  await eventually(
+    'the abort to be counted',
+    () => backend.stats.clientAborts,
+    (n) => n === 1,
+    WAIT,
+  );
   assert.equal(backend.stats.completed, 0);
 });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SseScanner } from '../../src/llm/sse-scanner.js';
 import { bytes, splitAt } from '../helpers/chunking.js';
+import { prng } from '../helpers/prng.js';
 
 const ROLE =
   '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}';
@@ -36,18 +37,6 @@ const EVENTS: readonly RawEvent[] = [
 ];
 const STREAM = Buffer.from(EVENTS.map((e) => e.text).join(''));
 const EXPECTED = EVENTS.filter((e) => e.data !== null).map((e) => e.data as string);
-
-/** A seeded PRNG (mulberry32), for reproducible random chunkings. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function scan(chunks: Iterable<Buffer>, drop?: (data: string) => boolean) {
   const events: string[] = [];

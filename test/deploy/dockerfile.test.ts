@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ENV_PREFIX } from '../../src/config/defaults.js';
+import { FLAGS } from '../../src/config/flags.js';
+import { flagOfEnv, readRepoFile, servedProxy } from '../helpers/deploy-fixture.js';
+import { freePort } from '../helpers/ports.js';
+import { ROOT, run } from '../helpers/processes.js';
+
+const TEST_TIMEOUT_MS = 60_000;
+const HEALTHCHECK_TIMEOUT_MS = 15_000;
+const DEFAULT_PORT = Number(FLAGS.port.default);
+
+interface Instruction {
+  readonly keyword: string;
+  readonly args: string;
+}
+
+/** Instructions of a Dockerfile, continuation lines joined, comments dropped; and the comments. */
+function parseDockerfile(text: string): { stages: Instruction[][]; comments: string } {
+  const comments: string[] = [];
+  const logical: string[] = [];
+  let current = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#')) {
+      comments.push(line);
+      continue;
+    }
+    if (line.endsWith('\\')) {
+      current += `${line.slice(0, -1)} `;
+      continue;
+    }
+    current += line;
+    if (current.trim() !== '') logical.push(current.trim());
+    current = '';
+  }
+  if (current.trim() !== '') logical.push(current.trim());
+  const stages: Instruction[][] = [];
+  for (const line of logical) {
+    const match = /^(\w+)\s+(.*)$/s.exec(line);
+    assert.ok(match, `a Dockerfile instruction: ${line}`);
+    const instruction = { keyword: (match[1] as string).toUpperCase(), args: (match[2] as string).trim() };
+    if (instruction.keyword === 'FROM') stages.push([]);
+    if (instruction.keyword === 'ARG' && stages.length === 0) continue;
+    assert.ok(stages.length > 0, `${instruction.keyword} before the first FROM`);
+    (stages[stages.length - 1] as Instruction[]).push(instruction);
+  }
+  return { stages, comments: comments.join('\n') };
+}
+
+const argsOf = (stage: Instruction[], keyword: string): string[] => stage.filter((i) => i.keyword === keyword).map((i) => i.args);
+
+/** `CMD ["a", "b"]` -> ['a', 'b']; the shell form -> ['/bin/sh', '-c', text]. */
+function commandOf(args: string): string[] {
+  if (args.startsWith('[')) return JSON.parse(args) as string[];
+  return ['/bin/sh', '-c', args];
+}
+
+/** `ENV A=1 B="x"` (and the legacy `ENV A 1`) as a record. */
+function envOf(args: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!args.includes('=')) {
+    const [name, ...value] = args.split(/\s+/);
+    out[name as string] = value.join(' ');
+    return out;
+  }
+  for (const match of args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S*)/g)) {
+    const value = match[2] as string;
+    out[match[1] as string] = value.startsWith('"') ? (JSON.parse(value) as string) : value;
+  }
+  return out;
+}
+
+async function exitCode(argv: string[], env: Record<string, string>): Promise<number | null> {
+  const [file, ...args] = argv;
+  return (await run(file === 'node' ? process.execPath : (file as string), args, env, HEALTHCHECK_TIMEOUT_MS)).code;
+}
+
+test('the Dockerfile: multi-stage, non-root, production deps, tini, ports, CMD, and a HEALTHCHECK that works', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const { stages, comments } = parseDockerfile(readRepoFile('Dockerfile'));
+  assert.ok(stages.length >= 2, 'multi-stage (at least two FROM)');
+  const runtime = stages[stages.length - 1] as Instruction[];
+  const builders = stages.slice(0, -1);
+  const builderNames = builders.map((stage) => /\bAS\s+(\S+)/i.exec(stage[0]?.args ?? '')?.[1]).filter((name) => name !== undefined);
+  assert.ok(
+    builders.some(
+      (stage) =>
+        argsOf(stage, 'RUN').some((run) => /\bnpm ci\b/.test(run)) && argsOf(stage, 'RUN').some((run) => /npm run build|\btsc\b/.test(run)),
+    ),
+    'a builder stage installs with npm ci and builds',
+  );
+  assert.ok(
+    argsOf(runtime, 'COPY').some((copy) => builderNames.some((name) => copy.includes(`--from=${name}`)) && copy.includes('dist')),
+    'the runtime copies dist/ from the builder',
+  );
+  assert.ok(
+    argsOf(runtime, 'RUN').some((run) => /\bnpm ci\b/.test(run) && run.includes('--omit=dev')),
+    'the runtime installs production dependencies only',
+  );
+  const user = argsOf(runtime, 'USER').at(-1);
+  assert.ok(user && !/^(root|0)(:|$)/.test(user), `a non-root USER, got ${user}`);
+
+  const entrypoint = argsOf(runtime, 'ENTRYPOINT').at(-1);
+  const usesTini = entrypoint !== undefined && commandOf(entrypoint).some((part) => part.includes('tini'));
+  assert.ok(usesTini || comments.includes('--init'), 'tini as PID 1, or docker run --init documented');
+  if (usesTini)
+    assert.ok(
+      argsOf(runtime, 'RUN').some((run) => /apt-get install .*\btini\b/.test(run)),
+      'tini is installed',
+    );
+
+  const exposed = argsOf(runtime, 'EXPOSE')
+    .flatMap((ports) => ports.split(/\s+/))
+    .map((port) => Number(port.split('/')[0]));
+  assert.ok(exposed.includes(DEFAULT_PORT), `EXPOSE ${DEFAULT_PORT}`);
+  const env = Object.assign({}, ...argsOf(runtime, 'ENV').map(envOf)) as Record<string, string>;
+  for (const name of Object.keys(env).filter((n) => n.startsWith(`${ENV_PREFIX}_`)))
+    assert.ok(flagOfEnv(name) in FLAGS, `${name} is a flag`);
+  assert.equal(Number(env[`${ENV_PREFIX}_PORT`] ?? DEFAULT_PORT), DEFAULT_PORT);
+
+  const cmd = commandOf(argsOf(runtime, 'CMD').at(-1) ?? '[]');
+  assert.deepEqual(cmd, ['node', 'dist/src/main.js']);
+  assert.ok(existsSync(join(ROOT, 'dist/src/main.js')), 'the build produces dist/src/main.js');
+  const stopSignal = argsOf(runtime, 'STOPSIGNAL').at(-1);
+  if (stopSignal !== undefined) assert.equal(stopSignal, 'SIGTERM');
+
+  // The HEALTHCHECK command itself: 0 against the live proxy, not 0 against a closed port.
+  const healthcheck = argsOf(runtime, 'HEALTHCHECK').at(-1) ?? '';
+  assert.match(healthcheck, /\/healthz/);
+  const check = /\bCMD\s+(.*)$/s.exec(healthcheck)?.[1];
+  assert.ok(check, 'HEALTHCHECK CMD ...');
+  const argv = commandOf(check);
+  const { proxy } = await servedProxy();
+  assert.equal(await exitCode(argv, { [`${ENV_PREFIX}_PORT`]: String(proxy.port) }), 0, 'healthy proxy');
+  assert.notEqual(await exitCode(argv, { [`${ENV_PREFIX}_PORT`]: String(await freePort()) }), 0, 'nothing listening');
+
+  const ignored = readRepoFile('.dockerignore')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  for (const path of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(path), `.dockerignore lists ${path}`);
+});
