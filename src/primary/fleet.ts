@@ -3,12 +3,11 @@ import type { BackendConfig, Config } from '../config/types.js';
 import { EJECTION_REASONS, type FleetMetrics, HEALTH_RESULTS } from '../metrics/fleet-metrics.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import type { Logger } from '../shared/logger.js';
+import { removedSeriesGraceMs } from '../shared/removed-series-grace.js';
 import { discoverModels, probeHealth } from './backend-probe.js';
 import { FleetMember } from './fleet-member.js';
 import { createNameResolver, type ResolveAddresses } from './name-resolver.js';
 
-/** A removed backend's series stay exported this long, so that a scrape sees its last counts. */
-export const REMOVED_SERIES_GRACE_MS = 5 * 60_000;
 /** State changes that come together (a probe round, several workers' verdicts) go out as one broadcast. */
 const BROADCAST_COALESCE_MS = 5;
 const PROBE_KEEP_ALIVE_MS = 4_000;
@@ -130,7 +129,7 @@ export class Fleet {
       if (wanted.has(url)) continue;
       this.#members.delete(url);
       this.#log.info({ backend: url }, 'backend removed');
-      this.#after(REMOVED_SERIES_GRACE_MS, () => {
+      this.#after(removedSeriesGraceMs(), () => {
         if (this.#members.has(url)) return;
         this.#forgetSeries(member);
         this.#hooks.forgotten(url);

@@ -2,6 +2,7 @@ import type { Config } from '../config/types.js';
 import type { RequestRecorder } from '../metrics/request-recorder.js';
 import { createSelector, type RoutingFacts, type Selector } from '../routing/selector.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
+import { removedSeriesGraceMs } from '../shared/removed-series-grace.js';
 import { Backend } from './backend.js';
 
 /** What select() found: a backend, or why there is none. */
@@ -12,8 +13,6 @@ export type Selection =
 
 const MODEL_NOT_FOUND: Selection = Object.freeze({ kind: 'model_not_found' });
 const NO_BACKEND: Selection = Object.freeze({ kind: 'no_backend' });
-/** A removed backend's series stay exported this long, so that a scrape sees its last counts. */
-export const REMOVED_SERIES_GRACE_MS = 5 * 60_000;
 
 export interface BackendSetHooks {
   out(verdict: BackendOut): void;
@@ -42,12 +41,12 @@ export class BackendSet {
   readonly #forgetTimers = new Map<string, NodeJS.Timeout>();
   #removedSeriesGraceMs: number;
 
-  constructor(config: Config, recorder: RequestRecorder, hooks: BackendSetHooks, removedSeriesGraceMs = REMOVED_SERIES_GRACE_MS) {
+  constructor(config: Config, recorder: RequestRecorder, hooks: BackendSetHooks, graceMs = removedSeriesGraceMs()) {
     this.#config = config;
     this.#recorder = recorder;
     this.#selector = createSelector(config.routing);
     this.#hooks = hooks;
-    this.#removedSeriesGraceMs = removedSeriesGraceMs;
+    this.#removedSeriesGraceMs = graceMs;
   }
 
   /** Every backend in the fleet, for /healthz, the load report and the metrics. */

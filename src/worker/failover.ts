@@ -43,6 +43,8 @@ export class Failover {
   #replayable = false;
   #tried: Backend[] | null = null;
   #fresh = false;
+  /** The attempt in progress went out on a fresh connection of its own. */
+  #onFreshConnection = false;
   #notes: AttemptNote[] | null = null;
   #panicked = false;
 
@@ -74,6 +76,7 @@ export class Failover {
     }
     const fresh = this.#fresh && this.#tried?.includes(selection.backend) === true;
     this.#fresh = false;
+    this.#onFreshConnection = fresh;
     return { kind: 'backend', backend: selection.backend, fresh };
   }
 
@@ -103,7 +106,8 @@ export class Failover {
     const tried = this.#tried ?? [];
     tried.push(failure.backend);
     const elsewhere = this.#context.backends.hasAlternative({ model: this.#model }, tried);
-    if (!elsewhere && failure.reason !== 'reset') {
+    // Back to the same backend only for the keep-alive race: a reset on a pooled connection, once.
+    if (!elsewhere && (failure.reason !== 'reset' || this.#onFreshConnection)) {
       tried.pop();
       return false;
     }

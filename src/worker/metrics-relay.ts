@@ -1,3 +1,4 @@
+import { ERROR_CATALOG, errorBody } from '../shared/error-catalog.js';
 import type { PrimaryToWorker, WorkerToPrimary } from '../shared/ipc.js';
 
 /** Longer than the primary's per-worker timeout, so the primary answers (with what it has) before we give up. */
@@ -10,11 +11,9 @@ export interface ScrapeAnswer {
 }
 
 const UNAVAILABLE: ScrapeAnswer = {
-  status: 503,
+  status: ERROR_CATALOG.metrics_unavailable.status,
   contentType: 'application/json',
-  body: JSON.stringify({
-    error: { message: 'the primary did not answer the metrics request', type: 'unavailable', code: 'metrics_unavailable' },
-  }),
+  body: errorBody('metrics_unavailable', 'the primary did not answer the metrics request'),
 };
 
 /**

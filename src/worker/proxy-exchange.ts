@@ -62,6 +62,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
   /** Where the request is counted: the backend that answers it, or the proxy's own answers. */
   #route: RouteRecorder | null = null;
+  /** Counted in flight under url="none" while its body is read, before any backend is chosen. */
+  #unrouted = false;
   #backend: Backend | null = null;
   #attemptHandle: AttemptHandle | null = null;
   #tracker: CompletionTracker | null = null;
@@ -98,6 +100,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     return this.#clientGone;
   }
 
+  /** The body is being read: until a backend is chosen the request is in flight under url="none". */
+  reading(): void {
+    this.#unrouted = true;
+    this.#failover.unrouted.movedIn();
+  }
+
+  #leaveUnrouted(): void {
+    if (!this.#unrouted) return;
+    this.#unrouted = false;
+    this.#failover.unrouted.movedAway();
+  }
+
   /** Chooses a backend for the request and sends it; the body must be in hand (a Buffer) for a retry. */
   start(request: UpstreamRequest, tracker: CompletionTracker | null = null): void {
     this.#tracker = tracker;
@@ -124,6 +138,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const previous = this.#backend;
     this.#backend = backend;
     if (this.#route === null) {
+      this.#leaveUnrouted();
       this.#route = backend.metrics.route(this.#endpoint);
       this.#route.arrived();
     } else if (previous !== backend) {
@@ -327,7 +342,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#socket?.off('drain', this.#onSocketDrain);
     }
     const route = this.#route ?? this.#failover.unrouted.route(this.#endpoint);
-    if (this.#route === null) route.arrived();
+    if (this.#route === null) {
+      this.#leaveUnrouted();
+      route.arrived();
+    }
     const durationMs = performance.now() - this.#startMs;
     route.ended(status, durationMs / 1000);
     const result = this.#tracker !== null && this.#backend !== null ? this.#tracker.result(ending) : null;

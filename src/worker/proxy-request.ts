@@ -115,6 +115,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       return;
     }
     let body: Buffer;
+    exchange.reading();
     try {
       body = await readBody(req, config.bodyLimitBytes);
     } catch (err) {

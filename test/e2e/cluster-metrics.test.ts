@@ -77,7 +77,7 @@ async function driveKnownTraffic(url: string): Promise<void> {
   const streams = Array.from({ length: 6 }, () =>
     send(`${url}/v1/completions`, { body: JSON.stringify({ model: 'mock-model', prompt: 'say hi', max_tokens: 3, stream: true }) }),
   );
-  const models = Array.from({ length: 4 }, () => send(`${url}/inference/v1/models`));
+  const models = Array.from({ length: 4 }, () => send(`${url}/inference/health`));
   for (const res of await Promise.all([...chats, ...streams, ...models])) assert.equal(res.status, 200, res.text);
 }
 
@@ -100,7 +100,7 @@ function assertKnownTotals(text: string, url: string, factor = 1): void {
   const metrics = parsePromText(text);
   const chat = { url, endpoint: '/v1/chat/completions' };
   const completions = { url, endpoint: '/v1/completions' };
-  const models = { url, endpoint: '/v1/models' };
+  const models = { url, endpoint: '/health' };
   assert.equal(sampleValue(metrics, 'input_requests_total', chat), 10 * factor);
   assert.equal(sampleValue(metrics, 'input_requests_total', completions), 6 * factor);
   assert.equal(sampleValue(metrics, 'input_requests_total', models), 4 * factor);
@@ -289,7 +289,7 @@ test('SIGHUP replaces every worker one at a time while a stream keeps flowing', 
   assert.equal(sampleValue(metrics, 'input_requests_total', chat), 11);
   assert.equal(sampleValue(metrics, 'output_requests_total', { ...chat, status: '200' }), 11);
   assert.equal(sampleValue(metrics, 'input_requests_total', { url: mock.url, endpoint: '/v1/completions' }), 6);
-  assert.equal(sampleValue(metrics, 'output_requests_total', { url: mock.url, endpoint: '/v1/models', status: '200' }), 4);
+  assert.equal(sampleValue(metrics, 'output_requests_total', { url: mock.url, endpoint: '/health', status: '200' }), 4);
   assert.equal(sampleValue(metrics, 'in_flight_requests', { url: mock.url }), 0);
   assert.equal(sampleValue(metrics, 'worker_restarts_total'), 2);
 });

@@ -97,16 +97,21 @@ test('/dashboard opened after traffic shows the primary’s history at once, err
     '4xx other': 1,
     '429 rate limit': 2,
     '5xx other': 3,
-    '503 shed': shed,
+    '503 shed': 0,
     client_disconnect: 0,
     inband_error: 1,
     timeout: 0,
     upstream_error: 0,
   };
+  // Shed requests never reached a backend: they are the proxy's own answers, url="none".
+  const expectedUnrouted = { '4xx other': 0, '429 rate limit': 0, '5xx other': 0, '503 shed': shed };
   await eventually(
     'the errors in /dashboard/history',
-    async () => historyTotals(JSON.parse((await send(`${proxy.url}/dashboard/history`)).text) as DashboardHistory, mock.url),
-    (totals) => isDeepStrictEqual(totals, expected),
+    async () => {
+      const history = JSON.parse((await send(`${proxy.url}/dashboard/history`)).text) as DashboardHistory;
+      return { backend: historyTotals(history, mock.url), unrouted: historyTotals(history, 'none') };
+    },
+    (totals) => isDeepStrictEqual(totals, { backend: expected, unrouted: expectedUnrouted }),
     { timeoutMs: WAIT_MS },
   );
   const fromMetricsPort = await send(`http://127.0.0.1:${metricsPort}/dashboard/history`);
@@ -143,7 +148,11 @@ test('/dashboard opened after traffic shows the primary’s history at once, err
     `${host} 4xx other: 1`,
     `${host} 429 rate limit: 2`,
     `${host} 5xx other: 3`,
-    `${host} 503 shed: ${shed}`,
+    `${host} 503 shed: 0`,
+    'none 4xx other: 0',
+    'none 429 rate limit: 0',
+    'none 5xx other: 0',
+    `none 503 shed: ${shed}`,
   ]);
   assert.deepEqual(await page.locator('#legend-outcomes span').allTextContents(), [
     `${host} client_disconnect: 0`,
@@ -166,8 +175,9 @@ test('/dashboard opened after traffic shows the primary’s history at once, err
     (s) => s.polls >= 2,
     { timeoutMs: WAIT_MS },
   );
-  // The primary's last reading is the base of the first poll: every poll adds a rate point (in and out) at once.
-  assert.equal(live.points.qps, (live.historyPoints.qps ?? 0) + 2 * live.polls);
+  // The primary's last reading is the base of the first poll: every poll adds a rate point (in and out) at
+  // once, for the backend and for the proxy's own answers (url="none").
+  assert.equal(live.points.qps, (live.historyPoints.qps ?? 0) + 2 * 2 * live.polls);
   assert.equal(live.historyPoints.qps, first.historyPoints.qps);
   assert.equal(live.errors, 0);
   traffic = false;
@@ -182,12 +192,14 @@ test('/dashboard opened after traffic shows the primary’s history at once, err
   await page.screenshot({ path: shot });
   if (process.env.DASHBOARD_SCREENSHOT) await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT, fullPage: true });
   // Every chart drew its lines: count pixels of the first line's colour (#1f77b4) inside each canvas. In the
-  // error panels the lines lie on one another at 0, so look for the fourth (#ff7f0e: 503 shed, upstream_error), drawn last.
+  // error panels the lines lie on one another at 0, so look for the one drawn last: the eighth (#17becf) for the
+  // errors (the proxy's own 503 shed, after the backend's four), the fourth (#ff7f0e: upstream_error) for the outcomes.
   const image = decodePng(readFileSync(shot));
   for (const id of CHARTS) {
     const box = await page.locator(`#chart-${id}`).boundingBox();
     assert.ok(box !== null, `#chart-${id} is on the page`);
-    const colour: [number, number, number] = id === 'errors' || id === 'outcomes' ? [0xff, 0x7f, 0x0e] : [0x1f, 0x77, 0xb4];
+    const colour: [number, number, number] =
+      id === 'errors' ? [0x17, 0xbe, 0xcf] : id === 'outcomes' ? [0xff, 0x7f, 0x0e] : [0x1f, 0x77, 0xb4];
     const painted = countColour(image, box, colour);
     assert.ok(painted > 20, `#chart-${id} drew its line (${painted} pixels)`);
   }

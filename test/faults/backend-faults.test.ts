@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { type PromSamples, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
+import { type PromSamples, parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
 import { startRaceBackend } from '../helpers/fault-backends.js';
 import { openRaw, type RawClient, statusOf } from '../helpers/fault-tools.js';
 import { call, chatBody, send, wasCut } from '../helpers/http.js';
@@ -70,13 +70,20 @@ test('backend down: a quick 502 with an OpenAI error, /healthz and /metrics answ
     assertOpenAiError(res.text, 'upstream_error', 'backend_unreachable');
     assert.ok(res.headers['x-request-id']);
   }
-  const models = await send(`${running.url}/v1/models`);
-  assert.equal(models.status, 502);
-  assertOpenAiError(models.text, 'upstream_error', 'backend_unreachable');
+  const version = await send(`${running.url}/version`);
+  assert.equal(version.status, 502);
+  assertOpenAiError(version.text, 'upstream_error', 'backend_unreachable');
 
+  // Five failures in a row took the backend out (--max-fails 3): /healthz says no backend is up, so a load
+  // balancer in front would send traffic to a sibling instance; the proxy itself still answers.
   const health = await send(`${running.url}/healthz`);
-  assert.equal(health.status, 200);
-  assert.equal(JSON.parse(health.text).status, 'ok');
+  assert.equal(health.status, 503);
+  const body = JSON.parse(health.text) as { status: string; backends: Array<{ url: string; state: string }> };
+  assert.equal(body.status, 'no_backend_up');
+  assert.deepEqual(
+    body.backends.map((b) => [b.url, b.state]),
+    [[backendUrl, 'ejected']],
+  );
   const metrics = await metricsOf(running);
   assert.equal(sampleValue(metrics, 'output_requests_total', { url: backendUrl, endpoint: CHAT, status: '502' }), 4);
   assert.equal(sampleValue(metrics, 'stream_outcomes_total', { url: backendUrl, endpoint: CHAT, outcome: 'upstream_error' }), 4);
@@ -227,16 +234,16 @@ async function raceProxy(t: TestContext) {
   const dispatcher = new Agent({ connections: 1 });
   t.after(() => dispatcher.close());
   const retries = async (): Promise<number> =>
-    sampleValue(parsePromText(await registry.metrics()), 'upstream_retries_total', { url: backend.url }) ?? 0;
-  const first = await send(`${url}/v1/models`, { dispatcher });
+    sumSamples(parsePromText(await registry.metrics()), 'upstream_retries_total', { url: backend.url });
+  const first = await send(`${url}/version`, { dispatcher });
   assert.equal(first.status, 200);
-  assert.deepEqual(JSON.parse(first.text), { connection: 1, index: 1, method: 'GET', path: '/v1/models', bodyLength: 0 });
+  assert.deepEqual(JSON.parse(first.text), { connection: 1, index: 1, method: 'GET', path: '/version', bodyLength: 0 });
   return { backend, url, registry, dispatcher, retries };
 }
 
 test('keep-alive race: a GET on a reused connection the backend closed is retried once on a fresh one', async (t) => {
   const { backend, url, registry, dispatcher, retries } = await raceProxy(t);
-  const second = await send(`${url}/v1/models`, { dispatcher });
+  const second = await send(`${url}/version`, { dispatcher });
   assert.equal(second.status, 200, second.text);
   assert.deepEqual(
     backend.requests.map((seen) => [seen.connection, seen.index]),
@@ -250,8 +257,8 @@ test('keep-alive race: a GET on a reused connection the backend closed is retrie
   assert.equal(backend.connections, 2);
   assert.equal(await retries(), 1);
   const metrics = parsePromText(await registry.metrics());
-  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/v1/models', status: '200' }), 2);
-  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/v1/models', status: '502' }), undefined);
+  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/version', status: '200' }), 2);
+  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/version', status: '502' }), undefined);
   assert.equal(sampleValue(metrics, 'in_flight_requests', { url: backend.url }), 0);
 });
 
@@ -298,7 +305,7 @@ test('keep-alive race: no retry for a streamed upload or a started response, and
 
   // At most once: a backend that drops every attempt sees exactly two.
   let before = backend.requests.length;
-  const dropped = await send(`${url}/v1/models`, { headers: { 'x-close-always': '1' }, dispatcher });
+  const dropped = await send(`${url}/version`, { headers: { 'x-close-always': '1' }, dispatcher });
   assert.equal(dropped.status, 502);
   assertOpenAiError(dropped.text, 'upstream_error', 'backend_error');
   assert.equal(backend.requests.length - before, 2);
@@ -315,7 +322,7 @@ test('keep-alive race: no retry for a streamed upload or a started response, and
 
   const metrics = parsePromText(await registry.metrics());
   assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/v1/embeddings', status: '502' }), 1);
-  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/v1/models', status: '502' }), 1);
+  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/version', status: '502' }), 1);
   assert.equal(sampleValue(metrics, 'stream_outcomes_total', { url: backend.url, endpoint: CHAT, outcome: 'upstream_error' }), 1);
   assert.equal(sampleValue(metrics, 'in_flight_requests', { url: backend.url }), 0);
 });
@@ -324,12 +331,12 @@ test('keep-alive race: the retry goes to a fresh connection, not to another idle
   const backend = await startRaceBackend(t);
   const { url, registry } = await startInProcessProxy(t, { 'backend-url': backend.url });
   const retries = async (): Promise<number> =>
-    sampleValue(parsePromText(await registry.metrics()), 'upstream_retries_total', { url: backend.url }) ?? 0;
+    sumSamples(parsePromText(await registry.metrics()), 'upstream_retries_total', { url: backend.url });
   // Two requests at once leave two idle pooled connections, each used once.
-  const warm = await Promise.all([1, 2].map(() => send(`${url}/v1/models`, { headers: { 'x-delay-ms': '200' } })));
+  const warm = await Promise.all([1, 2].map(() => send(`${url}/version`, { headers: { 'x-delay-ms': '200' } })));
   assert.deepEqual(warm.map((res) => JSON.parse(res.text).connection).sort(), [1, 2], 'precondition: two pooled connections');
   // The backend has (in effect) closed both: whichever is reused drops the request.
-  const res = await send(`${url}/v1/models`);
+  const res = await send(`${url}/version`);
   const attempts = backend.requests.slice(2).map((seen) => [seen.connection, seen.index]);
   assert.equal(res.status, 200, `${res.text}; attempts (connection, index): ${JSON.stringify(attempts)}`);
   assert.equal(JSON.parse(res.text).connection, 3);
@@ -351,12 +358,14 @@ test('client aborts halfway through a completion body: 499, the backend is never
   const mock = await startMockBackend(t);
   const running = await cluster(t, mock.url);
   const client = await startUpload(running.port, CHAT, 10_000, 5_000);
-  // The proxy is reading the body: the request has arrived and is in flight.
-  await expectSample(running, 'input_requests_total', { url: mock.url, endpoint: CHAT }, 1);
-  await expectSample(running, 'in_flight_requests', { url: mock.url }, 1);
+  // The proxy is reading the body: the request is in flight, under url="none" until a backend is chosen.
+  await expectSample(running, 'in_flight_requests', { url: 'none' }, 1);
   client.socket.destroy();
-  await expectSample(running, 'output_requests_total', { url: mock.url, endpoint: CHAT, status: '499' }, 1);
-  await expectSample(running, 'in_flight_requests', { url: mock.url }, 0);
+  await expectSample(running, 'output_requests_total', { url: 'none', endpoint: CHAT, status: '499' }, 1);
+  await expectSample(running, 'in_flight_requests', { url: 'none' }, 0);
+  const metrics = await metricsOf(running);
+  assert.equal(sampleValue(metrics, 'input_requests_total', { url: 'none', endpoint: CHAT }), 1);
+  assert.equal(sampleValue(metrics, 'input_requests_total', { url: mock.url, endpoint: CHAT }), 0, 'no backend was chosen');
   assert.equal(mock.stats.requests, 0);
   assert.equal(mock.stats.connections, 0);
   const ok = await send(`${running.url}${CHAT}`, { body: chatBody(), headers: JSON_HEADERS });

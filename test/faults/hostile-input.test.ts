@@ -70,7 +70,9 @@ test('a completion body over --body-limit gets 413 before the backend is contact
   assert.equal(JSON.parse(ok.text).bodyLength, 1024);
 
   const metrics = parsePromText(await proxy.registry.metrics());
-  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: CHAT, status: '413' }), 3);
+  // Answered before any backend was chosen: url="none".
+  assert.equal(sampleValue(metrics, 'output_requests_total', { url: 'none', endpoint: CHAT, status: '413' }), 3);
+  assert.equal(sampleValue(metrics, 'in_flight_requests', { url: 'none' }), 0);
   assert.equal(sampleValue(metrics, 'in_flight_requests', { url: backend.url }), 0);
   await assertStillServes(proxy, backend);
 });
@@ -323,8 +325,10 @@ test('thousands of random paths and methods do not add a single series to /metri
   assert.deepEqual(after, before);
   for (const token of tokens) assert.ok(!text.includes(token), `${token} became part of /metrics`);
   const metrics = parsePromText(text);
-  assert.equal(sumSamples(metrics, 'input_requests_total', { url: backend.url }), 7 * 11 + 2_000);
+  // GET and HEAD /v1/models are answered by the proxy itself (url="none"), everything else by the backend.
+  assert.equal(sumSamples(metrics, 'input_requests_total', {}), 7 * 11 + 2_000);
   assert.equal(sampleValue(metrics, 'in_flight_requests', { url: backend.url }), 0);
+  assert.equal(sampleValue(metrics, 'in_flight_requests', { url: 'none' }), 0);
 });
 
 test('API keys: requests without a valid Bearer key get 401 and never reach the backend; keys never appear in the logs', {
@@ -401,7 +405,9 @@ test('API keys: requests without a valid Bearer key get 401 and never reach the 
     assert.equal(res.status, 200, path);
   }
   const metrics = parsePromText((await send(`${running.url}/metrics`)).text);
-  assert.equal(sumSamples(metrics, 'output_requests_total', { url: mock.url, status: '401' }), denied.length * 2);
+  // Refused before any backend was chosen: url="none".
+  assert.equal(sumSamples(metrics, 'output_requests_total', { url: 'none', status: '401' }), denied.length * 2);
+  assert.equal(sumSamples(metrics, 'output_requests_total', { url: mock.url, status: '401' }), 0);
 
   assert.equal(await running.stop(), 0);
   const output = `${running.lines.map((line) => JSON.stringify(line)).join('\n')}\n${running.stderr.join('\n')}`;
@@ -427,14 +433,14 @@ test('API keys: the wrong key never reaches the backend even on a streamed route
 test('overload: beyond --max-in-flight a request gets 503 proxy_overloaded with Retry-After; the admitted ones complete', async (t) => {
   const gate = await startGateBackend(t);
   const proxy = await startInProcessProxy(t, { 'backend-url': gate.url, workers: '1', 'max-in-flight': '2' });
-  const held = [send(`${proxy.url}/v1/models`), send(`${proxy.url}${CHAT}`, { body: chatBody(), headers: JSON_HEADERS })];
+  const held = [send(`${proxy.url}/version`), send(`${proxy.url}${CHAT}`, { body: chatBody(), headers: JSON_HEADERS })];
   await eventually(
     'both admitted requests reached the backend',
     () => gate.arrived,
     (n) => n === 2,
   );
 
-  const shed = await send(`${proxy.url}/v1/models`);
+  const shed = await send(`${proxy.url}/version`);
   assert.equal(shed.status, 503, shed.text);
   assert.equal(shed.headers['retry-after'], '1');
   assert.equal(shed.headers['content-type'], 'application/json');
@@ -449,13 +455,14 @@ test('overload: beyond --max-in-flight a request gets 503 proxy_overloaded with 
   gate.release();
   for (const res of await Promise.all(held)) assert.equal(res.status, 200, res.text);
   const metrics = parsePromText(await proxy.registry.metrics());
-  assert.equal(sampleValue(metrics, 'overload_rejections_total', { url: gate.url }), 1);
-  assert.equal(sampleValue(metrics, 'output_requests_total', { url: gate.url, endpoint: '/v1/models', status: '503' }), 1);
+  // Shed before any backend was chosen: url="none".
+  assert.equal(sampleValue(metrics, 'overload_rejections_total', { url: 'none' }), 1);
+  assert.equal(sampleValue(metrics, 'output_requests_total', { url: 'none', endpoint: '/version', status: '503' }), 1);
   assert.equal(sampleValue(metrics, 'in_flight_limit'), 2);
   // Capacity is back once they are done.
   await eventually(
     'a request is admitted again',
-    async () => (await send(`${proxy.url}/v1/models`)).status,
+    async () => (await send(`${proxy.url}/version`)).status,
     (status) => status === 200,
   );
   assert.equal(sampleValue(parsePromText(await proxy.registry.metrics()), 'in_flight_requests', { url: gate.url }), 0);
