@@ -3,10 +3,10 @@ import { chatBody, done, ended, JSON_TYPE, type Kind } from './soak-kind.js';
 /** The ordinary part of the soak's mix: every route the proxy serves, streamed and not. */
 export const ORDINARY_KINDS: readonly Kind[] = [
   {
-    name: 'GET /v1/models',
+    name: 'GET /version',
     weight: 12,
     method: 'GET',
-    path: '/inference/v1/models',
+    path: '/inference/version',
     expected: (o) => ended(o) && o.status === 200 && o.text.includes('"object":"list"'),
     label: 'ok',
   },

@@ -3,8 +3,8 @@ import type { BenchArgs } from './bench-args.js';
 import { type Nginx, startNginx } from './nginx.js';
 import { pkgVersion } from './pkg-version.js';
 import type { Server } from './start-child.js';
-import { DIRECT_TARGET, NGINX_TARGET, NO_LOG_TARGET, PLAIN_TARGET, PROXY_TARGET, SIMPLE_TARGET } from './target-names.js';
-import { startBaselineProxy, startProxy } from './targets.js';
+import { DIRECT_TARGET, FLEET_TARGET, NGINX_TARGET, NO_LOG_TARGET, PLAIN_TARGET, PROXY_TARGET, SIMPLE_TARGET } from './target-names.js';
+import { fleetUrls, startBaselineProxy, startProxy } from './targets.js';
 import type { HttpWorkloadName } from './workloads.js';
 
 /** Backend connections each Node proxy may open (per worker for ours) in small/chat; 64 client connections need no more. */
@@ -72,6 +72,14 @@ function ours(dir: string, name: string, workers: number, extraArgs: readonly st
     startProxy({ name, backendUrl: `${b.url}${backendPath}`, workers, logPath: join(dir, `${name}.log`), extraArgs });
 }
 
+const FLEET_ABOUT = 'proxy-1w in front of 8 backends (the one backend process on 127.0.0.1 to 127.0.0.8), least-load: what selection costs';
+
+/** Our proxy in front of the backend's 8 loopback URLs. */
+function oursOnFleet(dir: string, name: string, extraArgs: readonly string[] = []) {
+  return (b: Server): Promise<Server> =>
+    startProxy({ name, backendUrl: fleetUrls(b.url), workers: 1, logPath: join(dir, `${name}.log`), extraArgs });
+}
+
 /** Starts bench/simple-proxy.ts or bench/fastify-proxy.ts as `name`. */
 function baseline(dir: string, kind: BaselineKind, name: string, connections: number) {
   return (b: Server): Promise<Server> => startBaselineProxy(kind, name, b.url, join(dir, `${name}.log`), connections);
@@ -89,6 +97,7 @@ export function httpTargetDefs(dir: string, nginx: Nginx | null): TargetDef[] {
       only: ['small'],
       start: ours(dir, NO_LOG_TARGET, 1, ['--access-log', 'off']),
     },
+    { name: FLEET_TARGET, about: FLEET_ABOUT, start: oursOnFleet(dir, FLEET_TARGET) },
     { name: 'proxy-2w', about: 'inference-proxy, 2 workers, same config as proxy-1w', start: ours(dir, 'proxy-2w', 2) },
     { name: SIMPLE_TARGET, about: SIMPLE_ABOUT, start: baseline(dir, 'simple-undici', 'simple-undici', upstream) },
     { name: 'fastify', about: FASTIFY_ABOUT, start: baseline(dir, 'fastify', 'fastify', upstream) },
@@ -107,6 +116,7 @@ export function streamTargetDefs(dir: string, upstreamConnections: number, nginx
       about: `inference-proxy, 1 worker, production config: ${OUR_CONFIG}`,
       start: ours(dir, 'stream-proxy-1w', 1, upstream),
     },
+    { name: FLEET_TARGET, about: FLEET_ABOUT, start: oursOnFleet(dir, `stream-${FLEET_TARGET}`, upstream) },
     { name: 'proxy-2w', about: 'same, 2 workers', start: ours(dir, 'stream-proxy-2w', 2, upstream) },
     {
       name: PLAIN_TARGET,

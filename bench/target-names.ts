@@ -5,6 +5,8 @@ export const NGINX_TARGET = 'nginx';
 export const SIMPLE_TARGET = 'simple-undici';
 /** proxy-1w, and its twins that leave one feature out. */
 export const PROXY_TARGET = 'proxy-1w';
+/** proxy-1w in front of 8 backends (one backend process on 8 loopback addresses): the cost of selection. */
+export const FLEET_TARGET = 'proxy-1w-8b';
 export const NO_LOG_TARGET = 'proxy-1w-nolog';
 export const PLAIN_TARGET = 'proxy-1w-plain';
 /** The rows every other row of a table is compared with; null when that target did not run. */

@@ -7,6 +7,14 @@ const PROXY_ENTRY = join(ROOT, 'dist/src/main.js');
 const BACKEND_ENTRY = join(ROOT, 'dist/src/mock-backend/main.js');
 const SIMPLE_PROXY_ENTRY = join(ROOT, 'dist/bench/simple-proxy.js');
 const FASTIFY_PROXY_ENTRY = join(ROOT, 'dist/bench/fastify-proxy.js');
+/** The backend takes connections on all of these (same port): 8 backend URLs, one backend process. */
+export const FLEET_HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7', '127.0.0.8'];
+
+/** The backend's URL on each of FLEET_HOSTS, comma-separated, for --backend-url. */
+export function fleetUrls(backendUrl: string): string {
+  const url = new URL(backendUrl);
+  return FLEET_HOSTS.map((host) => `${url.protocol}//${host}:${url.port}`).join(',');
+}
 
 /** One JSON log line, as our servers print them. */
 export type LogLine = Record<string, unknown>;
@@ -39,7 +47,19 @@ export function findLogLine<T>(logPath: string, pick: (line: LogLine) => T | nul
 }
 
 export function startBackend(logPath: string): Promise<Server> {
-  const args = [BACKEND_ENTRY, '--host', '127.0.0.1', '--port', '0', '--ttft-ms', '0', '--token-delay-ms', '0'];
+  const args = [
+    BACKEND_ENTRY,
+    '--host',
+    '127.0.0.1',
+    '--also-hosts',
+    FLEET_HOSTS.slice(1).join(','),
+    '--port',
+    '0',
+    '--ttft-ms',
+    '0',
+    '--token-delay-ms',
+    '0',
+  ];
   return startNode('backend', args, logPath, (line) =>
     line.msg === 'mock backend listening' && typeof line.url === 'string' ? line.url : null,
   );

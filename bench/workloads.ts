@@ -15,7 +15,8 @@ export interface Workload {
 const CHAT_BODY = JSON.stringify({ model: 'mock-model', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
 
 export const WORKLOADS: Readonly<Record<HttpWorkloadName, Workload>> = {
-  small: { name: 'small', title: 'small GET /v1/models', method: 'GET', path: '/v1/models' },
+  // /version, not /v1/models: the proxy answers /v1/models itself (its fleet's merged list) since issue 11.
+  small: { name: 'small', title: 'small GET /version', method: 'GET', path: '/version' },
   chat: {
     name: 'chat',
     title: 'non-streamed POST /v1/chat/completions (max_tokens 16, ttft 0, token delay 0)',

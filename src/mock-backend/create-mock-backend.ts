@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { MockControlPatch, MockControls } from './mock-controls.js';
 import { applyControls, DEFAULT_MOCK_CONTROLS } from './mock-controls.js';
 import { handleMockRequest, MOCK_CONTROL_PREFIX } from './mock-routes.js';
@@ -13,6 +13,8 @@ export { DEFAULT_MOCK_MODEL } from './mock-controls.js';
 /** Where to listen and what never changes, plus the starting controls (all of MockControls may be given). */
 export interface MockBackendOptions extends MockControlPatch {
   host?: string;
+  /** More loopback addresses to take connections on, on the same port (one backend behind several URLs, for benchmarks of a fleet). */
+  alsoHosts?: readonly string[];
   port?: number;
   /** Used when a request has neither max_tokens nor max_completion_tokens. */
   defaultMaxTokens?: number;
@@ -78,12 +80,13 @@ class MockBackendServer implements MockBackend {
   #controls: MockControls;
   /** One cleanup per in-flight request, so close() can stop every timer at once. */
   readonly #inFlight = new Set<() => void>();
+  readonly #extraListeners: NetServer[] = [];
   #url = '';
   #port = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: MockBackendOptions) {
-    const { host: _host, port: _port, defaultMaxTokens, model, prefixCache, ...patch } = options;
+    const { host: _host, port: _port, alsoHosts: _alsoHosts, defaultMaxTokens, model, prefixCache, ...patch } = options;
     const controls = applyControls(DEFAULT_MOCK_CONTROLS, {
       ...patch,
       models: patch.models ?? (model === undefined ? undefined : [model]),
@@ -121,16 +124,16 @@ class MockBackendServer implements MockBackend {
     return controls;
   }
 
-  async listen(host: string, port: number): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+  async listen(host: string, port: number, alsoHosts: readonly string[] = []): Promise<void> {
+    await listenOn(this.#server, host, port);
     this.#port = (this.#server.address() as AddressInfo).port;
     this.#url = `http://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
+    for (const other of alsoHosts) {
+      // Connections accepted there are served by the one HTTP server, exactly as those on `host`.
+      const listener = createNetServer((socket) => this.#server.emit('connection', socket));
+      await listenOn(listener, other, this.#port);
+      this.#extraListeners.push(listener);
+    }
   }
 
   close(): Promise<void> {
@@ -140,6 +143,7 @@ class MockBackendServer implements MockBackend {
 
   async #shutDown(): Promise<void> {
     for (const stop of [...this.#inFlight]) stop();
+    for (const listener of this.#extraListeners) listener.close();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeAllConnections();
     await closed;
@@ -207,6 +211,16 @@ class MockBackendServer implements MockBackend {
 /** Starts a simulated OpenAI-compatible inference server (vLLM wire format) on a loopback port. */
 export async function createMockBackend(options: MockBackendOptions = {}): Promise<MockBackend> {
   const backend = new MockBackendServer(options);
-  await backend.listen(options.host ?? DEFAULT_MOCK_HOST, options.port ?? 0);
+  await backend.listen(options.host ?? DEFAULT_MOCK_HOST, options.port ?? 0, options.alsoHosts);
   return backend;
+}
+
+function listenOn(server: NetServer, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

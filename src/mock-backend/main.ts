@@ -27,6 +27,10 @@ const argv = await yargs(hideBin(process.argv))
   .usage('$0 [options]\n\nSimulated OpenAI-compatible inference backend (vLLM wire format).')
   .options({
     host: { type: 'string', default: DEFAULT_MOCK_HOST, describe: 'Address to listen on' },
+    'also-hosts': {
+      type: 'string',
+      describe: 'More addresses to take connections on, same port, comma-separated (one backend behind several URLs)',
+    },
     port: { type: 'number', default: DEFAULT_CLI_PORT, describe: 'Port to listen on (0 picks a free port)' },
     'ttft-ms': { type: 'number', default: 0, describe: 'Time to first token, ms (a slow backend: 500)' },
     'token-delay-ms': { type: 'number', default: 0, describe: 'Delay between tokens, ms' },
@@ -71,6 +75,7 @@ const argv = await yargs(hideBin(process.argv))
 const cacheBlocks = argv['prefix-cache-blocks'];
 const options = {
   host: argv.host,
+  alsoHosts: argv['also-hosts']?.split(',').map((host) => host.trim()) ?? [],
   port: argv.port,
   ttftMs: argv['ttft-ms'],
   tokenDelayMs: argv['token-delay-ms'],

@@ -1,7 +1,7 @@
 /**
  * Routes of the simulated backend:
  *   POST /v1/chat/completions, POST /v1/completions   (streamed or not, vLLM wire format)
- *   POST /v1/embeddings, GET /v1/models, GET /health   (200, empty body, as vLLM)
+ *   POST /v1/embeddings, GET /v1/models, GET /health   (200, empty body, as vLLM), GET /version
  *   GET /metrics                                       the prefix cache's counters, when it is on (else 404)
  *   anything else                                      404 with the OpenAI error envelope
  * A completion or embeddings request naming a model the backend does not serve gets vLLM's 404
@@ -59,6 +59,8 @@ const MAX_SWITCH_DIGITS = 9;
 const MAX_KEEPALIVE_COMMENTS = 10_000;
 const INTEGER_PATTERN = new RegExp(`^\\d{1,${MAX_SWITCH_DIGITS}}$`);
 
+const MOCK_VERSION = { version: 'mock-0.1.0' };
+
 /** Paths of the control surface; they stay out of the request counters. */
 export const MOCK_CONTROL_PREFIX = '/mock/';
 
@@ -78,6 +80,8 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['POST /v1/embeddings', { counter: 'embeddingsRequests', handle: handleEmbeddings }],
   ['GET /v1/models', { counter: 'modelListRequests', handle: handleModelList }],
   ['GET /health', { counter: 'healthChecks', handle: handleHealth }],
+  // vLLM's GET /version: a small JSON answer of a route every proxy forwards as is (the benchmarks' small request).
+  ['GET /version', { counter: null, handle: (ex) => sendJson(ex.res, 200, MOCK_VERSION) }],
   ['GET /metrics', { counter: null, handle: handleMetrics }],
   [`POST ${MOCK_CONTROL_PREFIX}control`, { counter: null, handle: handleControl }],
   [`GET ${MOCK_CONTROL_PREFIX}control`, { counter: null, handle: (ex) => sendJson(ex.res, 200, ex.controls) }],

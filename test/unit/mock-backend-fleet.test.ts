@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { spawnMockBackend } from '../../src/mock-backend/spawn-mock-backend.js';
 import { startMock } from '../helpers/mock-harness.js';
 import { eventually } from '../helpers/wait.js';
@@ -205,4 +206,15 @@ test('CLI: a taken port or a bad flag fails the start with the reason', TEST, as
     /exited \(1\): mock-backend: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/,
   );
   await assert.rejects(spawnMockBackend({ args: ['--health', 'sick'] }), /exited \(2\): mock-backend: --health must be a status/);
+});
+
+test('alsoHosts: one backend takes connections on several loopback addresses, same port', async (t) => {
+  const backend = await createMockBackend({ port: 0, alsoHosts: ['127.0.0.2', '127.0.0.3'] });
+  t.after(() => backend.close());
+  for (const host of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) {
+    const res = await fetch(`http://${host}:${backend.port}/version`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { version: 'mock-0.1.0' });
+  }
+  assert.equal(backend.stats.connections, 3);
 });
