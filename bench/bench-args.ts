@@ -1,5 +1,5 @@
-import { type FlagSetter, positiveInt, readFlags } from './read-flags.js';
-import { WORKLOAD_NAMES, type WorkloadName } from './workloads.js';
+import { type FlagSetter, onOff, positiveInt, readFlags } from './read-flags.js';
+import { DEFAULT_WORKLOADS, WORKLOAD_NAMES, type WorkloadName } from './workloads.js';
 
 export interface BenchArgs {
   /** Measured seconds per run. */
@@ -13,9 +13,11 @@ export interface BenchArgs {
   streams: number[];
   /** Only these targets (by name, e.g. proxy-1w,proxy-1w-nolog); null = all. */
   targets: string[] | null;
+  /** routing: also the variants the affinity defaults were chosen from. */
+  routingSweep: boolean;
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...]`;
+const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...] [--routing-sweep on]`;
 
 function workloadName(raw: string): WorkloadName {
   const trimmed = raw.trim();
@@ -45,6 +47,9 @@ const SETTERS: Record<string, FlagSetter<BenchArgs>> = {
       .map((t) => t.trim())
       .filter((t) => t !== '');
   },
+  'routing-sweep': (args, value, name) => {
+    args.routingSweep = onOff(name, value);
+  },
   streams: (args, value, name) => {
     args.streams = value.split(',').map((n) => positiveInt(name, n.trim()));
   },
@@ -57,9 +62,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     reps: 3,
     connections: 64,
     warmup: 1,
-    workloads: [...WORKLOAD_NAMES],
+    workloads: [...DEFAULT_WORKLOADS],
     streams: [256],
     targets: null,
+    routingSweep: false,
   };
   return readFlags(argv, USAGE, defaults, SETTERS);
 }

@@ -11,6 +11,7 @@ import { renderHeader } from './report-header.js';
 import type { RunContext } from './run-context.js';
 import { runHttpWorkloads } from './run-http.js';
 import { planRuns } from './run-plan.js';
+import { runRoutingWorkload } from './run-routing-all.js';
 import { runStreamWorkload } from './run-stream.js';
 import { killAllNow, killChildrenAtExit } from './start-child.js';
 import { startBackend } from './targets.js';
@@ -43,14 +44,19 @@ async function main(): Promise<void> {
 
   const http = plan.httpNames.length === 0 ? null : await runHttpWorkloads(plan.httpNames, context);
   const stream = plan.withStream ? await runStreamWorkload(context) : null;
+  const routing = plan.withRouting ? await runRoutingWorkload(context) : null;
   exitCodes[backend.name] = await backend.stop();
   clearTimeout(watchdog);
 
   const header = renderHeader({ args, command, startLoad, nginx, exitCodes, http, withStream: plan.withStream });
-  const sections = [...(http?.sections ?? []), ...(stream === null ? [] : [stream.section])];
+  const sections = [
+    ...(http?.sections ?? []),
+    ...(stream === null ? [] : [stream.section]),
+    ...(routing === null ? [] : [routing.section]),
+  ];
   const markdown = `${header}\n\n${sections.join('\n\n')}\n`;
   console.log(markdown);
-  writeResults({ markdown, command, args, nginx, exitCodes, http, stream });
+  writeResults({ markdown, command, args, nginx, exitCodes, http, stream, routing });
 }
 
 killChildrenAtExit('bench', () => workDir);

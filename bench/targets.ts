@@ -65,6 +65,38 @@ export function startBackend(logPath: string): Promise<Server> {
   );
 }
 
+export interface PrefixBackendOptions {
+  cacheBlocks: number;
+  baseMs: number;
+  msPerBlock: number;
+  slots: number;
+  tokenDelayMs: number;
+}
+
+/** A simulated backend with its prefix cache on (the routing workload): prefill time depends on what it holds. */
+export function startPrefixBackend(name: string, logPath: string, options: PrefixBackendOptions): Promise<Server> {
+  const args = [
+    BACKEND_ENTRY,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--token-delay-ms',
+    String(options.tokenDelayMs),
+    '--prefix-cache-blocks',
+    String(options.cacheBlocks),
+    '--prefill-base-ms',
+    String(options.baseMs),
+    '--prefill-ms-per-block',
+    String(options.msPerBlock),
+    '--prefill-slots',
+    String(options.slots),
+  ];
+  return startNode(name, args, logPath, (line) =>
+    line.msg === 'mock backend listening' && typeof line.url === 'string' ? line.url : null,
+  );
+}
+
 export interface ProxyOptions {
   name: string;
   backendUrl: string;

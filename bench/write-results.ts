@@ -7,6 +7,7 @@ import { cpuModel } from './machine.js';
 import type { Nginx } from './nginx.js';
 import { pkgVersion } from './pkg-version.js';
 import type { HttpResults } from './run-http.js';
+import type { RoutingResults } from './run-routing-all.js';
 import type { StreamResults } from './run-stream.js';
 import { isHttpWorkload, STREAM, STREAM_LIFETIME_MS } from './workloads.js';
 
@@ -20,6 +21,7 @@ export interface Results {
   exitCodes: Record<string, number | null>;
   http: HttpResults | null;
   stream: StreamResults | null;
+  routing: RoutingResults | null;
 }
 
 /**
@@ -29,7 +31,8 @@ export interface Results {
 export function writeResults(results: Results): void {
   const { args } = results;
   const stream = results.stream === null ? [] : [`stream-${args.streams.join('-')}`];
-  const tag = [...args.workloads.filter(isHttpWorkload), ...stream, ...(args.targets ?? [])].join('-');
+  const routing = results.routing === null ? [] : [args.routingSweep ? 'routing-sweep' : 'routing'];
+  const tag = [...args.workloads.filter(isHttpWorkload), ...stream, ...routing, ...(args.targets ?? [])].join('-');
   const json = `${JSON.stringify(resultsJson(results), null, 2)}\n`;
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, 'latest.md'), results.markdown);
@@ -63,5 +66,6 @@ function resultsJson(results: Results): Record<string, unknown> {
       stream === null
         ? null
         : { workload: STREAM, lifetimeMs: STREAM_LIFETIME_MS, targets: stream.targets, summaries: stream.summaries, runs: stream.runs },
+    routing: results.routing?.rows ?? null,
   };
 }

@@ -97,6 +97,22 @@ function parseHealthPath(raw: unknown): string {
   return text;
 }
 
+const MAX_PREFIX_BYTES = 2048;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+function parseHeaderName(raw: unknown): string {
+  const text = String(raw).trim().toLowerCase();
+  if (!HEADER_NAME.test(text)) throw new Error(`expected a header name, got ${JSON.stringify(String(raw))}`);
+  return text;
+}
+
+function parseLoadFactor(raw: unknown): number {
+  const text = String(raw).trim();
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || value < 1 || value > 100) throw new Error(`expected a number from 1 to 100, got ${JSON.stringify(text)}`);
+  return value;
+}
+
 function parseDnsServer(raw: unknown): string | null {
   const text = String(raw ?? '').trim();
   if (text === '') return null;
@@ -173,6 +189,9 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
     retries: v('retries', count(0, 10)),
     discoveryIntervalMs: v('discovery-interval', parseTimeout),
     unknownModel: v('unknown-model', parseOneOf(['reject', 'pass'] as const)),
+    sessionHeader: v('session-header', parseHeaderName),
+    affinityLoadFactor: v('affinity-load-factor', parseLoadFactor),
+    prefixBytes: v('prefix-bytes', (raw) => parseInteger(raw, 16, MAX_PREFIX_BYTES)),
     dnsRefreshMs: v('dns-refresh', parseTimeout),
     dnsServer: v('dns-server', parseDnsServer),
   };

@@ -41,3 +41,8 @@ export const DEFAULT_SLOW_START_MS = 10_000;
 /** Extra attempts on other backends, before any byte reached the client. */
 export const DEFAULT_RETRIES = 2;
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 30_000;
+export const DEFAULT_SESSION_HEADER = 'x-session-id';
+/** Chosen from the routing benchmark (bench/README.md, "routing"). */
+export const DEFAULT_AFFINITY_LOAD_FACTOR = 1.25;
+/** Chosen from the routing benchmark: inside a typical system prompt, at most 2 KiB. */
+export const DEFAULT_PREFIX_BYTES = 1024;

@@ -12,7 +12,9 @@ export interface BackendConfig {
   readonly models: readonly string[] | null;
 }
 
-export const ROUTING_POLICIES = ['least-load', 'round-robin', 'random'] as const;
+export const ROUTING_POLICIES = ['least-load', 'round-robin', 'random', 'session', 'prefix'] as const;
+/** The policies that send requests sharing a key to one home backend. */
+export const AFFINITY_POLICIES = ['session', 'prefix'] as const;
 export type RoutingPolicy = (typeof ROUTING_POLICIES)[number];
 
 /** The whole validated configuration: built once in the primary, frozen, handed to workers as JSON. */
@@ -60,6 +62,12 @@ export interface Config {
   readonly discoveryIntervalMs: number;
   /** What a request for a model no backend serves gets: a 404, or any backend. */
   readonly unknownModel: 'reject' | 'pass';
+  /** --routing session: the request header that names the session (lower case). */
+  readonly sessionHeader: string;
+  /** Affinity routing: a home backend takes a request while its load is at most this many times the mean. */
+  readonly affinityLoadFactor: number;
+  /** --routing prefix: how many bytes of the prompt's start make the key. */
+  readonly prefixBytes: number;
   /** 0: host names are left to the connection's own lookup. */
   readonly dnsRefreshMs: number;
   /** host:port of the DNS server for --dns-refresh; null: the system's. */

@@ -46,6 +46,7 @@ export interface WorkerMetrics {
   /** Attempts in progress on each backend (the load least-load routes on), set at snapshot time. */
   readonly backendInFlight: Gauge<'url'>;
   readonly backendPanic: Counter;
+  readonly routingAffinity: Counter<'policy' | 'result'>;
   /** Removes every series whose url label is `url` (a backend gone for longer than the grace period). */
   removeSeries(url: string): Promise<void>;
   /**
@@ -151,6 +152,13 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     backendPanic: new Counter({
       name: 'backend_panic_total',
       help: 'Requests sent while no backend was up (panic mode: every backend is tried rather than none).',
+      registers,
+      collect,
+    }),
+    routingAffinity: new Counter({
+      name: 'routing_affinity_total',
+      help: 'Affinity-routed requests (--routing session or prefix) by how their key fared: home (its home backend), overflow (home over the load bound), unavailable (home down, held or not serving the model), no_key (none: least-load).',
+      labelNames: ['policy', 'result'],
       registers,
       collect,
     }),

@@ -1,4 +1,6 @@
 import type { RoutingPolicy } from '../config/types.js';
+import { type AffinityResult, createAffinity } from './affinity.js';
+import type { KeyHash } from './key-hash.js';
 import { createLeastLoad } from './least-load.js';
 import { createRandom } from './random.js';
 import { createRoundRobin } from './round-robin.js';
@@ -8,6 +10,8 @@ export interface Candidate {
   readonly url: string;
   /** Requests in progress on this backend over all workers (this worker's exact, the others' as last reported). */
   load(): number;
+  /** Of those, the ones still waiting for their first response byte: in the backend's prefill (or its queue). */
+  prefillLoad(): number;
   /** Configured weight, scaled down while the backend is in slow start; always > 0. */
   effectiveWeight(nowMs: number): number;
 }
@@ -16,6 +20,16 @@ export interface Candidate {
 export interface RoutingFacts {
   /** The `model` of the request body; null when there is none (or no body). */
   readonly model: string | null;
+  /** Affinity routing: the hash of the request's session or prompt prefix; null when it has none. */
+  readonly key: KeyHash | null;
+}
+
+/** What selection knows beyond the candidates. */
+export interface SelectionContext<C extends Candidate> {
+  /** Every backend that may serve the model, up or not, tried or not: where a key's home is looked for. */
+  readonly eligible: readonly C[];
+  /** This is the request's first attempt (a retry is not counted again). */
+  readonly first: boolean;
 }
 
 /**
@@ -24,11 +38,21 @@ export interface RoutingFacts {
  * an empty list.
  */
 export interface Selector {
-  select<C extends Candidate>(candidates: readonly C[], facts: RoutingFacts, nowMs: number): C;
+  select<C extends Candidate>(candidates: readonly C[], facts: RoutingFacts, nowMs: number, context: SelectionContext<C>): C;
 }
 
-export function createSelector(policy: RoutingPolicy): Selector {
+export interface SelectorOptions {
+  /** Affinity policies: the bound on a home backend's load, as a multiple of the mean. */
+  readonly loadFactor: number;
+  /** Affinity policies: where each first attempt's result goes (routing_affinity_total). */
+  record(result: AffinityResult): void;
+}
+
+export function createSelector(policy: RoutingPolicy, options: SelectorOptions): Selector {
   switch (policy) {
+    case 'session':
+    case 'prefix':
+      return createAffinity(options.loadFactor, options.record);
     case 'least-load':
       return createLeastLoad();
     case 'round-robin':

@@ -21,8 +21,8 @@ export type WorkerToPrimary =
   | { type: 'iproxy:metrics-res'; id: number; metrics: MetricsSnapshot }
   | { type: 'iproxy:final-metrics'; metrics: MetricsSnapshot }
   | { type: 'iproxy:scrape-req'; id: number }
-  /** This worker's attempts in progress per backend URL (sent when they changed, at most every few tens of ms). */
-  | { type: 'iproxy:load'; load: Record<string, number> }
+  /** Per backend URL: this worker's attempts in progress and of those the ones still prefilling (sent when they changed, at most every few tens of ms). */
+  | { type: 'iproxy:load'; load: Record<string, [number, number]> }
   /** This worker's verdict from live traffic: a backend to take out (max fails) or to leave alone (Retry-After). */
   | { type: 'iproxy:backend-out'; verdict: BackendOut }
   | { type: 'iproxy:history-req'; id: number };
@@ -35,8 +35,8 @@ export type PrimaryToWorker =
   | { type: 'iproxy:drain'; deadlineMs: number }
   | { type: 'iproxy:final-ack' }
   | { type: 'iproxy:fleet'; fleet: FleetState }
-  /** Every worker's attempts in progress per backend, by worker id. */
-  | { type: 'iproxy:loads'; loads: Array<[number, Record<string, number>]> };
+  /** Every worker's load report (see iproxy:load), by worker id. */
+  | { type: 'iproxy:loads'; loads: Array<[number, Record<string, [number, number]>]> };
 
 const PREFIX = 'iproxy:';
 

@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
 import type { RequestRecorder } from '../metrics/request-recorder.js';
+import type { AffinityResult } from '../routing/affinity.js';
 import { createSelector, type RoutingFacts, type Selector } from '../routing/selector.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import { removedSeriesGraceMs } from '../shared/removed-series-grace.js';
@@ -16,6 +17,8 @@ const NO_BACKEND: Selection = Object.freeze({ kind: 'no_backend' });
 
 export interface BackendSetHooks {
   out(verdict: BackendOut): void;
+  /** How an affinity-routed request's first attempt went. */
+  affinity(result: AffinityResult): void;
 }
 
 /**
@@ -29,6 +32,7 @@ export class BackendSet {
   readonly #config: Config;
   readonly #recorder: RequestRecorder;
   readonly #selector: Selector;
+  readonly #affinity: boolean;
   readonly #hooks: BackendSetHooks;
   readonly #byUrl = new Map<string, Backend>();
   /** Backends in the fleet (not removed), in the primary's order. */
@@ -44,9 +48,10 @@ export class BackendSet {
   constructor(config: Config, recorder: RequestRecorder, hooks: BackendSetHooks, graceMs = removedSeriesGraceMs()) {
     this.#config = config;
     this.#recorder = recorder;
-    this.#selector = createSelector(config.routing);
+    this.#selector = createSelector(config.routing, { loadFactor: config.affinityLoadFactor, record: (result) => hooks.affinity(result) });
     this.#hooks = hooks;
     this.#removedSeriesGraceMs = graceMs;
+    this.#affinity = config.routing === 'session' || config.routing === 'prefix';
   }
 
   /** Every backend in the fleet, for /healthz, the load report and the metrics. */
@@ -79,9 +84,13 @@ export class BackendSet {
     this.#modelCards = state.modelCards;
   }
 
-  /** The other workers' attempts in progress, by URL (this worker's own are left out by the caller). */
-  setOthersLoad(othersByUrl: ReadonlyMap<string, number>): void {
-    for (const backend of this.#active) backend.othersInFlight = othersByUrl.get(backend.url) ?? 0;
+  /** The other workers' attempts in progress and still prefilling, by URL (this worker's own are left out by the caller). */
+  setOthersLoad(othersByUrl: ReadonlyMap<string, readonly [number, number]>): void {
+    for (const backend of this.#active) {
+      const [inFlight, prefilling] = othersByUrl.get(backend.url) ?? [0, 0];
+      backend.othersInFlight = inFlight;
+      backend.othersPrefilling = prefilling;
+    }
   }
 
   /**
@@ -104,7 +113,11 @@ export class BackendSet {
     // Every one held or tried: a Retry-After does not turn into a refusal, and a lone backend is retried.
     if (candidates.length === 0) for (const backend of from) if (tried === null || !tried.includes(backend)) candidates.push(backend);
     if (candidates.length === 0) for (const backend of from) candidates.push(backend);
-    const backend = candidates.length === 1 ? (candidates[0] as Backend) : this.#selector.select(candidates, facts, now);
+    // With one candidate the choice is made, but an affinity policy still says how the key fared.
+    const backend =
+      candidates.length === 1 && !this.#affinity
+        ? (candidates[0] as Backend)
+        : this.#selector.select(candidates, facts, now, { eligible, first: tried === null });
     eligible.length = 0;
     pool.length = 0;
     candidates.length = 0;

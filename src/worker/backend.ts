@@ -66,8 +66,11 @@ export class Backend implements Candidate {
   upSinceMs = 0;
   /** Attempts of this worker in progress on this backend. */
   inFlight = 0;
-  /** The other workers' attempts in progress, as last reported. */
+  /** Of those, the ones that have not had their first response byte yet (in prefill, or queued for it). */
+  prefilling = 0;
+  /** The other workers' attempts in progress, and of those still waiting for a first byte, as last reported. */
   othersInFlight = 0;
+  othersPrefilling = 0;
   /** Gone from the fleet: no new attempts; the pool closes once those in progress end. */
   removed = false;
   readonly #pool: Pool;
@@ -109,6 +112,10 @@ export class Backend implements Candidate {
     return this.inFlight + this.othersInFlight;
   }
 
+  prefillLoad(): number {
+    return this.prefilling + this.othersPrefilling;
+  }
+
   effectiveWeight(nowMs: number): number {
     const slowStart = this.#config.slowStartMs;
     if (slowStart === 0 || this.upSinceMs === 0) return this.weight;
@@ -136,6 +143,7 @@ export class Backend implements Candidate {
    */
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, fresh: boolean): AttemptHandle {
     this.inFlight++;
+    this.prefilling++;
     const attempt = new Attempt(this, handler);
     if (!fresh) {
       this.#pool.dispatch(options, attempt);
@@ -146,6 +154,11 @@ export class Backend implements Candidate {
     // close() lets the one request finish, then releases the connection.
     void client.close().catch(() => undefined);
     return attempt;
+  }
+
+  /** An attempt had its first response byte (or ended without one). */
+  prefilled(): void {
+    this.prefilling--;
   }
 
   /** An attempt ended (answered, failed or aborted). */
@@ -197,6 +210,7 @@ class Attempt implements Dispatcher.DispatchHandler, AttemptHandle {
   readonly #backend: Backend;
   #handler: Dispatcher.DispatchHandler | null;
   #ended = false;
+  #prefilled = false;
 
   constructor(backend: Backend, handler: Dispatcher.DispatchHandler) {
     this.#backend = backend;
@@ -223,6 +237,7 @@ class Attempt implements Dispatcher.DispatchHandler, AttemptHandle {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#prefilled) this.#firstByte();
     this.#handler?.onResponseData?.(controller, chunk);
   }
 
@@ -240,6 +255,13 @@ class Attempt implements Dispatcher.DispatchHandler, AttemptHandle {
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (!this.#prefilled) this.#firstByte();
     this.#backend.attemptEnded();
+  }
+
+  /** The backend produced its first body byte: for a stream, its first token (its prefill is done). */
+  #firstByte(): void {
+    this.#prefilled = true;
+    this.#backend.prefilled();
   }
 }

@@ -1,9 +1,12 @@
 import type { BackendRecorder, RetryReason } from '../metrics/request-recorder.js';
+import type { RoutingFacts } from '../routing/selector.js';
 import type { AttemptNote } from './access-log.js';
 import { type Backend, failureOf, isFailureStatus } from './backend.js';
 import type { BackendSet } from './backend-set.js';
 import { retryAfterMs } from './retry-after.js';
 import type { RetryBudget } from './retry-budget.js';
+
+const NO_FACTS: RoutingFacts = Object.freeze({ model: null, key: null });
 
 /** An attempt that failed before any byte reached the client. */
 export interface AttemptFailure {
@@ -39,7 +42,7 @@ export interface FailoverContext {
  */
 export class Failover {
   readonly #context: FailoverContext;
-  #model: string | null = null;
+  #facts: RoutingFacts = NO_FACTS;
   #replayable = false;
   #tried: Backend[] | null = null;
   #fresh = false;
@@ -61,14 +64,14 @@ export class Failover {
     return this.#notes;
   }
 
-  begin(model: string | null, replayable: boolean): void {
-    this.#model = model;
+  begin(facts: RoutingFacts, replayable: boolean): void {
+    this.#facts = facts;
     this.#replayable = replayable;
     this.#context.budget.requested();
   }
 
   choose(): Choice {
-    const selection = this.#context.backends.select({ model: this.#model }, this.#tried);
+    const selection = this.#context.backends.select(this.#facts, this.#tried);
     if (selection.kind !== 'backend') return selection;
     if (selection.panic && !this.#panicked) {
       this.#panicked = true;
@@ -105,7 +108,7 @@ export class Failover {
     if (!this.#replayable || attempts > this.#context.retries) return false;
     const tried = this.#tried ?? [];
     tried.push(failure.backend);
-    const elsewhere = this.#context.backends.hasAlternative({ model: this.#model }, tried);
+    const elsewhere = this.#context.backends.hasAlternative(this.#facts, tried);
     // Back to the same backend only for the keep-alive race: a reset on a pooled connection, once.
     if (!elsewhere && (failure.reason !== 'reset' || this.#onFreshConnection)) {
       tried.pop();

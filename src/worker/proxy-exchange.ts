@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { CompletionResult, CompletionTracker, Ending } from '../llm/completion-tracker.js';
 import type { RouteRecorder } from '../metrics/request-recorder.js';
+import type { RoutingFacts } from '../routing/selector.js';
 import type { ErrorCode } from '../shared/error-catalog.js';
 import type { Logger } from '../shared/logger.js';
 import { ERR_CLIENT_ABORTED, ProxyError } from '../shared/proxy-error.js';
@@ -113,10 +114,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   /** Chooses a backend for the request and sends it; the body must be in hand (a Buffer) for a retry. */
-  start(request: UpstreamRequest, tracker: CompletionTracker | null = null): void {
+  start(request: UpstreamRequest, facts: RoutingFacts, tracker: CompletionTracker | null = null): void {
     this.#tracker = tracker;
     this.#request = request;
-    this.#failover.begin(this.detail.model, request.body === null || Buffer.isBuffer(request.body));
+    this.#failover.begin(facts, request.body === null || Buffer.isBuffer(request.body));
     this.#attempt();
   }
 

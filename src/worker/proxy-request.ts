@@ -14,6 +14,7 @@ import { buildUpstreamHeaders, isUsableRequestId } from './headers.js';
 import { ProxyExchange } from './proxy-exchange.js';
 import { readBody } from './read-body.js';
 import type { Route } from './router.js';
+import { createKeyReader } from '../routing/routing-key.js';
 
 /** What the request's 'close' listener needs to know about it. */
 export interface RequestContext {
@@ -54,6 +55,7 @@ const MODELS_ENDPOINT = '/v1/models';
 export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   const { config, fleet, log, isDraining } = deps;
   const authorized = createApiKeyCheck(config.apiKeyDigests);
+  const keyOf = createKeyReader(config);
   const accessLog = config.accessLog ? new AccessLog(log) : null;
   const exchanges = new Set<ProxyExchange>();
 
@@ -111,7 +113,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const headers = buildUpstreamHeaders(req, requestId, '', route.completion !== null);
     if (route.completion === null) {
       exchange.detail.bytesIn = requestBodyLength(req);
-      exchange.start({ method: req.method as string, path: route.upstreamPath, headers, body: hasBody(req) ? req : null });
+      const facts = { model: null, key: keyOf(req.headers, null, null) };
+      exchange.start({ method: req.method as string, path: route.upstreamPath, headers, body: hasBody(req) ? req : null }, facts);
       return;
     }
     let body: Buffer;
@@ -133,7 +136,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     exchange.detail.stream = info.stream;
     const inject = config.injectUsage && needsUsageInjection(info);
     const forwarded = inject ? injectUsageRequest(body, info) : body;
-    exchange.start({ method: 'POST', path: route.upstreamPath, headers, body: forwarded }, new CompletionTracker(startMs, inject));
+    const facts = { model: info.model, key: keyOf(req.headers, route.completion, info.json) };
+    exchange.start({ method: 'POST', path: route.upstreamPath, headers, body: forwarded }, facts, new CompletionTracker(startMs, inject));
   }
 
   return {

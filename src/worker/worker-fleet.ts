@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js';
+import { AFFINITY_RESULTS, type AffinityResult } from '../routing/affinity.js';
 import { DeferredCount } from '../metrics/deferred-count.js';
 import type { WorkerMetrics } from '../metrics/definitions.js';
 import type { BackendRecorder, RequestRecorder } from '../metrics/request-recorder.js';
@@ -8,12 +9,24 @@ import { BackendSet } from './backend-set.js';
 import type { FailoverContext } from './failover.js';
 import { RetryBudget } from './retry-budget.js';
 
+/** routing_affinity_total, one deferred count per result, for the affinity policies only (zeroed at start). */
+function affinityCounts(metrics: WorkerMetrics, config: Config): Record<AffinityResult, DeferredCount> | null {
+  if (config.routing !== 'session' && config.routing !== 'prefix') return null;
+  const counts = {} as Record<AffinityResult, DeferredCount>;
+  for (const result of AFFINITY_RESULTS) {
+    const child = metrics.routingAffinity.labels(config.routing, result);
+    child.inc(0);
+    counts[result] = new DeferredCount(child);
+  }
+  return counts;
+}
+
 /** How often this worker reports its attempts in progress per backend, when they changed. */
 export const LOAD_REPORT_MS = 25;
 
 export interface WorkerFleetLink {
-  /** This worker's attempts in progress per backend URL. */
-  reportLoad(load: Record<string, number>): void;
+  /** Per backend URL: this worker's attempts in progress, and of those the ones still prefilling. */
+  reportLoad(load: Record<string, [number, number]>): void;
   /** A verdict from this worker's traffic, for the primary to spread. */
   out(verdict: BackendOut): void;
 }
@@ -47,11 +60,16 @@ export class WorkerFleet implements FailoverContext {
     this.#link = link;
     this.#workerId = workerId;
     this.#panic = new DeferredCount(metrics.backendPanic.labels());
-    this.backends = new BackendSet(config, recorder, { out: (verdict) => link.out(verdict) });
+    const affinity = affinityCounts(metrics, config);
+    this.backends = new BackendSet(config, recorder, {
+      out: (verdict) => link.out(verdict),
+      affinity: (result) => affinity?.[result].add(),
+    });
     this.#state = initial;
     this.backends.apply(initial);
     metrics.beforeRead(() => {
       this.#panic.flush();
+      if (affinity !== null) for (const result of AFFINITY_RESULTS) affinity[result].flush();
       for (const backend of this.backends.all) metrics.backendInFlight.labels(backend.url).set(backend.inFlight);
     });
     this.#reportTimer = setInterval(() => this.#report(), LOAD_REPORT_MS);
@@ -68,11 +86,19 @@ export class WorkerFleet implements FailoverContext {
   }
 
   /** The other workers' loads, as the primary merged them (this worker's own entry is left out: its counts are exact here). */
-  onLoads(loads: ReadonlyArray<readonly [number, Readonly<Record<string, number>>]>): void {
-    const others = new Map<string, number>();
+  onLoads(loads: ReadonlyArray<readonly [number, Readonly<Record<string, readonly [number, number]>>]>): void {
+    const others = new Map<string, [number, number]>();
     for (const [workerId, load] of loads) {
       if (workerId === this.#workerId) continue;
-      for (const url in load) others.set(url, (others.get(url) ?? 0) + (load[url] as number));
+      for (const url in load) {
+        const [inFlight, prefilling] = load[url] as readonly [number, number];
+        const sum = others.get(url);
+        if (sum === undefined) others.set(url, [inFlight, prefilling]);
+        else {
+          sum[0] += inFlight;
+          sum[1] += prefilling;
+        }
+      }
     }
     this.backends.setOthersLoad(others);
   }
@@ -88,11 +114,11 @@ export class WorkerFleet implements FailoverContext {
   }
 
   #report(): void {
-    const load: Record<string, number> = {};
+    const load: Record<string, [number, number]> = {};
     let text = '';
     for (const backend of this.backends.all) {
-      load[backend.url] = backend.inFlight;
-      text += `${backend.inFlight},`;
+      load[backend.url] = [backend.inFlight, backend.prefilling];
+      text += `${backend.inFlight}/${backend.prefilling},`;
     }
     if (text === this.#lastReport) return;
     this.#lastReport = text;

@@ -34,7 +34,7 @@ function setOf(t: TestContext, backends: FleetBackend[], flags: Record<string, s
   const config = configFromFlags({ ...defaults, ...flags });
   const recorder = createRequestRecorder(createWorkerMetrics(new Registry()), 8);
   const outs: BackendOut[] = [];
-  const set = new BackendSet(config, recorder, { out: (verdict) => outs.push(verdict) });
+  const set = new BackendSet(config, recorder, { out: (verdict) => outs.push(verdict), affinity: () => undefined });
   set.apply({ backends, modelCards: [] });
   t.after(() => set.close());
   return { set, outs };
@@ -46,7 +46,7 @@ const urlOf = (selection: Selection): string => {
 };
 
 const pickAll = (set: BackendSet, model: string | null, tried: Backend[] | null = null, n = 60): Set<string> =>
-  new Set(Array.from({ length: n }, () => urlOf(set.select({ model }, tried))));
+  new Set(Array.from({ length: n }, () => urlOf(set.select({ model, key: null }, tried))));
 
 test('a model goes only to the backends that serve it; an unknown list is eligible for every model', (t) => {
   const { set } = setOf(t, [
@@ -61,11 +61,11 @@ test('a model goes only to the backends that serve it; an unknown list is eligib
 
 test('a model no backend serves: model_not_found, or any backend with --unknown-model pass', (t) => {
   const known = [entry('http://a:1', { models: ['llama'] }), entry('http://b:1', { models: ['qwen'] })];
-  assert.equal(setOf(t, known).set.select({ model: 'mistral' }, null).kind, 'model_not_found');
+  assert.equal(setOf(t, known).set.select({ model: 'mistral', key: null }, null).kind, 'model_not_found');
   const { set } = setOf(t, known, { 'unknown-model': 'pass' });
   assert.deepEqual([...pickAll(set, 'mistral')].sort(), ['http://a:1', 'http://b:1']);
   assert.deepEqual([...pickAll(set, 'llama')], ['http://a:1'], 'a model someone serves still goes there only');
-  assert.equal(setOf(t, []).set.select({ model: null }, null).kind, 'no_backend');
+  assert.equal(setOf(t, []).set.select({ model: null, key: null }, null).kind, 'no_backend');
 });
 
 test('down, ejected and held backends are skipped; with none up, panic mode tries them all', (t) => {
@@ -77,13 +77,13 @@ test('down, ejected and held backends are skipped; with none up, panic mode trie
     entry('http://held:1', { heldUntilMs: now + 60_000 }),
   ]);
   assert.deepEqual([...pickAll(set, null)], ['http://up:1']);
-  const selection = set.select({ model: null }, null);
+  const selection = set.select({ model: null, key: null }, null);
   assert.equal(selection.kind === 'backend' && selection.panic, false);
   set.apply({
     backends: [entry('http://down:1', { up: false }), entry('http://ejected:1', { ejectedUntilMs: now + 60_000 })],
     modelCards: [],
   });
-  const panic = set.select({ model: null }, null);
+  const panic = set.select({ model: null, key: null }, null);
   assert.equal(panic.kind === 'backend' && panic.panic, true);
   assert.deepEqual([...pickAll(set, null)].sort(), ['http://down:1', 'http://ejected:1']);
 });
@@ -99,16 +99,16 @@ test('a retry goes to a backend not tried yet while one is up, and to a tried on
   const a = set.all.find((backend) => backend.url === 'http://a:1') as Backend;
   const b = set.all.find((backend) => backend.url === 'http://b:1') as Backend;
   assert.deepEqual([...pickAll(set, null, [a])], ['http://b:1']);
-  assert.equal(set.hasAlternative({ model: null }, [a]), true);
-  assert.equal(set.hasAlternative({ model: null }, [a, b]), false, 'the down one does not count while one is up');
+  assert.equal(set.hasAlternative({ model: null, key: null }, [a]), true);
+  assert.equal(set.hasAlternative({ model: null, key: null }, [a, b]), false, 'the down one does not count while one is up');
   assert.deepEqual([...pickAll(set, null, [a, b])].sort(), ['http://a:1', 'http://b:1']);
 });
 
 test('in panic mode every untried backend is an alternative', (t) => {
   const { set } = setOf(t, [entry('http://a:1', { up: false }), entry('http://b:1', { up: false })]);
   const a = set.all[0] as Backend;
-  assert.equal(set.hasAlternative({ model: null }, [a]), true);
-  assert.equal(set.hasAlternative({ model: null }, [a, set.all[1] as Backend]), false);
+  assert.equal(set.hasAlternative({ model: null, key: null }, [a]), true);
+  assert.equal(set.hasAlternative({ model: null, key: null }, [a, set.all[1] as Backend]), false);
 });
 
 test('the set follows the primary: added backends are chosen, removed ones are not, the rest keep their counts', (t) => {

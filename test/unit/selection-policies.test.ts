@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ROUTING_POLICIES } from '../../src/config/types.js';
-import { type Candidate, createSelector } from '../../src/routing/selector.js';
+import { hashText } from '../../src/routing/key-hash.js';
+import { type Candidate, createSelector, type RoutingFacts, type Selector } from '../../src/routing/selector.js';
 
 /** A backend as a policy sees it, with a load and a weight the test sets. */
 class Fake implements Candidate {
@@ -15,19 +16,35 @@ class Fake implements Candidate {
   load(): number {
     return this.inFlight;
   }
+  prefillLoad(): number {
+    return this.inFlight;
+  }
   effectiveWeight(): number {
     return this.weight;
   }
 }
 
 const NOW = 1_000_000;
-const FACTS = { model: null };
+const FACTS = { model: null, key: null };
+type Policy = (typeof ROUTING_POLICIES)[number];
+const isAffinity = (policy: Policy): boolean => policy === 'session' || policy === 'prefix';
+/** Statistical, not exact: random, and the affinity policies over many distinct keys. */
+const isStatistical = (policy: Policy): boolean => policy === 'random' || isAffinity(policy);
 
-function picks(policy: (typeof ROUTING_POLICIES)[number], candidates: Fake[], rounds: number, hold = false): Map<string, number> {
-  const selector = createSelector(policy);
+const selectorFor = (policy: Policy): Selector => createSelector(policy, { loadFactor: 1.25, record: () => undefined });
+
+/** Request i's facts: for the affinity policies each request its own key (a session, a prompt). */
+const factsFor = (policy: Policy, i: number): RoutingFacts => (isAffinity(policy) ? { model: null, key: hashText(`key-${i}`) } : FACTS);
+
+function pick<C extends Candidate>(selector: Selector, policy: Policy, candidates: readonly C[], i: number): C {
+  return selector.select(candidates, factsFor(policy, i), NOW, { eligible: candidates, first: true });
+}
+
+function picks(policy: Policy, candidates: Fake[], rounds: number, hold = false): Map<string, number> {
+  const selector = selectorFor(policy);
   const counts = new Map(candidates.map((c) => [c.url, 0]));
   for (let i = 0; i < rounds; i++) {
-    const chosen = selector.select(candidates, FACTS, NOW);
+    const chosen = pick(selector, policy, candidates, i);
     counts.set(chosen.url, (counts.get(chosen.url) ?? 0) + 1);
     // `hold`: every chosen request stays in progress, as under sustained concurrency.
     if (hold) chosen.inFlight++;
@@ -38,27 +55,27 @@ function picks(policy: (typeof ROUTING_POLICIES)[number], candidates: Fake[], ro
 // The same suite runs against every selection policy: what any policy must do.
 for (const policy of ROUTING_POLICIES) {
   test(`${policy}: only ever returns one of the candidates it was given`, () => {
-    const selector = createSelector(policy);
+    const selector = selectorFor(policy);
     const all = [new Fake('a'), new Fake('b', 3), new Fake('c')];
     for (let i = 0; i < 300; i++) {
       const subset = all.filter((_, j) => (i >> j) % 2 === 1);
       if (subset.length === 0) continue;
-      assert.ok(subset.includes(selector.select(subset, FACTS, NOW)), `${policy} picked outside ${subset.map((c) => c.url)}`);
+      assert.ok(subset.includes(pick(selector, policy, subset, i)), `${policy} picked outside ${subset.map((c) => c.url)}`);
     }
   });
 
   test(`${policy}: a single candidate is always chosen`, () => {
     const only = new Fake('only');
     only.inFlight = 1_000;
-    const selector = createSelector(policy);
-    for (let i = 0; i < 10; i++) assert.equal(selector.select([only], FACTS, NOW), only);
+    const selector = selectorFor(policy);
+    for (let i = 0; i < 10; i++) assert.equal(pick(selector, policy, [only], i), only);
   });
 
   test(`${policy}: equal backends at light load share the requests evenly`, () => {
     const counts = picks(policy, [new Fake('a'), new Fake('b'), new Fake('c')], 3_000);
     for (const [url, count] of counts) {
-      // Deterministic policies are exact; random stays within 5 standard deviations of 1,000.
-      if (policy === 'random') assert.ok(Math.abs(count - 1_000) < 130, `${url}: ${count}`);
+      // Deterministic policies are exact; random (and hashing many keys) stays within 5 standard deviations of 1,000.
+      if (isStatistical(policy)) assert.ok(Math.abs(count - 1_000) < 130, `${url}: ${count}`);
       else assert.equal(count, 1_000, `${url}: ${count}`);
     }
   });
@@ -66,7 +83,7 @@ for (const policy of ROUTING_POLICIES) {
   test(`${policy}: weights set the share (3:1)`, () => {
     const counts = picks(policy, [new Fake('heavy', 3), new Fake('light', 1)], 4_000);
     const heavy = counts.get('heavy') ?? 0;
-    if (policy === 'random') assert.ok(Math.abs(heavy - 3_000) < 140, `heavy: ${heavy}`);
+    if (isStatistical(policy)) assert.ok(Math.abs(heavy - 3_000) < 140, `heavy: ${heavy}`);
     else assert.equal(heavy, 3_000);
   });
 
@@ -79,29 +96,29 @@ for (const policy of ROUTING_POLICIES) {
 }
 
 test('round-robin is smooth: 5:1:1 interleaves the light backends instead of bunching them', () => {
-  const selector = createSelector('round-robin');
+  const selector = selectorFor('round-robin');
   const candidates = [new Fake('a', 5), new Fake('b'), new Fake('c')];
-  const order = Array.from({ length: 7 }, () => selector.select(candidates, FACTS, NOW).url).join('');
+  const order = Array.from({ length: 7 }, (_, i) => pick(selector, 'round-robin', candidates, i).url).join('');
   assert.equal(order, 'aabacaa');
 });
 
 test('least-load: the backend with the fewest requests in progress wins, per unit of weight', () => {
-  const selector = createSelector('least-load');
+  const selector = selectorFor('least-load');
   const a = new Fake('a');
   const b = new Fake('b');
   const c = new Fake('c', 2);
   a.inFlight = 3;
   b.inFlight = 1;
   c.inFlight = 4;
-  assert.equal(selector.select([a, b, c], FACTS, NOW), b);
+  assert.equal(pick(selector, 'least-load', [a, b, c], 0), b);
   c.inFlight = 1;
-  assert.equal(selector.select([a, b, c], FACTS, NOW), c, '1/2 beats 1/1');
+  assert.equal(pick(selector, 'least-load', [a, b, c], 0), c, '1/2 beats 1/1');
 });
 
 test('least-load under sustained concurrency: a backend holding its requests longer gets fewer new ones', () => {
   const fast = [new Fake('fast-1'), new Fake('fast-2')];
   const slow = new Fake('slow');
-  const selector = createSelector('least-load');
+  const selector = selectorFor('least-load');
   const counts = new Map<string, number>();
   // Fast backends finish their requests at once; the slow one keeps each for 10 rounds.
   const slowDone: number[] = [];
@@ -110,7 +127,7 @@ test('least-load under sustained concurrency: a backend holding its requests lon
       slowDone.shift();
       slow.inFlight--;
     }
-    const chosen = selector.select([...fast, slow], FACTS, NOW);
+    const chosen = pick(selector, 'least-load', [...fast, slow], round);
     counts.set(chosen.url, (counts.get(chosen.url) ?? 0) + 1);
     if (chosen === slow) {
       slow.inFlight++;
