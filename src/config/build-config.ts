@@ -109,7 +109,8 @@ function parseHeaderName(raw: unknown): string {
 function parseLoadFactor(raw: unknown): number {
   const text = String(raw).trim();
   const value = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || value < 1 || value > 100) throw new Error(`expected a number from 1 to 100, got ${JSON.stringify(text)}`);
+  if (!/^\d+(\.\d+)?$/.test(text) || value < 1 || value > 100)
+    throw new Error(`expected a number from 1 to 100, got ${JSON.stringify(text)}`);
   return value;
 }
 

@@ -30,7 +30,8 @@ export class LoadTable {
   /** Attempts in progress per backend over all workers. */
   totals(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const load of this.#byWorker.values()) for (const url in load) out.set(url, (out.get(url) ?? 0) + (load[url] as [number, number])[0]);
+    for (const load of this.#byWorker.values())
+      for (const url in load) out.set(url, (out.get(url) ?? 0) + (load[url] as [number, number])[0]);
     return out;
   }
 

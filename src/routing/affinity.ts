@@ -31,7 +31,11 @@ export type AffinityResult = (typeof AFFINITY_RESULTS)[number];
  * times the weighted mean over the candidates, counting this request; a backend with at most one is never
  * over it, so at light load a key never moves, whatever the other workers last reported.
  */
-export function createAffinity(loadFactor: number, record: (result: AffinityResult) => void, bound: AffinityBound = boundFromEnv()): Selector {
+export function createAffinity(
+  loadFactor: number,
+  record: (result: AffinityResult) => void,
+  bound: AffinityBound = boundFromEnv(),
+): Selector {
   const fallback = createLeastLoad();
   const loadOf = bound === 'prefill' ? (c: Candidate) => c.prefillLoad() : (c: Candidate) => c.load();
   const ranked: Array<{ candidate: Candidate; score: number }> = [];

@@ -34,7 +34,8 @@ export function mix32(value: number): number {
   return h >>> 0;
 }
 
-function murmur32(bytes: Uint8Array, seed: number): number {
+/** MurmurHash3 x86 32-bit of `bytes` with `seed`. */
+export function murmur32(bytes: Uint8Array, seed: number): number {
   let h = seed;
   const whole = bytes.length & ~3;
   for (let i = 0; i < whole; i += 4) {

@@ -1,4 +1,4 @@
-import { type KeyHash, hashText, mix32 } from './key-hash.js';
+import { hashText, type KeyHash, mix32 } from './key-hash.js';
 
 const TWO_POW_32 = 4_294_967_296;
 const urlHashes = new Map<string, KeyHash>();

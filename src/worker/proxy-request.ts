@@ -5,6 +5,7 @@ import type { Config } from '../config/types.js';
 import { CompletionTracker } from '../llm/completion-tracker.js';
 import { injectUsageRequest, needsUsageInjection } from '../llm/inject-usage.js';
 import { inspectCompletionRequest } from '../llm/inspect-request.js';
+import { createKeyReader } from '../routing/routing-key.js';
 import type { Logger } from '../shared/logger.js';
 import { AccessLog } from './access-log.js';
 import { createApiKeyCheck } from './api-key-auth.js';
@@ -14,7 +15,6 @@ import { buildUpstreamHeaders, isUsableRequestId } from './headers.js';
 import { ProxyExchange } from './proxy-exchange.js';
 import { readBody } from './read-body.js';
 import type { Route } from './router.js';
-import { createKeyReader } from '../routing/routing-key.js';
 
 /** What the request's 'close' listener needs to know about it. */
 export interface RequestContext {

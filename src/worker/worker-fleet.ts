@@ -1,8 +1,8 @@
 import type { Config } from '../config/types.js';
-import { AFFINITY_RESULTS, type AffinityResult } from '../routing/affinity.js';
 import { DeferredCount } from '../metrics/deferred-count.js';
 import type { WorkerMetrics } from '../metrics/definitions.js';
 import type { BackendRecorder, RequestRecorder } from '../metrics/request-recorder.js';
+import { AFFINITY_RESULTS, type AffinityResult } from '../routing/affinity.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import { type BackendHealth, fleetHealth } from '../shared/health.js';
 import { BackendSet } from './backend-set.js';
