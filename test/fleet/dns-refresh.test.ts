@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { startDnsServer } from '../helpers/dns-server.js';
-import { postChat, scrape, startFleetProxy, valueOf } from '../helpers/fleet.js';
+import { metricValue, postChat, scrape, startFleetProxy } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -51,7 +51,7 @@ test('--dns-refresh: a name with several addresses is one backend per address, f
   // Each address is its own url label value.
   const samples = await scrape(proxy);
   assert.ok(
-    valueOf(samples, 'output_requests_total', {
+    metricValue(samples, 'output_requests_total', {
       url: urlsOf([ADDRESSES[0] as string])[0] as string,
       endpoint: '/v1/chat/completions',
       status: '200',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CHAT, chat, postChat, scrape, startFleetProxy, startMocks, valueOf } from '../helpers/fleet.js';
+import { CHAT, chat, metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { call, send, wasCut } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/wait.js';
@@ -15,9 +15,9 @@ test('a 503 head is retried on another backend: the client never sees it, the fa
   assert.equal(failing!.stats.completionRequests, 5, 'round-robin sent it every other first attempt');
   assert.equal(good!.stats.completionRequests, 10);
   const samples = await scrape(proxy);
-  assert.equal(valueOf(samples, 'upstream_retries_total', { url: failing!.url, reason: '503' }), 5);
-  assert.equal(valueOf(samples, 'output_requests_total', { url: good!.url, endpoint: CHAT, status: '200' }), 10);
-  assert.equal(valueOf(samples, 'output_requests_total', { url: failing!.url, endpoint: CHAT, status: '503' }), 0);
+  assert.equal(metricValue(samples, 'upstream_retries_total', { url: failing!.url, reason: '503' }), 5);
+  assert.equal(metricValue(samples, 'output_requests_total', { url: good!.url, endpoint: CHAT, status: '200' }), 10);
+  assert.equal(metricValue(samples, 'output_requests_total', { url: failing!.url, endpoint: CHAT, status: '503' }), 0);
   const retried = proxy.lines.filter((line) => line.msg === 'access' && Array.isArray(line.attempts));
   assert.equal(retried.length, 5);
   assert.deepEqual(retried[0]?.attempts, [{ backend: failing!.url, result: 503 }]);
@@ -30,7 +30,7 @@ test('a refused connection is retried on another backend', TEST, async (t) => {
   const proxy = await startFleetProxy(t, [nothing, good!.url], ['--workers', '1', '--routing', 'round-robin', '--max-fails', '0']);
   for (let i = 0; i < 6; i++) assert.equal((await postChat(proxy.url)).status, 200);
   assert.equal(good!.stats.completionRequests, 6);
-  assert.equal(valueOf(await scrape(proxy), 'upstream_retries_total', { url: nothing, reason: 'connect' }), 3);
+  assert.equal(metricValue(await scrape(proxy), 'upstream_retries_total', { url: nothing, reason: 'connect' }), 3);
 });
 
 test('a reset after the first token is not retried: the client sees a cut stream with no token twice', TEST, async (t) => {
@@ -49,8 +49,8 @@ test('a reset after the first token is not retried: the client sees a cut stream
   assert.equal(cut.text.includes('tok2'), false);
   assert.equal(other!.stats.completionRequests, 0, 'never sent a second time');
   const samples = await scrape(proxy);
-  assert.equal(valueOf(samples, 'stream_outcomes_total', { url: crashing!.url, endpoint: CHAT, outcome: 'upstream_error' }), 1);
-  assert.equal(valueOf(samples, 'upstream_retries_total', { url: crashing!.url, reason: 'reset' }), 0);
+  assert.equal(metricValue(samples, 'stream_outcomes_total', { url: crashing!.url, endpoint: CHAT, outcome: 'upstream_error' }), 1);
+  assert.equal(metricValue(samples, 'upstream_retries_total', { url: crashing!.url, reason: 'reset' }), 0);
 });
 
 test('a 429 with Retry-After goes to another backend, which takes the next requests while the first is held', TEST, async (t) => {
@@ -61,8 +61,8 @@ test('a 429 with Retry-After goes to another backend, which takes the next reque
   const health = JSON.parse((await send(`${proxy.url}/healthz`)).text) as { backends: Array<{ url: string; state: string }> };
   assert.equal(health.backends.find((b) => b.url === busy!.url)?.state, 'held');
   const samples = await scrape(proxy);
-  assert.equal(valueOf(samples, 'upstream_retries_total', { url: busy!.url, reason: '429' }), 1);
-  assert.equal(valueOf(samples, 'backend_ejections_total', { url: busy!.url, reason: 'retry_after' }), 1);
+  assert.equal(metricValue(samples, 'upstream_retries_total', { url: busy!.url, reason: '429' }), 1);
+  assert.equal(metricValue(samples, 'backend_ejections_total', { url: busy!.url, reason: 'retry_after' }), 1);
 });
 
 test('a 429 with no other backend up reaches the client as it is', TEST, async (t) => {
@@ -83,7 +83,10 @@ test('retry budget: with every backend answering 503, retries stay within 10 + 2
   );
   for (let i = 0; i < 50; i++) assert.equal((await postChat(proxy.url)).status, 503);
   const samples = await scrape(proxy);
-  const retries = mocks.reduce((total, mock) => total + valueOf(samples, 'upstream_retries_total', { url: mock.url, reason: '503' }), 0);
+  const retries = mocks.reduce(
+    (total, mock) => total + metricValue(samples, 'upstream_retries_total', { url: mock.url, reason: '503' }),
+    0,
+  );
   // Without a budget: 2 retries for each of 50 requests. With it: 10 + 0.2 * 50 within the 10 s window.
   assert.equal(retries, 20);
   assert.equal(
@@ -101,7 +104,7 @@ test('max fails in a row take a backend out at once on every worker, and the ver
   const samples = await eventually(
     'the ejection counted',
     () => scrape(proxy),
-    (s) => valueOf(s, 'backend_ejections_total', { url: failing!.url, reason: 'max_fails' }) >= 1,
+    (s) => metricValue(s, 'backend_ejections_total', { url: failing!.url, reason: 'max_fails' }) >= 1,
   );
-  assert.equal(valueOf(samples, 'backend_up', { url: failing!.url }), 0);
+  assert.equal(metricValue(samples, 'backend_up', { url: failing!.url }), 0);
 });

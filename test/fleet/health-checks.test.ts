@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { postChat, scrape, startFleetProxy, startMocks, valueOf } from '../helpers/fleet.js';
+import { metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -36,7 +36,7 @@ test('one prober per proxy: a backend gets as many probes from 2 workers as from
   // The counter says what the backend saw (read between two probes: one may be on its way).
   await eventually(
     'backend_health_checks_total matches the probes received',
-    async () => valueOf(await scrape(double), 'backend_health_checks_total', { url: two!.url, result: 'ok' }) - two!.stats.healthChecks,
+    async () => metricValue(await scrape(double), 'backend_health_checks_total', { url: two!.url, result: 'ok' }) - two!.stats.healthChecks,
     (difference) => difference === 0,
   );
   void single;
@@ -57,10 +57,10 @@ test('a backend failing its health checks is taken out, gets no traffic, and com
   for (let i = 0; i < 10; i++) assert.equal((await postChat(proxy.url)).status, 200);
   assert.equal(sick!.stats.completionRequests, before, 'no request for a backend that is down');
   let samples = await scrape(proxy);
-  assert.equal(valueOf(samples, 'backend_up', { url: sick!.url }), 0);
-  assert.equal(valueOf(samples, 'backend_up', { url: well!.url }), 1);
-  assert.equal(valueOf(samples, 'backend_ejections_total', { url: sick!.url, reason: 'health_check' }), 1);
-  assert.ok(valueOf(samples, 'backend_health_checks_total', { url: sick!.url, result: 'http_error' }) >= 2);
+  assert.equal(metricValue(samples, 'backend_up', { url: sick!.url }), 0);
+  assert.equal(metricValue(samples, 'backend_up', { url: well!.url }), 1);
+  assert.equal(metricValue(samples, 'backend_ejections_total', { url: sick!.url, reason: 'health_check' }), 1);
+  assert.ok(metricValue(samples, 'backend_health_checks_total', { url: sick!.url, result: 'http_error' }) >= 2);
 
   sick!.control({ health: 200 });
   await eventually(
@@ -71,7 +71,7 @@ test('a backend failing its health checks is taken out, gets no traffic, and com
   for (let i = 0; i < 20; i++) assert.equal((await postChat(proxy.url)).status, 200);
   assert.ok(sick!.stats.completionRequests > before, 'it gets traffic again');
   samples = await scrape(proxy);
-  assert.equal(valueOf(samples, 'backend_up', { url: sick!.url }), 1);
+  assert.equal(metricValue(samples, 'backend_up', { url: sick!.url }), 1);
 });
 
 test('/healthz lists every backend (state, in-flight, models, last check) and is 503 when none is up', TEST, async (t) => {
@@ -128,7 +128,7 @@ test(
     assert.equal(mocks[0]!.stats.completionRequests + mocks[1]!.stats.completionRequests, 10);
     assert.ok(mocks[0]!.stats.completionRequests > 0 && mocks[1]!.stats.completionRequests > 0, 'tried on all of them');
     const samples = await scrape(proxy);
-    assert.equal(valueOf(samples, 'backend_panic_total', {}), 10);
+    assert.equal(metricValue(samples, 'backend_panic_total', {}), 10);
     assert.equal(proxy.lines.filter((line) => line.msg === 'no backend is up: panic mode, requests go to every backend').length, 1);
   },
 );

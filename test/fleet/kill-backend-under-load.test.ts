@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type MockBackendProcess, spawnMockBackend } from '../../src/mock-backend/spawn-mock-backend.js';
-import { CHAT, chat, postChat, scrape, startFleetProxy, valueOf } from '../helpers/fleet.js';
+import { CHAT, chat, metricValue, postChat, scrape, startFleetProxy } from '../helpers/fleet.js';
 import { call, send, wasCut } from '../helpers/http.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -63,7 +63,7 @@ test('kill -9 a backend under load: no failed request, its streams end at once, 
     (health) => health.backends.find((b) => b.url === victim.url)?.state === 'down',
   );
   assert.ok(down);
-  const retriedAway = async () => valueOf(await scrape(proxy), 'upstream_retries_total', { url: victim.url, reason: 'connect' });
+  const retriedAway = async () => metricValue(await scrape(proxy), 'upstream_retries_total', { url: victim.url, reason: 'connect' });
   const atDown = await retriedAway();
   const sentAtDown = statuses.length;
   await eventually(
@@ -73,13 +73,13 @@ test('kill -9 a backend under load: no failed request, its streams end at once, 
   );
   assert.equal(await retriedAway(), atDown, 'once down, no request is even tried on it');
   const samples = await scrape(proxy);
-  assert.equal(valueOf(samples, 'stream_outcomes_total', { url: victim.url, endpoint: CHAT, outcome: 'upstream_error' }), 2);
-  const servedBeforeRestart = valueOf(samples, 'output_requests_total', { url: victim.url, endpoint: CHAT, status: '200' });
+  assert.equal(metricValue(samples, 'stream_outcomes_total', { url: victim.url, endpoint: CHAT, outcome: 'upstream_error' }), 2);
+  const servedBeforeRestart = metricValue(samples, 'output_requests_total', { url: victim.url, endpoint: CHAT, status: '200' });
 
   restarted = await spawnMockBackend({ port: Number(new URL(victim.url).port), args: ['--ttft-ms', '20'] });
   await eventually(
     'traffic on the restarted backend',
-    async () => valueOf(await scrape(proxy), 'output_requests_total', { url: victim.url, endpoint: CHAT, status: '200' }),
+    async () => metricValue(await scrape(proxy), 'output_requests_total', { url: victim.url, endpoint: CHAT, status: '200' }),
     (served) => served > servedBeforeRestart,
     { timeoutMs: 15_000 },
   );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { postChat, scrape, startFleetProxy, startMocks, valueOf } from '../helpers/fleet.js';
+import { metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -46,10 +46,10 @@ test(
       'no backend was contacted',
     );
     const samples = await scrape(proxy);
-    assert.equal(valueOf(samples, 'output_requests_total', { url: 'none', endpoint: '/v1/chat/completions', status: '404' }), 1);
-    assert.equal(valueOf(samples, 'backend_models', { url: llama!.url, model: 'llama' }), 1);
-    assert.equal(valueOf(samples, 'backend_models', { url: both!.url, model: 'qwen' }), 1);
-    assert.equal(valueOf(samples, 'backend_models', { url: llama!.url, model: 'qwen' }), 0);
+    assert.equal(metricValue(samples, 'output_requests_total', { url: 'none', endpoint: '/v1/chat/completions', status: '404' }), 1);
+    assert.equal(metricValue(samples, 'backend_models', { url: llama!.url, model: 'llama' }), 1);
+    assert.equal(metricValue(samples, 'backend_models', { url: both!.url, model: 'qwen' }), 1);
+    assert.equal(metricValue(samples, 'backend_models', { url: llama!.url, model: 'qwen' }), 0);
   },
 );
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ROUTING_POLICIES } from '../../src/config/types.js';
-import { CHAT, postChat, scrape, startFleetProxy, startMocks, valueOf } from '../helpers/fleet.js';
+import { CHAT, metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 
 const TEST = { timeout: 60_000 };
 const REQUESTS = 60;
@@ -28,9 +28,9 @@ for (const policy of ROUTING_POLICIES) {
     const samples = await scrape(proxy);
     mocks.forEach((mock, i) => {
       const labels = { url: mock.url, endpoint: CHAT };
-      assert.equal(valueOf(samples, 'input_requests_total', labels), received[i]);
-      assert.equal(valueOf(samples, 'output_requests_total', { ...labels, status: '200' }), received[i]);
-      assert.equal(valueOf(samples, 'request_duration_seconds_count', labels), received[i]);
+      assert.equal(metricValue(samples, 'input_requests_total', labels), received[i]);
+      assert.equal(metricValue(samples, 'output_requests_total', { ...labels, status: '200' }), received[i]);
+      assert.equal(metricValue(samples, 'request_duration_seconds_count', labels), received[i]);
     });
   });
 }

@@ -38,7 +38,7 @@ export async function scrape(proxy: RunningProxy): Promise<PromSamples> {
 }
 
 /** A sample's value, 0 when the series does not exist. */
-export function valueOf(samples: PromSamples, name: string, labels: Record<string, string>): number {
+export function metricValue(samples: PromSamples, name: string, labels: Record<string, string>): number {
   return sampleValue(samples, name, labels) ?? 0;
 }
 
