@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
-import { CHAT, chat, postChat, scrape, startFleetProxy, startMocks, valueOf } from '../helpers/fleet.js';
+import { CHAT, chat, metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
 
 const TEST = { timeout: 90_000 };
@@ -36,8 +36,8 @@ test('--routing session: 50 sessions, each on one backend for all its requests, 
   const byUser = await servedBy(mocks, async () => (await postChat(proxy.url, { user: 's-7' })).status);
   assert.equal(byUser, homeOf.get(7));
   const samples = await scrape(proxy);
-  assert.equal(valueOf(samples, 'routing_affinity_total', { policy: 'session', result: 'home' }), 151);
-  assert.equal(valueOf(samples, 'routing_affinity_total', { policy: 'session', result: 'overflow' }), 0);
+  assert.equal(metricValue(samples, 'routing_affinity_total', { policy: 'session', result: 'home' }), 151);
+  assert.equal(metricValue(samples, 'routing_affinity_total', { policy: 'session', result: 'overflow' }), 0);
 });
 
 test('--routing prefix: requests sharing a system prompt share a backend; a body that is not JSON goes by least load', TEST, async (t) => {
@@ -69,8 +69,8 @@ test('--routing prefix: requests sharing a system prompt share a backend; a body
   const garbage = await send(`${proxy.url}${CHAT}`, { body: 'not json at all', headers: JSON_HEADERS });
   assert.equal(garbage.status, 400, 'the backend is the authority on its own API');
   const samples = await scrape(proxy);
-  assert.equal(valueOf(samples, 'routing_affinity_total', { policy: 'prefix', result: 'no_key' }), 1);
-  assert.equal(valueOf(samples, 'routing_affinity_total', { policy: 'prefix', result: 'home' }), 48);
+  assert.equal(metricValue(samples, 'routing_affinity_total', { policy: 'prefix', result: 'no_key' }), 1);
+  assert.equal(metricValue(samples, 'routing_affinity_total', { policy: 'prefix', result: 'home' }), 48);
 });
 
 test('two proxy instances with the backends listed in different orders send every key to the same backend', TEST, async (t) => {
@@ -108,7 +108,7 @@ test(
     assert.ok((spread[home] as number) < 8, `some went elsewhere: ${spread}`);
     assert.ok((spread[home] as number) >= 2, `the home took its share first: ${spread}`);
     const samples = await scrape(proxy);
-    assert.ok(valueOf(samples, 'routing_affinity_total', { policy: 'session', result: 'overflow' }) >= 1);
+    assert.ok(metricValue(samples, 'routing_affinity_total', { policy: 'session', result: 'overflow' }) >= 1);
     // Drained: the session is home again.
     for (let i = 0; i < 3; i++)
       assert.equal(await servedBy(mocks, async () => (await postChat(proxy.url, {}, { 'x-session-id': 'busy' })).status), home);
