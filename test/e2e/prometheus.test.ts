@@ -113,6 +113,12 @@ async function untilReceived(proxy: RunningProxy, backend: MockBackend, count: n
   );
 }
 
+/** Waits until `alertname` is pending (its `for:` is minutes) as one alert, and checks that alert's labels exactly. */
+async function expectPending(prom: RunningPrometheus, alertname: string, labels: Record<string, string>): Promise<void> {
+  const alert = single(await prom.waitFor(`ALERTS{alertname="${alertname}"}`, (r) => r.length === 1));
+  assert.deepEqual(alert.metric, { __name__: 'ALERTS', alertname, alertstate: 'pending', ...labels });
+}
+
 const byUrl = (samples: Sample[]): Record<string, number> => Object.fromEntries(samples.map((s) => [s.metric.url, s.value]));
 
 test('promtool accepts the config, the rule files and the rule unit tests', { skip, timeout: TEST_TIMEOUT_MS }, async () => {
@@ -309,26 +315,12 @@ test('a real Prometheus on a proxy with two backends: request share, retries, a 
     await prom.waitFor('inference_proxy:upstream_retries:ratio_rate5m', (r) => r.length === 2 && (byUrl(r)[b.url] ?? 0) > 0.05),
   );
   assert.equal(ratio[a.url], 0, 'A had no retry');
-  const retryAlert = single(await prom.waitFor('ALERTS{alertname="HighRetryRate"}', (r) => r.length === 1));
-  assert.deepEqual(retryAlert.metric, {
-    __name__: 'ALERTS',
-    alertname: 'HighRetryRate',
-    alertstate: 'pending',
-    severity: 'warning',
-    url: b.url,
-  });
+  await expectPending(prom, 'HighRetryRate', { severity: 'warning', url: b.url });
 
   // B's health checks fail: it goes down while still probed. A stays up, so no instance is without a backend.
   b.control({ health: 503, completionStatus: null });
   await prom.waitFor(`backend_up{job="inference-proxy",url="${b.url}"}`, (r) => r.length === 1 && r[0]?.value === 0);
-  const downAlert = single(await prom.waitFor('ALERTS{alertname="BackendDown"}', (r) => r.length === 1));
-  assert.deepEqual(downAlert.metric, {
-    __name__: 'ALERTS',
-    alertname: 'BackendDown',
-    alertstate: 'pending',
-    severity: 'warning',
-    url: b.url,
-  });
+  await expectPending(prom, 'BackendDown', { severity: 'warning', url: b.url });
   assert.deepEqual(await prom.query('ALERTS{alertname="AllBackendsDown"}'), [], 'A is still up');
 
   // A's too: /healthz turns 503 (a load balancer goes to another instance) while /livez stays 200 (no
@@ -343,15 +335,7 @@ test('a real Prometheus on a proxy with two backends: request share, retries, a 
   assert.equal((await send(`${proxy.url}/livez`)).status, 200);
   await plainChat(proxy);
   await prom.waitFor(`sum(backend_panic_total${JOB})`, total(1));
-  const allDown = single(await prom.waitFor('ALERTS{alertname="AllBackendsDown"}', (r) => r.length === 1));
-  assert.deepEqual(allDown.metric, {
-    __name__: 'ALERTS',
-    alertname: 'AllBackendsDown',
-    alertstate: 'pending',
-    severity: 'critical',
-    job: 'inference-proxy',
-    instance: target,
-  });
+  await expectPending(prom, 'AllBackendsDown', { severity: 'critical', job: 'inference-proxy', instance: target });
 
   // Every dashboard query runs on the real PromQL engine (the other tests read them lexically), and each
   // query of the Backends row has something to plot after all this.
