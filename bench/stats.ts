@@ -15,3 +15,14 @@ export function medianOrNull(values: readonly (number | null)[]): number | null 
   const list = known(values);
   return list.length === 0 ? null : median(list);
 }
+
+/**
+ * The targets of repetition `rep` (from 1), rotated by one each time: every target takes every position
+ * in turn. Measured here: the second of two identical alternated targets read 5-7% more CPU per token
+ * than the first, run after run; in a fixed order that bias lands on one target only.
+ */
+export function inRotation<T>(items: readonly T[], rep: number): T[] {
+  if (items.length === 0) return [];
+  const shift = (rep - 1) % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
