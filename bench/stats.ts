@@ -18,8 +18,8 @@ export function medianOrNull(values: readonly (number | null)[]): number | null 
 
 /**
  * The targets of repetition `rep` (from 1), rotated by one each time: every target takes every position
- * in turn. Measured here: the second of two identical alternated targets read 5-7% more CPU per token
- * than the first, run after run; in a fixed order that bias lands on one target only.
+ * in turn. In a fixed order the position showed in the figures (bench/README.md, "Alternation"), and
+ * a bias of the position lands on one target only.
  */
 export function inRotation<T>(items: readonly T[], rep: number): T[] {
   if (items.length === 0) return [];
