@@ -1,35 +1,46 @@
 // pm2 process file for inference-proxy.
 //
-//   BACKEND_URL=http://gpu-box:8000 PORT=8001 WORKERS=4 npx pm2 start ecosystem.config.js
+//   BACKEND_URL=http://gpu1:8000,http://gpu2:8000 PORT=8001 WORKERS=4 npx pm2 start ecosystem.config.js
+//   CONFIG=fleet.yaml npx pm2 start ecosystem.config.js
 //
 // The environment of the shell that runs `pm2 start` is read here, once, and mapped to flags:
-//   BACKEND_URL -> --backend-url (default http://localhost:8000)
-//   HOST        -> --host        (default 0.0.0.0)
-//   PORT        -> --port        (default 8001)
-//   WORKERS     -> --workers     (unset or empty: one worker per CPU)
-// Any other flag can still be set with its INFERENCE_PROXY_<FLAG> variable (see --help).
+//   CONFIG      -> --config      a YAML or JSON file (any flag by name, and `backends:`); a relative path
+//                                is taken from the directory you run `pm2 start` in
+//   BACKEND_URL -> --backend-url one backend or a comma-separated list
+//   HOST        -> --host
+//   PORT        -> --port
+//   WORKERS     -> --workers     (unset: one worker per CPU)
+// Only the variables that are set become flags. Unset ones leave the value to the config file, then to the
+// proxy's defaults (backend http://localhost:8000, host 0.0.0.0, port 8001): a flag would override the
+// file, and backends on the command line replace the file's whole list. Any other flag can still be set
+// with its INFERENCE_PROXY_<FLAG> variable (see --help).
 // `pm2 restart ... --update-env` is needed for pm2 to pick up changed variables.
 //
 // Reloads: in fork mode `pm2 reload` is the same as `pm2 restart` — a full stop and start, so
 // requests are refused while the new primary boots. The zero-downtime path is the proxy's own
-// rolling restart of its workers:
+// SIGHUP: it re-reads the CONFIG file (backends added and removed at once, in-flight streams on removed
+// ones finish) and replaces its workers one at a time:
 //
 //   npx pm2 sendSignal SIGHUP inference-proxy
 //
 // pm2 7 loads this ES module with require(esm); it reads the named export `apps`.
 
+import { resolve } from 'node:path';
+
 /** Must match --drain-timeout (default 30000 ms): pm2 waits this long plus a margin before SIGKILL. */
 const DRAIN_TIMEOUT_MS = 30_000;
 
 const env = process.env;
+/** `--flag value` when the variable is set and not empty, nothing otherwise. */
+const flag = (name, value) => (value ? [name, value] : []);
 const args = [
-  '--backend-url',
-  env.BACKEND_URL || 'http://localhost:8000',
-  '--host',
-  env.HOST || '0.0.0.0',
-  '--port',
-  env.PORT || '8001',
-  ...(env.WORKERS ? ['--workers', env.WORKERS] : []),
+  // Absolute, so that the proxy (which runs in this file's directory) and every SIGHUP read the same file.
+  ...flag('--config', env.CONFIG && resolve(env.CONFIG)),
+  // The proxy splits the list itself and names a bad or duplicate URL in one line (exit code 2).
+  ...flag('--backend-url', env.BACKEND_URL),
+  ...flag('--host', env.HOST),
+  ...flag('--port', env.PORT),
+  ...flag('--workers', env.WORKERS),
 ];
 
 export const apps = [

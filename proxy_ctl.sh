@@ -2,6 +2,12 @@
 # proxy_ctl.sh — start, stop, reload and inspect inference-proxy without a process manager.
 #
 #   BACKEND_URL=http://gpu-box:8000 PORT=9000 WORKERS=4 ./proxy_ctl.sh start
+#   BACKEND_URL=http://gpu1:8000,http://gpu2:8000 ./proxy_ctl.sh start    # a fleet: a comma-separated list
+#   CONFIG=/etc/inference-proxy/fleet.yaml ./proxy_ctl.sh start            # backends, weights, any flag
+#
+# BACKEND_URL goes to --backend-url as it is (the proxy splits the list); CONFIG to --config, as an absolute
+# path, so that `reload` (SIGHUP) re-reads the same file whatever directory `start` ran in. Given both, the
+# file's other settings apply and BACKEND_URL replaces its backends: list (command line > file).
 #
 # Design: the proxy is started as a plain background process (`setsid nohup node dist/src/main.js
 # ... &`) with a pidfile; no daemon stays behind. The proxy's own primary process supervises its
@@ -18,7 +24,8 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Every variable can be overridden from the environment.
-BACKEND_URL="${BACKEND_URL:-http://localhost:8000}" # --backend-url
+BACKEND_URL="${BACKEND_URL:-}"                      # --backend-url: a URL or a comma-separated list
+CONFIG="${CONFIG:-}"                                # --config FILE (YAML or JSON); reload re-reads it
 HOST="${HOST:-0.0.0.0}"                             # --host
 PORT="${PORT:-8001}"                                # --port (a fixed port: status and stop query it)
 WORKERS="${WORKERS:-}"                              # --workers; empty: one worker per CPU
@@ -40,10 +47,16 @@ usage: $(basename "$0") start|stop|restart|reload|status|logs [N]
   stop     graceful stop (SIGTERM: workers drain), SIGKILL after ${STOP_TIMEOUT} s (exit 0 if not running)
   restart  stop, then start
   reload   SIGHUP: rolling restart of the workers, zero downtime (exit 7 if not running)
-  status   pid and /healthz; exit 0 running and healthy, 3 not running, 4 running but /healthz fails
+  status   pid, workers, traffic, and a table of the backends: state, in flight, share of the last
+           minute's requests, p50 time to first token. Exit 0 running with a backend up, 3 not running,
+           4 running but /healthz does not answer or no backend is up
   logs     follow the log (last 100 lines, then new ones); logs N prints the last N lines and exits
 
-environment: BACKEND_URL=$BACKEND_URL HOST=$HOST PORT=$PORT WORKERS=${WORKERS:-<CPU count>}
+environment: BACKEND_URL=${BACKEND_URL:-<none>}  one backend URL or a comma-separated list (--backend-url);
+               none: the backends of CONFIG, else the proxy's default (http://localhost:8000)
+             CONFIG=${CONFIG:-<none>}  a YAML or JSON file (--config): backends with weights and models,
+               any flag by name; BACKEND_URL, if given too, replaces its backends
+             HOST=$HOST PORT=$PORT WORKERS=${WORKERS:-<CPU count>}
              RUN_DIR=$RUN_DIR LOG_FILE=$LOG_FILE PID_FILE=$PID_FILE
              NODE=$NODE START_TIMEOUT=$START_TIMEOUT STOP_TIMEOUT=$STOP_TIMEOUT
 EOF
@@ -93,12 +106,34 @@ connect_host() {
   esac
 }
 
+# The body of /healthz when it answers 200, or 503 with the backends listed (no backend is up: the
+# proxy runs, in panic mode); fails otherwise (no answer, or a worker that is draining).
 healthz() { # host port
-  curl -fsS --max-time 2 "http://$(connect_host "$1"):$2/healthz" 2>/dev/null
+  local out
+  out="$(curl -sS --max-time 2 -w '\n%{http_code}' "http://$(connect_host "$1"):$2/healthz" 2>/dev/null)" || return 1
+  case "${out##*$'\n'}" in
+  200) ;;
+  503) [[ "$out" == *'"backends":'* ]] || return 1 ;;
+  *) return 1 ;;
+  esac
+  printf '%s\n' "${out%$'\n'*}"
 }
 
 json_number() { # json key
   sed -n "s/.*\"$2\":\([0-9][0-9]*\).*/\1/p" <<<"$1"
+}
+
+# What the proxy fronts, by its precedence: the --backend-url list, the environment's, the file's, the default.
+backends_of() { # backend-url config
+  if [[ -n "$1" ]]; then
+    echo "$1"
+  elif [[ -n "${INFERENCE_PROXY_BACKEND_URL:-}" ]]; then
+    echo "$INFERENCE_PROXY_BACKEND_URL"
+  elif [[ -n "$2" ]]; then
+    echo "the backends of $2"
+  else
+    echo "http://localhost:8000"
+  fi
 }
 
 # The primary and every process of its group (its workers), alive ones only.
@@ -128,7 +163,7 @@ kill_tree() { # pid pgid-or-empty extra-pids...
 }
 
 cmd_start() {
-  local pid offset started deadline json hpid alive_workers code reason setsid_cmd=()
+  local pid offset started deadline json hpid alive_workers code reason config="" setsid_cmd=()
   need_curl
   if pid="$(running_pid)"; then
     echo "$NAME is already running (pid $pid)"
@@ -137,11 +172,17 @@ cmd_start() {
   command -v "$NODE" >/dev/null 2>&1 || die "node not found (NODE=$NODE)"
   [[ -f "$MAIN" ]] || die "$MAIN is missing: run 'npm ci' in $SCRIPT_DIR first (it builds dist/)"
   [[ "$PORT" =~ ^[1-9][0-9]*$ ]] || die "PORT must be a fixed port number (got '$PORT'): status and stop need to know it"
+  if [[ -n "$CONFIG" ]]; then
+    [[ -f "$CONFIG" ]] || die "CONFIG: no such file: $CONFIG"
+    config="$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")"
+  fi
   mkdir -p "$(dirname "$LOG_FILE")" "$(dirname "$PID_FILE")"
   touch "$LOG_FILE"
   offset="$(wc -c <"$LOG_FILE" | tr -d ' ')"
 
-  local args=(--backend-url "$BACKEND_URL" --host "$HOST" --port "$PORT")
+  local args=(--host "$HOST" --port "$PORT")
+  [[ -n "$BACKEND_URL" ]] && args+=(--backend-url "$BACKEND_URL")
+  [[ -n "$config" ]] && args+=(--config "$config")
   [[ -n "$WORKERS" ]] && args+=(--workers "$WORKERS")
   command -v setsid >/dev/null 2>&1 && setsid_cmd=(setsid)
   # A background job of a non-interactive shell leads no process group, so setsid does not fork
@@ -170,7 +211,7 @@ cmd_start() {
       if [[ -n "$hpid" && "$(ps -o ppid= -p "$hpid" 2>/dev/null | tr -d ' ')" == "$pid" ]] &&
         [[ -z "$expected" || "$alive_workers" == "$expected" ]]; then
         trap - INT TERM
-        echo "started $NAME (pid $pid) on $HOST:$PORT -> $BACKEND_URL"
+        echo "started $NAME (pid $pid) on $HOST:$PORT -> $(backends_of "$BACKEND_URL" "$config")"
         return 0
       fi
     fi
@@ -238,12 +279,12 @@ cmd_status() {
     echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} but /healthz does not answer"
     return 4
   fi
-  local backend
-  backend="$(arg_of "$pid" --backend-url)"
-  echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} -> ${backend:-$BACKEND_URL}"
+  echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} -> $(backends_of "$(arg_of "$pid" --backend-url)" "$(arg_of "$pid" --config)")"
   echo "workers alive: $(json_number "$json" workersAlive), uptime: $(json_number "$json" uptimeSeconds) s"
-  # Workers with pids and uptimes, in-flight, QPS, p99 time to first token, and whether the backend answers.
-  "$NODE" "$SCRIPT_DIR/dist/src/ctl/status-report.js" "http://$(connect_host "${host:-$HOST}"):${port:-$PORT}" "${backend:-$BACKEND_URL}" || true
+  # Workers with pids and uptimes, in-flight, QPS, p99 time to first token, and the table of the backends.
+  "$NODE" "$SCRIPT_DIR/dist/src/ctl/status-report.js" "http://$(connect_host "${host:-$HOST}"):${port:-$PORT}" || true
+  # Running, but in panic mode: the table says which backends are out.
+  [[ "$json" == '{"status":"ok"'* ]] || return 4
 }
 
 cmd_logs() {

@@ -5,6 +5,7 @@ import { type HttpTarget, measureHttp } from './measure-http.js';
 import { measureScrapes, type ScrapeReport } from './measure-scrapes.js';
 import type { RunContext } from './run-context.js';
 import type { Server } from './start-child.js';
+import { inRotation } from './stats.js';
 import {
   type DescribedTarget,
   describeTargets,
@@ -64,7 +65,10 @@ function ofRuns(runs: readonly RunResult[], workload: HttpWorkloadName, target: 
 async function alternate(name: HttpWorkloadName, targets: readonly Target[], context: RunContext): Promise<RunResult[]> {
   const runs: RunResult[] = [];
   for (let rep = 1; rep <= context.args.reps; rep++) {
-    for (const target of targets.filter((t) => takesPart(t.def, name))) {
+    for (const target of inRotation(
+      targets.filter((t) => takesPart(t.def, name)),
+      rep,
+    )) {
       const run = await measureHttp(target, context.backend, WORKLOADS[name], rep, context.args);
       runs.push(run);
       console.error(`[${context.progress()}] ${name} ${target.name} rep ${rep}: ${progressLine(run)}`);

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { measureStream, type StreamRunResult, type StreamTarget } from './measure-stream.js';
 import type { RunContext } from './run-context.js';
+import { inRotation } from './stats.js';
 import type { StreamSummary } from './stream-report.js';
 import { renderStreamSection } from './stream-section.js';
 import { type DescribedTarget, describeTargets, selectTargets, startTargets, stopTargets, streamTargetDefs } from './target-defs.js';
@@ -38,7 +39,7 @@ export async function runStreamWorkload(context: RunContext): Promise<StreamResu
   try {
     for (const streams of args.streams) {
       for (let rep = 1; rep <= args.reps; rep++) {
-        for (const target of targets) {
+        for (const target of inRotation(targets, rep)) {
           const run = await measureStream(target, backend, streams, rep, args);
           runs.push(run);
           console.error(`[${context.progress()}] stream ${streams} ${target.name} rep ${rep}: ${progressLine(run)}`);

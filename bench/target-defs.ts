@@ -52,16 +52,19 @@ function nginxDefs(dir: string, nginx: Nginx | null, withVariants: boolean): Tar
  * the same production config as proxy-1w, measured in the same alternation (an optimisation is judged
  * side by side with the code before it, not against a figure from another day).
  */
-function baselineDefs(dir: string, extraArgs: readonly string[] = []): TargetDef[] {
+function baselineDefs(dir: string, extraArgs: readonly string[] = [], processPrefix = ''): TargetDef[] {
   const checkout = process.env.BENCH_BASELINE;
   if (checkout === undefined || checkout === '') return [];
   const entry = join(checkout, 'dist/src/main.js');
   const name = 'baseline-1w';
+  // Its own log per workload: a stream run must not find the small run's (stopped) proxy ready in it.
+  const processName = `${processPrefix}${name}`;
   return [
     {
       name,
       about: `proxy-1w built from \`${checkout}\` (BENCH_BASELINE), same config`,
-      start: (b) => startProxy({ name, backendUrl: b.url, workers: 1, logPath: join(dir, `${name}.log`), extraArgs, entry }),
+      start: (b) =>
+        startProxy({ name: processName, backendUrl: b.url, workers: 1, logPath: join(dir, `${processName}.log`), extraArgs, entry }),
     },
   ];
 }
@@ -127,7 +130,7 @@ export function streamTargetDefs(dir: string, upstreamConnections: number, nginx
     },
     { name: SIMPLE_TARGET, about: SIMPLE_ABOUT, start: baseline(dir, 'simple-undici', 'stream-simple-undici', upstreamConnections) },
     { name: 'fastify', about: FASTIFY_ABOUT, start: baseline(dir, 'fastify', 'stream-fastify', upstreamConnections) },
-    ...baselineDefs(dir, upstream),
+    ...baselineDefs(dir, upstream, 'stream-'),
     ...nginxDefs(dir, nginx, false),
   ];
 }

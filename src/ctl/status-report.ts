@@ -1,21 +1,33 @@
 import { request } from 'undici';
+import {
+  type BackendState,
+  backendRows,
+  formatSeconds,
+  formatShare,
+  rowName,
+  stateSummary,
+  TABLE_WINDOW_MS,
+} from '../dashboard/backend-table.js';
+import { type DashboardHistory, DashboardSeries, QUANTILE_WINDOW_MS, readDashboard } from '../dashboard/dashboard-series.js';
 import { histogramBuckets, histogramQuantile, type PromSamples, parsePromText, sumSamples } from '../metrics/prom-text.js';
+import { alignColumns } from './align-columns.js';
 
-/** `node dist/src/ctl/status-report.js <proxy base URL> [backend URL]`: the few lines `proxy_ctl.sh status` prints. */
+/** `node dist/src/ctl/status-report.js <proxy base URL>`: the lines `proxy_ctl.sh status` prints after its own two. */
 const TIMEOUT_MS = 3_000;
+const TABLE_HEAD = ['backend', 'state', 'in flight', 'share', 'p50 TTFT'];
 
 interface Health {
+  status?: string;
   workersAlive: number;
   uptimeSeconds: number;
   primaryPid?: number;
   workers?: Array<{ id: number; pid: number; state: string; uptimeSeconds: number }>;
+  backends?: BackendState[];
 }
 
-async function get(url: string): Promise<{ status: number; text: string; ms: number }> {
-  const started = performance.now();
+async function get(url: string): Promise<{ status: number; text: string }> {
   const res = await request(url, { headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS, signal: AbortSignal.timeout(TIMEOUT_MS) });
-  const text = await res.body.text();
-  return { status: res.statusCode, text, ms: performance.now() - started };
+  return { status: res.statusCode, text: await res.body.text() };
 }
 
 /** p99 and p50 of a histogram summed over every label set, and how many observations it holds. */
@@ -35,26 +47,42 @@ const duration = (seconds: number): string =>
       ? `${Math.floor(seconds / 60)}m ${seconds % 60}s`
       : `${seconds}s`;
 
-async function backendLine(backendUrl: string): Promise<string> {
-  try {
-    const answer = await get(`${backendUrl.replace(/\/+$/, '')}/health`);
-    const ok = answer.status < 500;
-    return `backend ${backendUrl}: ${ok ? 'reachable' : 'answering with errors'} (GET /health ${answer.status} in ${answer.ms.toFixed(0)} ms)`;
-  } catch (err) {
-    return `backend ${backendUrl}: UNREACHABLE (${(err as { code?: string }).code ?? (err as Error).message})`;
-  }
+/**
+ * One row per backend. The proxy's own view, not probes of ours: the states are its health checks' and
+ * live traffic's verdicts (/healthz), with its --health-path, for the backends of its flags, config file
+ * and DNS. The figures continue the primary's dashboard history (10 s points over 15 minutes) with this
+ * scrape, computed as the dashboard computes them: shares over the last minute up to now, p50 TTFT over
+ * the last 30 s (the history keeps quantiles per point, not buckets, so the dashboard's window it is).
+ */
+function backendTable(history: DashboardHistory, metrics: PromSamples, states: readonly BackendState[]): string[] {
+  const series = new DashboardSeries();
+  for (const reading of history.readings) series.resume(reading);
+  // On the primary's clock, after its newest reading (the scrape came after it): the interval's length is all that counts.
+  const t = Math.max(history.now, (series.last()?.t ?? 0) + 1);
+  const rows = backendRows([...history.points, series.add(readDashboard(metrics, t))], states);
+  const cells = rows.map((row) => [
+    rowName(row.url),
+    row.state,
+    row.inFlight === null ? '-' : String(row.inFlight),
+    formatShare(row.share),
+    formatSeconds(row.ttftP50S),
+  ]);
+  const windows = `share of the requests answered in the last ${TABLE_WINDOW_MS / 1000} s, p50 time to first token over the last ${QUANTILE_WINDOW_MS / 1000} s`;
+  return [`backends: ${stateSummary(states)} (${windows})`, ...alignColumns([TABLE_HEAD, ...cells], 2).map((line) => `  ${line}`)];
 }
 
 async function main(): Promise<number> {
-  const [base, backendUrl] = process.argv.slice(2);
+  const [base] = process.argv.slice(2);
   if (base === undefined) {
-    console.error('usage: status-report <proxy base URL> [backend URL]');
+    console.error('usage: status-report <proxy base URL>');
     return 2;
   }
-  const [health, metricsText] = await Promise.all([get(`${base}/healthz`), get(`${base}/metrics`)]);
+  const [health, history] = await Promise.all([get(`${base}/healthz`), get(`${base}/dashboard/history`)]);
+  // After the history, so that this scrape continues from its newest reading: no request left out or counted twice.
+  const metricsText = await get(`${base}/metrics`);
   const h = JSON.parse(health.text) as Health;
   const lines = [
-    `primary pid ${h.primaryPid ?? '?'}, up ${duration(h.uptimeSeconds)}, status ${health.status === 200 ? 'ok' : `HTTP ${health.status}`}`,
+    `primary pid ${h.primaryPid ?? '?'}, up ${duration(h.uptimeSeconds)}, status ${h.status ?? '?'}${health.status === 200 ? '' : ` (HTTP ${health.status})`}`,
   ];
   const workers = (h.workers ?? []).map((w) => `#${w.id} pid ${w.pid} ${w.state} up ${duration(w.uptimeSeconds)}`);
   lines.push(`workers: ${h.workersAlive} alive${workers.length ? `: ${workers.join(', ')}` : ''}`);
@@ -70,7 +98,8 @@ async function main(): Promise<number> {
       ? 'time to first token: no streamed completion yet'
       : `time to first token: p99 ${ttft.p99.toFixed(3)} s, p50 ${(ttft.p50 ?? 0).toFixed(3)} s (since start, ${ttft.count} streams)`,
   );
-  if (backendUrl) lines.push(await backendLine(backendUrl));
+  if (history.status !== 200) lines.push(`backends: no dashboard history (HTTP ${history.status})`);
+  else lines.push(...backendTable(JSON.parse(history.text) as DashboardHistory, metrics, h.backends ?? []));
   console.log(lines.join('\n'));
   return 0;
 }

@@ -21,7 +21,8 @@ export interface DashboardHistoryRecorder {
 
 /**
  * The primary's memory of the dashboard's series: it samples the merged /metrics (`read`, which never
- * rejects; null when the merge failed) and keeps the last HISTORY_POINTS points in a fixed ring.
+ * rejects; null when the merge failed) and keeps the last HISTORY_POINTS points in a fixed ring, and the
+ * readings of one quantile window (QUANTILE_WINDOW_MS over the interval, plus one).
  */
 export function createDashboardHistory(read: () => Promise<string | null>, intervalMs: number, now = Date.now): DashboardHistoryRecorder {
   const series = new DashboardSeries();
@@ -47,7 +48,7 @@ export function createDashboardHistory(read: () => Promise<string | null>, inter
       timer.unref();
     },
     json() {
-      const history: DashboardHistory = { now: now(), points: ring.toArray(), last: series.last() };
+      const history: DashboardHistory = { now: now(), points: ring.toArray(), readings: series.readings() };
       return JSON.stringify(history);
     },
     close() {

@@ -21,11 +21,23 @@ export function dashboardHtml(script: string): string {
   .legend { font-size: 12px; color: #444; min-height: 16px; }
   .legend span { margin-right: 10px; white-space: nowrap; }
   .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
+  #backends-panel { margin-bottom: 12px; }
+  #backends { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+  #backends th, #backends td { padding: 3px 10px; text-align: right; border-bottom: 1px solid #eee; white-space: nowrap; }
+  #backends th { font-weight: 600; font-size: 12px; color: #555; }
+  #backends :is(th, td):is(:first-child, :nth-child(2), :last-child) { text-align: left; }
+  #backends td[data-state="up"] { color: #1b7a1b; }
+  #backends td[data-state="down"], #backends td[data-state="removed"] { color: #b00020; font-weight: 600; }
+  #backends td[data-state="ejected"], #backends td[data-state="held"] { color: #b35900; font-weight: 600; }
 </style>
 </head>
 <body>
 <h1>inference-proxy</h1>
 <div id="status">loading history ...</div>
+<div class="panel" id="backends-panel">
+<h2>Backends: state from /healthz; answered, share and retries over the last minute (retries count where the backend failed)</h2>
+<table id="backends"></table>
+</div>
 <div class="grid" id="grid"></div>
 <script type="module">
 ${script}</script>

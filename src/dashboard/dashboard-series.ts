@@ -32,6 +32,8 @@ export interface BackendReading {
   readonly statuses: Readonly<Record<StatusClass, number>>;
   /** Completion responses by outcome, every outcome but `completed`. */
   readonly outcomes: Readonly<Record<string, number>>;
+  /** Requests sent again because this backend failed, by reason (upstream_retries_total): only reasons seen. */
+  readonly retries: Readonly<Record<string, number>>;
   readonly ttft: BucketList;
   readonly throughput: BucketList;
 }
@@ -59,6 +61,7 @@ export interface BackendPoint {
   readonly throughputP99: number | null;
   readonly statuses: Readonly<Record<string, number>>;
   readonly outcomes: Readonly<Record<string, number>>;
+  readonly retries: Readonly<Record<string, number>>;
 }
 
 /** `seconds` is the interval the counts cover (0 for a first reading). */
@@ -68,11 +71,16 @@ export interface DashboardPoint {
   readonly backends: Readonly<Record<string, BackendPoint>>;
 }
 
-/** What GET /dashboard/history answers: `now` lets the page correct for clock skew, `last` lets its first poll give rates. */
+/**
+ * What GET /dashboard/history answers. `now` lets a reader correct for clock skew; `readings` are the
+ * primary's cumulative readings of the quantile window, oldest first, the last one the newest sample: a
+ * reader that resumes from them computes its next point (rates, and quantiles over a full window) from
+ * its own scrape exactly as the primary would have.
+ */
 export interface DashboardHistory {
   readonly now: number;
   readonly points: readonly DashboardPoint[];
-  readonly last: Reading | null;
+  readonly readings: readonly Reading[];
 }
 
 /** Reduces a parsed /metrics to what the dashboard draws, per backend. */
@@ -87,7 +95,9 @@ export function readDashboard(samples: PromSamples, t: number): Reading {
       promptTokens: sumSamples(samples, 'prompt_tokens_total', where),
       completionTokens: sumSamples(samples, 'completion_tokens_total', where),
       statuses: statusClasses(samples, url),
-      outcomes: outcomesOf(samples, url),
+      // Every outcome but `completed`: the errors panel draws what did not complete.
+      outcomes: totalsBy(samples, 'stream_outcomes_total', url, 'outcome', 'completed'),
+      retries: totalsBy(samples, 'upstream_retries_total', url, 'reason'),
       ttft: toList(histogramBuckets(samples, 'time_to_first_token_seconds', where)),
       throughput: toList(histogramBuckets(samples, 'decoding_throughput_tokens_per_second', where)),
     };
@@ -119,6 +129,7 @@ export function pointBetween(now: Reading, previous: Reading | null, windowStart
       throughputP99: throughput === null ? null : histogramQuantile(0.99, throughput),
       statuses: before === null ? {} : increases(reading.statuses, before.statuses),
       outcomes: before === null ? {} : increases(reading.outcomes, before.outcomes),
+      retries: before === null ? {} : increases(reading.retries, before.retries),
     };
   }
   return { t: now.t, seconds, backends };
@@ -153,6 +164,11 @@ export class DashboardSeries {
   last(): Reading | null {
     return this.#readings.at(-1) ?? null;
   }
+
+  /** The readings kept for the quantile window, oldest first (what a reader resumes from). */
+  readings(): readonly Reading[] {
+    return [...this.#readings];
+  }
 }
 
 /** Every backend the proxy reports: each has its in-flight gauge from startup. */
@@ -179,12 +195,13 @@ function statusClasses(samples: PromSamples, url: string): Record<StatusClass, n
   return out;
 }
 
-function outcomesOf(samples: PromSamples, url: string): Record<string, number> {
+/** `name`'s samples of one backend summed by the value of `label` (all but `skip`): only the values that have a series. */
+function totalsBy(samples: PromSamples, name: string, url: string, label: string, skip?: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const sample of samples.get('stream_outcomes_total') ?? []) {
-    const outcome = sample.labels.outcome;
-    if (sample.labels.url !== url || outcome === undefined || outcome === 'completed') continue;
-    out[outcome] = (out[outcome] ?? 0) + sample.value;
+  for (const sample of samples.get(name) ?? []) {
+    const value = sample.labels[label];
+    if (sample.labels.url !== url || value === undefined || value === skip) continue;
+    out[value] = (out[value] ?? 0) + sample.value;
   }
   return out;
 }

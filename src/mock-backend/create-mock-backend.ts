@@ -129,8 +129,9 @@ class MockBackendServer implements MockBackend {
     this.#port = (this.#server.address() as AddressInfo).port;
     this.#url = `http://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
     for (const other of alsoHosts) {
-      // Connections accepted there are served by the one HTTP server, exactly as those on `host`.
-      const listener = createNetServer((socket) => this.#server.emit('connection', socket));
+      // Connections accepted there are served by the one HTTP server, exactly as those on `host`: with
+      // Nagle off too, as http.Server does by default (else a token write waits for the client's delayed ACK).
+      const listener = createNetServer({ noDelay: true }, (socket) => this.#server.emit('connection', socket));
       await listenOn(listener, other, this.#port);
       this.#extraListeners.push(listener);
     }

@@ -129,9 +129,12 @@ export class Fleet {
       if (wanted.has(url)) continue;
       this.#members.delete(url);
       this.#log.info({ backend: url }, 'backend removed');
+      // Its state is gone with it (backend_up of a backend that no longer exists says nothing); its
+      // counters stay for the grace period, so that a scrape sees their last values.
+      this.#forgetGauges(member);
       this.#after(removedSeriesGraceMs(), () => {
         if (this.#members.has(url)) return;
-        this.#forgetSeries(member);
+        this.#forgetCounters(url);
         this.#hooks.forgotten(url);
       });
     }
@@ -257,12 +260,15 @@ export class Fleet {
     this.#exportedModels.set(url, now);
   }
 
-  #forgetSeries(member: FleetMember): void {
+  #forgetGauges(member: FleetMember): void {
     const url = member.url;
     this.#metrics.up.remove({ url });
     this.#metrics.weight.remove({ url });
     this.#exportModels(url, []);
     this.#exportedModels.delete(url);
+  }
+
+  #forgetCounters(url: string): void {
     for (const result of HEALTH_RESULTS) this.#metrics.healthChecks.remove({ url, result });
     for (const reason of EJECTION_REASONS) this.#metrics.ejections.remove({ url, reason });
   }

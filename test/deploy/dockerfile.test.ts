@@ -5,8 +5,11 @@ import { test } from 'node:test';
 import { ENV_PREFIX } from '../../src/config/defaults.js';
 import { FLAGS } from '../../src/config/flags.js';
 import { flagOfEnv, readRepoFile, servedProxy } from '../helpers/deploy-fixture.js';
+import { send } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { ROOT, run } from '../helpers/processes.js';
+import { startCluster } from '../helpers/start-proxy.js';
+import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 const HEALTHCHECK_TIMEOUT_MS = 15_000;
@@ -80,7 +83,7 @@ async function exitCode(argv: string[], env: Record<string, string>): Promise<nu
 
 test('the Dockerfile: multi-stage, non-root, production deps, tini, ports, CMD, and a HEALTHCHECK that works', {
   timeout: TEST_TIMEOUT_MS,
-}, async () => {
+}, async (t) => {
   const { stages, comments } = parseDockerfile(readRepoFile('Dockerfile'));
   assert.ok(stages.length >= 2, 'multi-stage (at least two FROM)');
   const runtime = stages[stages.length - 1] as Instruction[];
@@ -128,15 +131,34 @@ test('the Dockerfile: multi-stage, non-root, production deps, tini, ports, CMD, 
   const stopSignal = argsOf(runtime, 'STOPSIGNAL').at(-1);
   if (stopSignal !== undefined) assert.equal(stopSignal, 'SIGTERM');
 
-  // The HEALTHCHECK command itself: 0 against the live proxy, not 0 against a closed port.
+  // The HEALTHCHECK command itself: 0 against the live proxy, not 0 against a closed port. It asks /livez,
+  // not /healthz (503 while no backend is up): a GPU server down must not get a working proxy restarted.
   const healthcheck = argsOf(runtime, 'HEALTHCHECK').at(-1) ?? '';
-  assert.match(healthcheck, /\/healthz/);
+  assert.match(healthcheck, /'\/livez'/);
+  assert.doesNotMatch(healthcheck, /\/healthz/);
   const check = /\bCMD\s+(.*)$/s.exec(healthcheck)?.[1];
   assert.ok(check, 'HEALTHCHECK CMD ...');
   const argv = commandOf(check);
   const { proxy } = await servedProxy();
   assert.equal(await exitCode(argv, { [`${ENV_PREFIX}_PORT`]: String(proxy.port) }), 0, 'healthy proxy');
   assert.notEqual(await exitCode(argv, { [`${ENV_PREFIX}_PORT`]: String(await freePort()) }), 0, 'nothing listening');
+
+  // A proxy whose only backend is gone: /healthz says so, the container stays healthy.
+  const orphan = await startCluster(t, [
+    '--workers',
+    '1',
+    '--backend-url',
+    `http://127.0.0.1:${await freePort()}`,
+    '--health-interval',
+    '200',
+  ]);
+  await eventually(
+    '/healthz 503 with the backend gone',
+    async () => (await send(`${orphan.url}/healthz`)).status,
+    (status) => status === 503,
+    { timeoutMs: 5_000, everyMs: 50 },
+  );
+  assert.equal(await exitCode(argv, { [`${ENV_PREFIX}_PORT`]: String(orphan.port) }), 0, 'healthy with no backend up');
 
   const ignored = readRepoFile('.dockerignore')
     .split('\n')

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
 import { declaredLabels, servedProxy } from '../helpers/deploy-fixture.js';
-import { allPanels, dashboardQueries, loadDashboard, queryOf, type Variable } from '../helpers/grafana-dashboard.js';
+import { allPanels, dashboardQueries, loadDashboard, panelsOfRow, queryOf, type Variable } from '../helpers/grafana-dashboard.js';
 import { familyOf, PROMQL_FUNCTIONS, parseLabelValues, promqlRefs } from '../helpers/promql-names.js';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -10,6 +10,20 @@ const TEST_TIMEOUT_MS = 60_000;
 const DATASOURCE_UID = '$' + '{datasource}';
 /** Labels Prometheus (Operator) attaches to every scraped series; a dashboard may group by them. */
 const TARGET_LABELS = ['job', 'instance', 'namespace', 'pod', 'container', 'service'];
+/**
+ * The fleet's metrics (issue 11 point 6) and the labels the Backends row must split each one by: one line per
+ * backend, and per reason or result where the metric has one. The panic counter has no label.
+ */
+const FLEET_SPLITS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['backend_up', ['url']],
+  ['backend_in_flight_requests', ['url']],
+  ['upstream_retries_total', ['url', 'reason']],
+  ['backend_health_checks_total', ['url', 'result']],
+  ['backend_ejections_total', ['url', 'reason']],
+  ['backend_panic_total', []],
+];
+/** What the proxy answered itself, before choosing a backend: never a backend's share. */
+const NO_BACKEND = 'url!="none"';
 
 test('the Grafana dashboard is importable: JSON, a datasource input, the templating variables, a target on every panel', () => {
   const { text, dashboard } = loadDashboard();
@@ -151,4 +165,34 @@ test('the labels the dashboard filters and groups by exist on the metrics it que
     for (const label of refs.groupingLabels) if (!available.has(label)) problems.push(`${where}: groups by ${label}, which no series has`);
   }
   assert.deepEqual(problems, []);
+});
+
+test('the Backends row plots each fleet metric split per backend, and each backend’s share of the responses', () => {
+  const { dashboard } = loadDashboard();
+  const backends = panelsOfRow(dashboard, 'Backends');
+  const queries = backends.flatMap((panel) =>
+    (panel.targets ?? []).map((target) => ({ title: panel.title ?? '', expr: target.expr ?? '', refs: promqlRefs(target.expr ?? '') })),
+  );
+  for (const [metric, labels] of FLEET_SPLITS) {
+    const plotting = queries.filter((query) => query.refs.metrics.includes(metric));
+    assert.equal(plotting.length, 1, `one query of the Backends row plots ${metric}`);
+    assert.deepEqual(
+      [...(plotting[0]?.refs.groupingLabels ?? [])].sort(),
+      [...labels].sort(),
+      `${metric} is split by ${labels.join(', ')}`,
+    );
+  }
+  const up = backends.find((panel) => (panel.targets ?? []).some((target) => target.expr?.includes('backend_up')));
+  assert.equal(up?.type, 'state-timeline', 'up and down over time');
+
+  // The share divides each backend's responses by all of them; the proxy's own answers (url="none") count
+  // on neither side, or the backends' shares would not add up to 1.
+  const share = queries.filter((query) => query.title === 'Request share per backend');
+  assert.equal(share.length, 1);
+  const { expr, refs } = share[0] as (typeof share)[number];
+  assert.deepEqual(refs.metrics, ['output_requests_total']);
+  const selectors = expr.match(/output_requests_total\{[^}]*\}/g) ?? [];
+  assert.equal(selectors.length, 2, 'numerator and denominator');
+  for (const selector of selectors) assert.ok(selector.includes(NO_BACKEND), `${selector} leaves out url="none"`);
+  assert.match(expr, /^sum by \(url\) \(.*\) \/ ignoring \(url\) group_left sum\(/);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -27,6 +27,21 @@ interface Pm2Process {
 
 /** pm2 commands start node processes; polling them faster only adds load. */
 const POLL = { everyMs: 200 };
+
+interface Health {
+  httpStatus: number;
+  workersAlive: number;
+  pid: number;
+  backends: Array<{ url: string }>;
+}
+
+async function healthOf(port: number): Promise<Health> {
+  const res = await send(`http://127.0.0.1:${port}/healthz`);
+  return { httpStatus: res.status, ...(JSON.parse(res.text) as Omit<Health, 'httpStatus'>) };
+}
+
+/** A --config file with these backends, as the README shows it. */
+const fleetYaml = (urls: string[]): string => `backends:\n${urls.map((url) => `  - url: ${url}\n`).join('')}`;
 
 /**
  * A pm2 bound to a fresh PM2_HOME. t.after runs `pm2 kill` (daemon and apps), then SIGKILLs
@@ -60,12 +75,17 @@ async function pm2Home(t: TestContext, extraEnv: Record<string, string> = {}) {
 }
 
 test(
-  'pm2 start ecosystem.config.js: one fork-mode primary with its workers, ready when pm2 returns; delete leaves nothing',
+  'pm2 start ecosystem.config.js: one fork-mode primary with its workers and BACKEND_URL’s list, ready when pm2 returns; delete leaves nothing',
   TEST,
   async (t) => {
-    const backend = await startMockBackend(t);
+    const backends = [await startMockBackend(t), await startMockBackend(t)];
     const port = await freePort();
-    const { pm2, jlist, pids } = await pm2Home(t, { BACKEND_URL: backend.url, HOST: '127.0.0.1', PORT: String(port), WORKERS: '2' });
+    const { pm2, jlist, pids } = await pm2Home(t, {
+      BACKEND_URL: backends.map((backend) => backend.url).join(','),
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      WORKERS: '2',
+    });
 
     const started = await pm2(['start', 'ecosystem.config.js']);
     assert.equal(started.code, 0, started.stdout + started.stderr);
@@ -84,12 +104,14 @@ test(
     // travels over IPC, so give it a moment, not a startup's worth.
     const health = await eventually(
       'healthz with 2 workers',
-      async () => {
-        const res = await send(`http://127.0.0.1:${port}/healthz`);
-        return { httpStatus: res.status, ...(JSON.parse(res.text) as { workersAlive: number; pid: number }) };
-      },
+      () => healthOf(port),
       (answer) => answer.httpStatus === 200 && answer.workersAlive === 2,
       { ...POLL, timeoutMs: 3_000 },
+    );
+    assert.deepEqual(
+      health.backends.map((backend) => backend.url),
+      backends.map((backend) => backend.url),
+      'each URL of the comma-separated BACKEND_URL is a backend',
     );
     const workers = await childrenOf(primary);
     for (const pid of workers) pids.add(pid);
@@ -103,44 +125,58 @@ test(
   },
 );
 
-test('pm2 sendSignal SIGHUP replaces the workers under the same primary; pm2 stop leaves nothing', TEST, async (t) => {
-  const backend = await startMockBackend(t);
-  const port = await freePort();
-  const { pm2, jlist, pids } = await pm2Home(t, { BACKEND_URL: backend.url, HOST: '127.0.0.1', PORT: String(port), WORKERS: '2' });
-  const started = await pm2(['start', 'ecosystem.config.js']);
-  assert.equal(started.code, 0, started.stdout + started.stderr);
-  const [app] = await jlist();
-  const primary = app!.pid;
-  pids.add(primary);
-  const before = await eventually(
-    '2 workers',
-    () => childrenOf(primary),
-    (pids) => pids.length === 2,
-    { ...POLL, timeoutMs: 5_000 },
-  );
-  for (const pid of before) pids.add(pid);
+test(
+  'pm2 sendSignal SIGHUP re-reads the CONFIG file and replaces the workers under the same primary; pm2 stop leaves nothing',
+  TEST,
+  async (t) => {
+    const [first, second] = [await startMockBackend(t), await startMockBackend(t)];
+    const port = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), 'pm2-config-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const config = join(dir, 'fleet.yaml');
+    await writeFile(config, fleetYaml([first.url]));
+    const { pm2, jlist, pids } = await pm2Home(t, { CONFIG: config, HOST: '127.0.0.1', PORT: String(port), WORKERS: '2' });
+    const started = await pm2(['start', 'ecosystem.config.js']);
+    assert.equal(started.code, 0, started.stdout + started.stderr);
+    const [app] = await jlist();
+    const primary = app!.pid;
+    pids.add(primary);
+    const before = await eventually(
+      '2 workers',
+      () => childrenOf(primary),
+      (pids) => pids.length === 2,
+      { ...POLL, timeoutMs: 5_000 },
+    );
+    for (const pid of before) pids.add(pid);
 
-  // The zero-downtime path under pm2 (pm2 reload in fork mode would restart the primary).
-  const signalled = await pm2(['sendSignal', 'SIGHUP', 'inference-proxy']);
-  assert.equal(signalled.code, 0, signalled.stdout + signalled.stderr);
-  const after = await eventually(
-    'both workers replaced',
-    async () => {
-      const now = await childrenOf(primary);
-      for (const pid of now) pids.add(pid);
-      return now;
-    },
-    (now) => now.length === 2 && now.every((pid) => !before.includes(pid)),
-    { ...POLL, timeoutMs: 20_000 },
-  );
-  assert.equal((await jlist())[0]?.pid, primary, 'the primary stayed');
-  assert.equal((await send(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    const backendsNow = async () => (await healthOf(port)).backends.map((backend) => backend.url);
+    assert.deepEqual(await backendsNow(), [first.url], 'the backends come from the CONFIG file');
 
-  const stopped = await pm2(['stop', 'inference-proxy']);
-  assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
-  assert.deepEqual(await waitGone([primary, ...after], GONE_TIMEOUT_MS), [], 'processes left after pm2 stop');
-  assert.equal((await jlist())[0]?.pm2_env.status, 'stopped');
-});
+    // The zero-downtime path under pm2 (pm2 reload in fork mode would restart the primary); the new file
+    // is read on the signal.
+    await writeFile(config, fleetYaml([first.url, second.url]));
+    const signalled = await pm2(['sendSignal', 'SIGHUP', 'inference-proxy']);
+    assert.equal(signalled.code, 0, signalled.stdout + signalled.stderr);
+    const after = await eventually(
+      'both workers replaced',
+      async () => {
+        const now = await childrenOf(primary);
+        for (const pid of now) pids.add(pid);
+        return now;
+      },
+      (now) => now.length === 2 && now.every((pid) => !before.includes(pid)),
+      { ...POLL, timeoutMs: 20_000 },
+    );
+    assert.equal((await jlist())[0]?.pid, primary, 'the primary stayed');
+    assert.equal((await send(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    assert.deepEqual(await backendsNow(), [first.url, second.url], 'the backend added to the file');
+
+    const stopped = await pm2(['stop', 'inference-proxy']);
+    assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
+    assert.deepEqual(await waitGone([primary, ...after], GONE_TIMEOUT_MS), [], 'processes left after pm2 stop');
+    assert.equal((await jlist())[0]?.pm2_env.status, 'stopped');
+  },
+);
 
 test('pm2 cluster mode is refused with a one-line explanation and does not stay online', TEST, async (t) => {
   const { pm2, jlist, pids } = await pm2Home(t);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { asPromql, dashboardQueries, loadDashboard, panelsOfRow } from '../helpers/grafana-dashboard.js';
 import { chatBody, send } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { hasCommand, run } from '../helpers/processes.js';
@@ -28,10 +29,22 @@ const CHAT_ONLY = '{endpoint="/v1/chat/completions"}';
 const TTFT_MS = 300;
 const TOKEN_DELAY_MS = 20;
 const MAX_TOKENS = 8;
-const RECORDING_RULES = 11;
-const ALERTING_RULES = 9;
+const RECORDING_RULES = 12;
+const ALERTING_RULES = 12;
 
 const PROMTOOL_TIMEOUT_MS = 30_000;
+
+// A fleet of two: one worker, so round-robin alternates exactly; active health checks every 200 ms (down
+// after 2 failures); live traffic never ejects (--max-fails 0), so only the health checks move backend_up;
+// a small body limit, so that a 413 is a request the proxy answers itself (url="none").
+const FLEET_ARGS = ['--workers', '1', '--routing', 'round-robin', '--slow-start', '0', '--health-interval', '200', '--max-fails', '0'];
+const BODY_LIMIT_ARGS = ['--body-limit', '4kb'];
+const OVER_LIMIT_BODY = chatBody({ messages: [{ role: 'user', content: 'x'.repeat(8 * 1024) }] });
+const JSON_HEADERS = { 'content-type': 'application/json' };
+/** Grafana's $__rate_interval for these queries: longer than the whole test, so every sample is in the window. */
+const DASHBOARD_RATE_INTERVAL = '1m';
+/** Two doubles computed by different expressions over the same samples agree to this much. */
+const FLOAT_TOLERANCE = 1e-12;
 
 const INSTALLED = (await hasCommand('prometheus')) && (await hasCommand('promtool'));
 // Locally a missing Prometheus skips these tests; CI installs it (.ci/run), so there a missing one fails.
@@ -80,6 +93,33 @@ const single = (samples: Sample[]): Sample => {
 };
 const total = (expected: number) => (samples: Sample[]) => samples.length === 1 && samples[0]?.value === expected;
 const promtool = (args: string[]) => run('promtool', args, {}, PROMTOOL_TIMEOUT_MS);
+
+async function plainChat(proxy: RunningProxy): Promise<void> {
+  const res = await send(`${proxy.url}${CHAT}`, { body: chatBody(), headers: JSON_HEADERS });
+  assert.equal(res.status, 200, res.text);
+}
+
+/** Sends completions one at a time until `backend` has received `count` more (failover keeps every answer 200). */
+async function untilReceived(proxy: RunningProxy, backend: MockBackend, count: number): Promise<void> {
+  const wanted = backend.stats.completionRequests + count;
+  await eventually(
+    `${count} more completions reach ${backend.url}`,
+    async () => {
+      if (backend.stats.completionRequests < wanted) await plainChat(proxy);
+      return backend.stats.completionRequests;
+    },
+    (received) => received >= wanted,
+    { timeoutMs: 10_000, everyMs: 0 },
+  );
+}
+
+/** Waits until `alertname` is pending (its `for:` is minutes) as one alert, and checks that alert's labels exactly. */
+async function expectPending(prom: RunningPrometheus, alertname: string, labels: Record<string, string>): Promise<void> {
+  const alert = single(await prom.waitFor(`ALERTS{alertname="${alertname}"}`, (r) => r.length === 1));
+  assert.deepEqual(alert.metric, { __name__: 'ALERTS', alertname, alertstate: 'pending', ...labels });
+}
+
+const byUrl = (samples: Sample[]): Record<string, number> => Object.fromEntries(samples.map((s) => [s.metric.url, s.value]));
 
 test('promtool accepts the config, the rule files and the rule unit tests', { skip, timeout: TEST_TIMEOUT_MS }, async () => {
   requireInstalled();
@@ -218,4 +258,97 @@ test('two proxy instances scraped by one Prometheus: the rules sum them per back
     [{ __name__: 'inference_proxy:output_requests:rate1m', url: mock.url, endpoint: CHAT, status_class: '2xx' }],
     'output QPS is one series per backend, endpoint and status class too',
   );
+});
+
+test('a real Prometheus on a proxy with two backends: request share, retries, a backend down, all down with panic, every dashboard query', {
+  skip,
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  requireInstalled();
+  const [a, b] = await Promise.all([startMockBackend(t), startMockBackend(t)]);
+  const proxy = await startCluster(t, [...FLEET_ARGS, ...BODY_LIMIT_ARGS, '--backend-url', `${a.url},${b.url}`, '--metrics-port', '0']);
+  const target = new URL(await metricsPortUrl(proxy)).host;
+  const prom = await prometheus(t, [target]);
+  const { dashboard } = loadDashboard();
+  const backendsRow = panelsOfRow(dashboard, 'Backends');
+  const shareExpr = backendsRow.find((panel) => panel.title === 'Request share per backend')?.targets?.[0]?.expr;
+  assert.ok(shareExpr, 'the dashboard has a request share panel');
+
+  // Both healthy: one request each first (rate() only sees a series grow after its first sample), one
+  // answered by the proxy itself, then two more each.
+  await plainChat(proxy);
+  await plainChat(proxy);
+  const tooLarge = await send(`${proxy.url}${CHAT}`, { body: OVER_LIMIT_BODY, headers: JSON_HEADERS });
+  assert.equal(tooLarge.status, 413, tooLarge.text);
+  await prom.waitFor(`output_requests_total${JOB_CHAT}`, (r) => r.length === 3);
+  for (let i = 0; i < 4; i++) await plainChat(proxy);
+  assert.deepEqual([a.stats.completionRequests, b.stats.completionRequests], [3, 3], 'round-robin alternates');
+  await prom.waitFor(`sum(output_requests_total{job="inference-proxy",status="200"})`, total(6));
+
+  // The share panel: each backend's rate over the backends' total, url="none" on neither side.
+  // Both queries at one evaluation time, so that they read the same samples.
+  const stamp = (Date.now() / 1000).toFixed(3);
+  const share = byUrl(await prom.query(asPromql(shareExpr, DASHBOARD_RATE_INTERVAL), stamp));
+  const rates = byUrl(await prom.query(`sum by (url) (rate(output_requests_total{url!="none"}[${DASHBOARD_RATE_INTERVAL}]))`, stamp));
+  assert.deepEqual(Object.keys(share).sort(), [a.url, b.url].sort(), 'one share per backend, none for url="none"');
+  const all = (rates[a.url] as number) + (rates[b.url] as number);
+  for (const url of [a.url, b.url]) {
+    assert.ok(Math.abs((share[url] as number) - (rates[url] as number) / all) < FLOAT_TOLERANCE, `share of ${url}`);
+  }
+  assert.ok(Math.abs((share[a.url] as number) + (share[b.url] as number) - 1) < FLOAT_TOLERANCE, 'the shares add up to 1');
+
+  // B answers every completion 503: each is retried on A (no byte had reached the client), and counted
+  // against B. The retry series appears with the first retry, so again: one first, then more.
+  b.control({ completionStatus: 503 });
+  await untilReceived(proxy, b, 1);
+  await prom.waitFor(`upstream_retries_total${JOB}`, (r) => r.length === 1);
+  await untilReceived(proxy, b, 2);
+  // A answered every completion it received, its own and B's.
+  await prom.waitFor(`sum(output_requests_total{job="inference-proxy",url="${a.url}",status="200"})`, total(a.stats.completionRequests));
+  const retries = await prom.query(`upstream_retries_total${JOB}`);
+  assert.deepEqual(
+    retries.map((s) => [s.metric.url, s.metric.reason, s.value]),
+    [[b.url, '503', b.stats.completionRequests - 3]],
+    'every completion B failed was retried, and counted once against B',
+  );
+  const ratio = byUrl(
+    await prom.waitFor('inference_proxy:upstream_retries:ratio_rate5m', (r) => r.length === 2 && (byUrl(r)[b.url] ?? 0) > 0.05),
+  );
+  assert.equal(ratio[a.url], 0, 'A had no retry');
+  await expectPending(prom, 'HighRetryRate', { severity: 'warning', url: b.url });
+
+  // B's health checks fail: it goes down while still probed. A stays up, so no instance is without a backend.
+  b.control({ health: 503, completionStatus: null });
+  await prom.waitFor(`backend_up{job="inference-proxy",url="${b.url}"}`, (r) => r.length === 1 && r[0]?.value === 0);
+  await expectPending(prom, 'BackendDown', { severity: 'warning', url: b.url });
+  assert.deepEqual(await prom.query('ALERTS{alertname="AllBackendsDown"}'), [], 'A is still up');
+
+  // A's too: /healthz turns 503 (a load balancer goes to another instance) while /livez stays 200 (no
+  // orchestrator restarts the proxy). A request is still tried in panic mode, and both still answer it.
+  a.control({ health: 503 });
+  await eventually(
+    '/healthz 503 with no backend up',
+    async () => (await send(`${proxy.url}/healthz`)).status,
+    (status) => status === 503,
+    { timeoutMs: 5_000, everyMs: 50 },
+  );
+  assert.equal((await send(`${proxy.url}/livez`)).status, 200);
+  await plainChat(proxy);
+  await prom.waitFor(`sum(backend_panic_total${JOB})`, total(1));
+  await expectPending(prom, 'AllBackendsDown', { severity: 'critical', job: 'inference-proxy', instance: target });
+
+  // Every dashboard query runs on the real PromQL engine (the other tests read them lexically), and each
+  // query of the Backends row has something to plot after all this.
+  const failed: string[] = [];
+  for (const { where, expr } of dashboardQueries(dashboard)) {
+    await prom.query(asPromql(expr, DASHBOARD_RATE_INTERVAL)).catch((err: Error) => failed.push(`${where}: ${err.message}`));
+  }
+  assert.deepEqual(failed, [], 'dashboard queries Prometheus refuses');
+  const empty: string[] = [];
+  for (const panel of backendsRow) {
+    for (const query of panel.targets ?? []) {
+      if ((await prom.query(asPromql(query.expr ?? '', DASHBOARD_RATE_INTERVAL))).length === 0) empty.push(`${panel.title}: ${query.expr}`);
+    }
+  }
+  assert.deepEqual(empty, [], 'Backends row queries without a series');
 });

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { HISTORY_INTERVAL_ENV } from '../../src/dashboard/dashboard-history.js';
+import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { postChat } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { childrenOf, ROOT, type Run, run, waitGone } from '../helpers/processes.js';
+import { eventually } from '../helpers/wait.js';
 
 // Real processes: proxy_ctl.sh starts the built proxy (dist/) in the background.
 const CTL = join(ROOT, 'proxy_ctl.sh');
@@ -16,6 +19,9 @@ const TEST = { timeout: 90_000 };
 const CTL_TIMEOUT_MS = 60_000;
 const GONE_TIMEOUT_MS = 10_000;
 const CHAT_BODY = JSON.stringify({ model: 'mock-model', max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] });
+const TABLE_HEAD = 'backends: 1 up (share of the requests answered in the last 60 s, p50 time to first token over the last 30 s)';
+/** Well inside the TTFT bucket (0.1, 0.25] s: every p50 is its midpoint by interpolation, 0.175 s. */
+const MOCK_TTFT_MS = 120;
 
 const ctl = (command: string[], env: Record<string, string>): Promise<Run> => run('bash', [CTL, ...command], env, CTL_TIMEOUT_MS);
 
@@ -29,13 +35,26 @@ function killAll(pids: Iterable<number>): void {
   }
 }
 
-/** Mock backend, free proxy port and temporary run dir; stops the proxy and cleans up in t.after. */
-async function setup(t: TestContext) {
-  const backend = await createMockBackend({ port: 0 });
+/**
+ * The backends table of `status`, from its heading on: the heading, then each row's cells (split where two
+ * or more spaces align the columns).
+ */
+function backendTable(stdout: string): { heading: string; rows: string[][] } {
+  const lines = stdout
+    .slice(stdout.indexOf('\nbackends: ') + 1)
+    .trimEnd()
+    .split('\n');
+  return { heading: lines[0] as string, rows: lines.slice(1).map((line) => line.trim().split(/ {2,}/)) };
+}
+
+/** Mock backends (one unless told), free proxy port and temporary run dir; stops the proxy and cleans up in t.after. */
+async function setup(t: TestContext, backends = 1) {
+  const mocks = await Promise.all(Array.from({ length: backends }, () => createMockBackend({ port: 0, ttftMs: MOCK_TTFT_MS })));
+  const backend = mocks[0] as MockBackend;
   const runDir = await mkdtemp(join(tmpdir(), 'proxy-ctl-'));
   const port = await freePort();
   const env = {
-    BACKEND_URL: backend.url,
+    BACKEND_URL: mocks.map((mock) => mock.url).join(','),
     HOST: '127.0.0.1',
     PORT: String(port),
     WORKERS: '2',
@@ -49,10 +68,10 @@ async function setup(t: TestContext) {
     await ctl(['stop'], env).catch(() => undefined);
     killAll(pids);
     await waitGone([...pids], GONE_TIMEOUT_MS);
-    await backend.close();
+    await Promise.all(mocks.map((mock) => mock.close()));
     await rm(runDir, { recursive: true, force: true });
   });
-  return { backend, env, port, pids, pidFile: env.PID_FILE, url: `http://127.0.0.1:${port}` };
+  return { backend, mocks, env, runDir, port, pids, pidFile: env.PID_FILE, url: `http://127.0.0.1:${port}` };
 }
 
 test('proxy_ctl.sh start, status, stop: idempotent, healthy, and nothing left behind', TEST, async (t) => {
@@ -87,7 +106,15 @@ test('proxy_ctl.sh start, status, stop: idempotent, healthy, and nothing left be
   assert.match(status.stdout, /^workers: 2 alive: #\d+ pid \d+ ready up \d+s, #\d+ pid \d+ ready up \d+s$/m);
   assert.match(status.stdout, /^traffic: \d+ in flight \(limit \d+\), [\d.]+ req\/s in, [\d.]+ req\/s out/m);
   assert.match(status.stdout, /^time to first token: /m);
-  assert.match(status.stdout, /^backend http:\/\/127\.0\.0\.1:\d+: reachable \(GET \/health 200 in \d+ ms\)$/m);
+  // One completion, not streamed: all of the minute's requests, and no time to first token.
+  assert.deepEqual(backendTable(status.stdout), {
+    heading: TABLE_HEAD,
+    rows: [
+      ['backend', 'state', 'in flight', 'share', 'p50 TTFT'],
+      [backend.url, 'up', '0', '100%', '-'],
+      ['proxy (no backend)', '-', '0', '0%', '-'],
+    ],
+  });
 
   const stopped = await ctl(['stop'], env);
   assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr);
@@ -103,6 +130,63 @@ test('proxy_ctl.sh start, status, stop: idempotent, healthy, and nothing left be
   assert.equal(statusAfter.code, 3, statusAfter.stdout + statusAfter.stderr);
   assert.match(statusAfter.stdout, /not running/);
 });
+
+test(
+  'proxy_ctl.sh with BACKEND_URL a list and a CONFIG file: status shows each backend’s state, in-flight, share of the minute and p50 TTFT',
+  TEST,
+  async (t) => {
+    const { env, mocks, runDir, port, pids, pidFile, url } = await setup(t, 2);
+    const [a, b] = mocks as [MockBackend, MockBackend];
+    // Flags from the file, backends from BACKEND_URL (which replace a backends: list, were there one).
+    const config = join(runDir, 'fleet.yaml');
+    await writeFile(config, 'routing: round-robin\nhealth-interval: 100\nunhealthy-threshold: 1\n');
+    // Ring points every second: the shares below add up the history's points and the scrape's own tail.
+    const fleetEnv = { ...env, WORKERS: '1', CONFIG: config, [HISTORY_INTERVAL_ENV]: '1000' };
+    const started = await ctl(['start'], fleetEnv);
+    assert.equal(started.code, 0, started.stdout + started.stderr);
+    const primary = Number((await readFile(pidFile, 'utf8')).trim());
+    pids.add(primary);
+    for (const pid of await childrenOf(primary)) pids.add(pid);
+    assert.equal(started.stdout.trim(), `started inference-proxy (pid ${primary}) on 127.0.0.1:${port} -> ${a.url},${b.url}`);
+
+    const streamed = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i++) assert.equal((await postChat(url, { stream: true })).status, 200);
+    };
+    const received = (): number[] => mocks.map((mock) => mock.stats.completionRequests);
+    const states = async (): Promise<string[]> => {
+      const health = JSON.parse((await send(`${url}/healthz`)).text) as { backends: Array<{ state: string }> };
+      return health.backends.map((backend) => backend.state);
+    };
+    // Round-robin on one worker (the file's): 2 and 2. Then b fails its health checks and a takes the next 2.
+    await streamed(4);
+    assert.deepEqual(received(), [2, 2]);
+    b.control({ health: 503 });
+    await eventually('b down', states, (seen) => seen.join() === 'up,down');
+    await streamed(2);
+    assert.deepEqual(received(), [4, 2]);
+
+    const rowsOf = (stateA: string, stateB: string): string[][] => {
+      const rows = [
+        [a.url, stateA, '0', '67%', '0.175 s'],
+        [b.url, stateB, '0', '33%', '0.175 s'],
+      ].sort((x, y) => ((x[0] as string) < (y[0] as string) ? -1 : 1));
+      return [['backend', 'state', 'in flight', 'share', 'p50 TTFT'], ...rows, ['proxy (no backend)', '-', '0', '0%', '-']];
+    };
+    const status = await ctl(['status'], fleetEnv);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    // The list reached the proxy as one --backend-url value, intact.
+    assert.equal(status.stdout.split('\n')[0], `inference-proxy is running (pid ${primary}) on 127.0.0.1:${port} -> ${a.url},${b.url}`);
+    assert.deepEqual(backendTable(status.stdout), { heading: TABLE_HEAD.replace('1 up', '1 up, 1 down'), rows: rowsOf('up', 'down') });
+
+    // No backend up: the proxy runs (panic mode), /healthz says 503, and status says so with exit 4, table and all.
+    a.control({ health: 503 });
+    await eventually('both down', states, (seen) => seen.join() === 'down,down');
+    const down = await ctl(['status'], fleetEnv);
+    assert.equal(down.code, 4, down.stdout + down.stderr);
+    assert.match(down.stdout, /^primary pid \d+, up \d+s, status no_backend_up \(HTTP 503\)$/m);
+    assert.deepEqual(backendTable(down.stdout), { heading: TABLE_HEAD.replace('1 up', '2 down'), rows: rowsOf('down', 'down') });
+  },
+);
 
 test('proxy_ctl.sh start with a bad backend URL fails and prints the log tail', TEST, async (t) => {
   const { env, pidFile } = await setup(t);

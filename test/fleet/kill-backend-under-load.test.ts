@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type MockBackendProcess, spawnMockBackend } from '../../src/mock-backend/spawn-mock-backend.js';
-import { CHAT, chat, metricValue, postChat, scrape, startFleetProxy } from '../helpers/fleet.js';
+import { CHAT, chat, metricValue, scrape, startClientLoad, startFleetProxy } from '../helpers/fleet.js';
 import { call, send, wasCut } from '../helpers/http.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -36,16 +36,8 @@ test('kill -9 a backend under load: no failed request, its streams end at once, 
     (text) => (JSON.parse(text) as { backends: Array<{ inFlight: number }> }).backends.every((b) => b.inFlight === 2),
   );
   // Clients that never retry send requests one after another, before, during and after the kill.
-  let stop = false;
-  const statuses: number[] = [];
-  const clients = Array.from({ length: 4 }, async () => {
-    while (!stop) statuses.push((await postChat(proxy.url)).status);
-  });
-  await eventually(
-    'load flowing',
-    () => statuses.length,
-    (n) => n >= 20,
-  );
+  const load = await startClientLoad(proxy.url);
+  const statuses = load.statuses;
   const killedAt = performance.now();
   process.kill(victim.pid, 'SIGKILL');
   const ended = await Promise.all(streams);
@@ -83,8 +75,7 @@ test('kill -9 a backend under load: no failed request, its streams end at once, 
     (served) => served > servedBeforeRestart,
     { timeoutMs: 15_000 },
   );
-  stop = true;
-  await Promise.all(clients);
+  await load.stop();
   assert.ok(statuses.length > 40);
   assert.deepEqual([...new Set(statuses)], [200], 'no client request failed');
 });

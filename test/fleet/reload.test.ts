@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { CHAT, chat, postChat, startMocks } from '../helpers/fleet.js';
+import { CHAT, chat, postChat, startClientLoad, startMocks } from '../helpers/fleet.js';
 import { call, send } from '../helpers/http.js';
 import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
 import { eventually } from '../helpers/wait.js';
@@ -44,16 +44,8 @@ test(
       () => a!.stats.completionRequests,
       (n) => n === 1,
     );
-    let stop = false;
-    const statuses: number[] = [];
-    const clients = Array.from({ length: 4 }, async () => {
-      while (!stop) statuses.push((await postChat(proxy.url)).status);
-    });
-    await eventually(
-      'load flowing',
-      () => statuses.length,
-      (n) => n >= 20,
-    );
+    const load = await startClientLoad(proxy.url);
+    const statuses = load.statuses;
     file.write(fleetYaml([b!.url, c!.url]));
     proxy.child.kill('SIGHUP');
     await proxy.waitForLine((line) => line.msg === 'rolling restart finished', 30_000);
@@ -66,8 +58,7 @@ test(
       () => statuses.length,
       (n) => n >= sentAfterReload + 40,
     );
-    stop = true;
-    await Promise.all(clients);
+    await load.stop();
     assert.deepEqual([...new Set(statuses)], [200], 'zero failed client requests');
     assert.equal(a!.stats.completionRequests, aAfterReload, 'the removed backend gets no new requests');
     assert.ok(c!.stats.completionRequests > cAfterReload, 'the added backend gets traffic');

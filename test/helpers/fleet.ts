@@ -3,6 +3,7 @@ import { type PromSamples, parsePromText, sampleValue } from '../../src/metrics/
 import { createMockBackend, type MockBackend, type MockBackendOptions } from '../../src/mock-backend/create-mock-backend.js';
 import { send } from './http.js';
 import { type RunningProxy, startProxy } from './start-proxy.js';
+import { eventually } from './wait.js';
 
 export const CHAT = '/v1/chat/completions';
 
@@ -54,4 +55,35 @@ export async function inParallel<T>(count: number, concurrency: number, run: (i:
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
   return results;
+}
+
+export interface ClientLoad {
+  /** The status of every request so far, in the order they ended. */
+  readonly statuses: number[];
+  /** Stops sending and waits for the requests in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `clients` clients that never retry, each sending the next chat as soon as its last one ended, until
+ * stop(); resolves once `warmup` requests have been answered, so the test acts under load.
+ */
+export async function startClientLoad(url: string, clients = 4, warmup = 20): Promise<ClientLoad> {
+  let running = true;
+  const statuses: number[] = [];
+  const lanes = Array.from({ length: clients }, async () => {
+    while (running) statuses.push((await postChat(url)).status);
+  });
+  await eventually(
+    'load flowing',
+    () => statuses.length,
+    (n) => n >= warmup,
+  );
+  return {
+    statuses,
+    async stop() {
+      running = false;
+      await Promise.all(lanes);
+    },
+  };
 }

@@ -51,6 +51,24 @@ export function allPanels(dashboard: Dashboard): Panel[] {
   return dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
 }
 
+/** The panels under the row titled `title`: those after it, up to the next row (or inside it when collapsed). */
+export function panelsOfRow(dashboard: Dashboard, title: string): Panel[] {
+  const at = dashboard.panels.findIndex((panel) => panel.type === 'row' && panel.title === title);
+  if (at === -1) return [];
+  const row = dashboard.panels[at] as Panel;
+  if (row.panels && row.panels.length > 0) return row.panels;
+  const next = dashboard.panels.findIndex((panel, i) => i > at && panel.type === 'row');
+  return dashboard.panels.slice(at + 1, next === -1 ? undefined : next);
+}
+
+/**
+ * A panel query as Grafana sends it to Prometheus: every `$url` and `$endpoint` at All (`.*`) and
+ * `$__rate_interval` as `rateInterval`. `${1}` in a label_replace() replacement is not a variable and stays.
+ */
+export function asPromql(expr: string, rateInterval: string): string {
+  return expr.replaceAll('$__rate_interval', rateInterval).replaceAll('$url', '.*').replaceAll('$endpoint', '.*');
+}
+
 export const queryOf = (variable: Variable): string =>
   typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? variable.definition ?? '');
 

@@ -4,7 +4,9 @@ import { parseAllDocuments } from 'yaml';
 import { ENV_PREFIX } from '../../src/config/defaults.js';
 import { readRepoFile } from './deploy-fixture.js';
 
-export const MANIFESTS = ['deployment.yaml', 'service.yaml', 'podmonitor.yaml', 'hpa.yaml'].map((name) => `deploy/kubernetes/${name}`);
+export const MANIFESTS = ['deployment.yaml', 'service.yaml', 'podmonitor.yaml', 'hpa.yaml', 'vllm-headless.yaml'].map(
+  (name) => `deploy/kubernetes/${name}`,
+);
 
 export interface EnvVar {
   name: string;
@@ -17,6 +19,8 @@ export interface ContainerPort {
 }
 export interface Probe {
   httpGet?: { path: string; port: string | number };
+  periodSeconds?: number;
+  failureThreshold?: number;
 }
 export interface Container {
   name: string;
@@ -25,6 +29,7 @@ export interface Container {
   ports?: ContainerPort[];
   readinessProbe?: Probe;
   livenessProbe?: Probe;
+  startupProbe?: Probe;
   lifecycle?: { preStop?: { exec?: { command: string[] }; sleep?: { seconds: number } } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: { readOnlyRootFilesystem?: boolean; runAsNonRoot?: boolean; allowPrivilegeEscalation?: boolean };
@@ -66,11 +71,33 @@ export function only(manifests: Manifest[], kind: string): Manifest {
   return found[0] as Manifest;
 }
 
+/** The one manifest of `kind` whose `selects` holds (several Deployments and Services live side by side). */
+export function onlyWhere(manifests: Manifest[], kind: string, what: string, selects: (manifest: Manifest) => boolean): Manifest {
+  const found = manifests.filter((manifest) => manifest.kind === kind && selects(manifest));
+  assert.equal(found.length, 1, `exactly one ${kind}: ${what}`);
+  return found[0] as Manifest;
+}
+
+const isProxy = (container: Container): boolean => container.env?.some((env) => env.name.startsWith(`${ENV_PREFIX}_`)) === true;
+
+/** The Deployment that runs the proxy: its pod has a container configured with INFERENCE_PROXY_* variables. */
+export const proxyDeployment = (manifests: Manifest[]): Manifest =>
+  onlyWhere(manifests, 'Deployment', 'the proxy', (deployment) => (deployment.spec.template.spec as PodSpec).containers.some(isProxy));
+
+export const podLabelsOf = (deployment: Manifest): Record<string, string> =>
+  deployment.spec.template.metadata.labels as Record<string, string>;
+
+/** The Service that selects the pods of `deployment`. */
+export const serviceOf = (manifests: Manifest[], deployment: Manifest): Manifest =>
+  onlyWhere(manifests, 'Service', `selecting the pods of ${deployment.metadata.name}`, (service) =>
+    isSubset(service.spec.selector ?? {}, podLabelsOf(deployment)),
+  );
+
 export function proxyContainer(deployment: Manifest): { pod: PodSpec; container: Container; podLabels: Record<string, string> } {
   const pod = deployment.spec.template.spec as PodSpec;
-  const container = pod.containers.find((c) => c.env?.some((env) => env.name.startsWith(`${ENV_PREFIX}_`)));
+  const container = pod.containers.find(isProxy);
   assert.ok(container, 'a container configured with INFERENCE_PROXY_* variables');
-  return { pod, container, podLabels: deployment.spec.template.metadata.labels as Record<string, string> };
+  return { pod, container, podLabels: podLabelsOf(deployment) };
 }
 
 /** A probe or Service port (a number or a port name) as a container port number. */

@@ -8,7 +8,7 @@ import {
   HISTORY_POINTS,
   historyIntervalMs,
 } from '../../src/dashboard/dashboard-history.js';
-import type { DashboardHistory } from '../../src/dashboard/dashboard-series.js';
+import { type DashboardHistory, QUANTILE_WINDOW_MS } from '../../src/dashboard/dashboard-series.js';
 import { eventually } from '../helpers/wait.js';
 
 const URL_A = 'http://a:8000';
@@ -31,7 +31,7 @@ function scriptedRead(answers: Array<string | null>): { read: () => Promise<stri
   };
 }
 
-test('the history keeps the last HISTORY_POINTS points, one per sample, with the last reading', async (t) => {
+test('the history keeps the last HISTORY_POINTS points, one per sample, and the readings of one quantile window', async (t) => {
   let reads = 0;
   // Each sample reads 1,000 ms after the one before and finds one more request.
   const history = createDashboardHistory(
@@ -59,8 +59,15 @@ test('the history keeps the last HISTORY_POINTS points, one per sample, with the
     assert.equal(point.seconds, 1);
     assert.equal(point.backends[URL_A]?.requestsIn, 1);
   }
-  assert.equal(body.last?.t, closedAt * 1_000);
-  assert.equal(body.last?.backends[URL_A]?.requestsIn, closedAt);
+  // The readings of one quantile window (30 s of 1 s samples, and the one at its start), the newest last.
+  const windowSamples = QUANTILE_WINDOW_MS / 1_000;
+  assert.deepEqual(
+    body.readings.map((r) => [r.t, r.backends[URL_A]?.requestsIn]),
+    Array.from({ length: windowSamples + 1 }, (_, i) => {
+      const sample = closedAt - windowSamples + i;
+      return [sample * 1_000, sample];
+    }),
+  );
   await delay(QUIET_MS);
   assert.equal(reads, closedAt, 'no sample after close()');
 });

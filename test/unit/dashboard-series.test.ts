@@ -18,6 +18,8 @@ interface Counts {
   prompt: number;
   completion: number;
   outcomes: Record<string, number>;
+  /** upstream_retries_total by reason. */
+  retries: Record<string, number>;
   /** Cumulative TTFT buckets at le 1, 2, 4 and +Inf; throughput at 10, 50, +Inf. */
   ttft: [number, number, number, number];
   throughput: [number, number, number];
@@ -36,6 +38,7 @@ function exposition(url: string, c: Counts): string {
     `prompt_tokens_total{${u},${CHAT}} ${c.prompt}`,
     `completion_tokens_total{${u},${CHAT}} ${c.completion}`,
     ...Object.entries(c.outcomes).map(([outcome, n]) => `stream_outcomes_total{${u},${CHAT},outcome="${outcome}"} ${n}`),
+    ...Object.entries(c.retries).map(([reason, n]) => `upstream_retries_total{${u},reason="${reason}"} ${n}`),
     ...['1', '2', '4', '+Inf'].map((le, i) => `time_to_first_token_seconds_bucket{${u},${CHAT},le="${le}"} ${c.ttft[i]}`),
     ...['10', '50', '+Inf'].map((le, i) => `decoding_throughput_tokens_per_second_bucket{${u},${CHAT},le="${le}"} ${c.throughput[i]}`),
   ].join('\n');
@@ -50,6 +53,7 @@ const BEFORE: Counts = {
   prompt: 100,
   completion: 400,
   outcomes: { completed: 5, inband_error: 1, timeout: 0 },
+  retries: { '503': 2, connect: 1 },
   ttft: [1, 3, 4, 4],
   throughput: [0, 2, 2],
 };
@@ -58,6 +62,7 @@ const AFTER: Counts = {
   ...BEFORE,
   out: { '200': 20, '404': 1, '429': 5, '499': 2, '502': 1, '503': 7 },
   outcomes: { completed: 15, inband_error: 1, timeout: 2 },
+  retries: { '503': 5, connect: 1, reset: 1 },
   ttft: [1, 3, 8, 8],
   throughput: [1, 6, 7],
   inFlight: 1,
@@ -85,6 +90,7 @@ test('a scrape is reduced to each backend’s counts, status classes (disjoint) 
     // 4xx: 404 and 499; 429 alone; 5xx: 502 and 503 less the 2 shed 503s.
     statuses: { '4xx other': 2, '429 rate limit': 2, '5xx other': 2, '503 shed': 2 },
     outcomes: { inband_error: 1, timeout: 0 },
+    retries: { '503': 2, connect: 1 },
     ttft: [
       [1, 1],
       [2, 3],
@@ -109,6 +115,7 @@ test('a scrape is reduced to each backend’s counts, status classes (disjoint) 
         completionTokens: 0,
         statuses: { '4xx other': 0, '429 rate limit': 0, '5xx other': 0, '503 shed': 0 },
         outcomes: {},
+        retries: {},
         ttft: [],
         throughput: [],
       },
@@ -138,6 +145,8 @@ test('a point holds the increases over the interval and the quantiles since the 
     throughputP99: 50,
     statuses: { '4xx other': 1, '429 rate limit': 3, '5xx other': 3, '503 shed': 1 },
     outcomes: { inband_error: 0, timeout: 2 },
+    // A reason's series appears with its first retry: one not there before counts from 0.
+    retries: { '503': 3, connect: 0, reset: 1 },
   });
   assert.deepEqual(point.backends[B], {
     inFlight: 0,
@@ -151,6 +160,7 @@ test('a point holds the increases over the interval and the quantiles since the 
     throughputP99: null,
     statuses: { '4xx other': 0, '429 rate limit': 0, '5xx other': 0, '503 shed': 0 },
     outcomes: {},
+    retries: {},
   });
 });
 
@@ -169,6 +179,7 @@ test('the first reading gives in-flight only: no interval for counts, no window 
     throughputP99: null,
     statuses: {},
     outcomes: {},
+    retries: {},
   });
 });
 

@@ -1,3 +1,4 @@
+import { compareUrls, shortName } from '../backend-table.js';
 import { type BackendPoint, type DashboardPoint, STATUS_CLASSES } from '../dashboard-series.js';
 
 export interface ChartSpec {
@@ -17,7 +18,7 @@ export interface ChartSpec {
 export const CHARTS: readonly ChartSpec[] = [
   {
     id: 'qps',
-    title: 'Requests per second (in / out)',
+    title: 'Requests per second by backend (in / out)',
     unit: 'req/s',
     perSecond: true,
     legend: 'last',
@@ -65,6 +66,14 @@ export const CHARTS: readonly ChartSpec[] = [
     legend: 'count',
     values: (b) => b.outcomes,
   },
+  {
+    id: 'retries',
+    title: 'Retries per second, by the backend that failed and why; legend: how many in view',
+    unit: '/s',
+    perSecond: true,
+    legend: 'count',
+    values: (b) => b.retries,
+  },
 ];
 
 /** A point on the page, marked when it came from the primary's history rather than the page's own polls. */
@@ -76,7 +85,7 @@ export interface ShownPoint {
 export interface ChartLine {
   /** `<host:port> <value>` */
   readonly name: string;
-  readonly backend: string;
+  readonly url: string;
   readonly value: string;
   readonly points: Array<readonly [t: number, value: number]>;
   /** The values summed: for a perSecond chart, how many events the line stands for. */
@@ -84,7 +93,7 @@ export interface ChartLine {
   fromHistory: number;
 }
 
-/** The chart's lines, one per backend and value, by backend and then in the chart's order. */
+/** The chart's lines, one per backend and value, by backend (the proxy's own answers last) and then in the chart's order. */
 export function linesOf(chart: ChartSpec, shown: readonly ShownPoint[]): ChartLine[] {
   const lines = new Map<string, ChartLine>();
   for (const { point, fromHistory } of shown) {
@@ -93,11 +102,10 @@ export function linesOf(chart: ChartSpec, shown: readonly ShownPoint[]): ChartLi
     for (const [url, backend] of Object.entries(point.backends)) {
       for (const [name, value] of Object.entries(chart.values(backend))) {
         if (value === null) continue;
-        const backend = url.replace(/^https?:\/\//, '');
-        const key = `${backend} ${name}`;
+        const key = `${shortName(url)} ${name}`;
         let line = lines.get(key);
         if (line === undefined) {
-          line = { name: key, backend, value: name, points: [], total: 0, fromHistory: 0 };
+          line = { name: key, url, value: name, points: [], total: 0, fromHistory: 0 };
           lines.set(key, line);
         }
         line.points.push([point.t, chart.perSecond ? value / point.seconds : value]);
@@ -107,7 +115,7 @@ export function linesOf(chart: ChartSpec, shown: readonly ShownPoint[]): ChartLi
     }
   }
   const rank = (line: ChartLine): number => chart.order?.indexOf(line.value) ?? -1;
-  return [...lines.values()].sort((a, b) => compare(a.backend, b.backend) || rank(a) - rank(b) || compare(a.value, b.value));
+  return [...lines.values()].sort((a, b) => compareUrls(a.url, b.url) || rank(a) - rank(b) || compare(a.value, b.value));
 }
 
 function compare(a: string, b: string): number {

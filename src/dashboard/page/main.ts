@@ -1,10 +1,14 @@
 /**
  * The script of GET /dashboard, run by the browser. It draws the primary's history at once, then polls
- * /metrics every 2 s and computes each new point with the same series code as the primary.
+ * /metrics every 2 s and computes each new point with the same series code as the primary. The backends
+ * table takes its figures from the same points, and each backend's state from /healthz, read at the same
+ * times: only /healthz tells down, ejected and held apart.
  */
 import { type PromSamples, parsePromText, sumSamples } from '../../metrics/prom-text.js';
+import { type BackendState, backendRows, stateSummary } from '../backend-table.js';
 import { type DashboardHistory, DashboardSeries, HISTORY_MS, readDashboard } from '../dashboard-series.js';
 import { CHARTS, type ChartSpec, legendText, linesOf, type ShownPoint } from './chart-lines.js';
+import { drawBackends } from './draw-backends.js';
 import { colorOf, drawChart } from './draw-chart.js';
 
 const POLL_MS = 2_000;
@@ -18,8 +22,10 @@ interface DashboardState {
   /** Points drawn per chart (all its lines), and how many of them came from the primary's history. */
   points: CountsByChart;
   historyPoints: CountsByChart;
+  /** The backends table's cells, as last drawn. */
+  table: string[][];
   /** The same at the first draw, which comes before the page's first poll of /metrics. */
-  firstDraw: { polls: number; points: CountsByChart; historyPoints: CountsByChart } | null;
+  firstDraw: { polls: number; points: CountsByChart; historyPoints: CountsByChart; table: string[][] } | null;
 }
 
 declare global {
@@ -37,15 +43,19 @@ interface Panel {
 function startDashboard(): void {
   const grid = document.getElementById('grid') as HTMLElement;
   const statusLine = document.getElementById('status') as HTMLElement;
+  const table = document.getElementById('backends') as HTMLTableElement;
   const panels = CHARTS.map((chart) => createPanel(grid, chart));
   const series = new DashboardSeries();
   let shown: ShownPoint[] = [];
-  const state: DashboardState = { polls: 0, errors: 0, points: {}, historyPoints: {}, firstDraw: null };
+  let states: readonly BackendState[] | null = null;
+  const state: DashboardState = { polls: 0, errors: 0, points: {}, historyPoints: {}, table: [], firstDraw: null };
   window.__dashboard = state;
 
   const redraw = (): void => {
     const nowMs = Date.now();
     shown = shown.filter(({ point }) => point.t >= nowMs - HISTORY_MS);
+    const points = shown.map(({ point }) => point);
+    state.table = drawBackends(table, backendRows(points, states));
     for (const panel of panels) drawPanel(panel, shown, nowMs, state);
   };
   const showError = (what: string, err: unknown): void => {
@@ -54,43 +64,51 @@ function startDashboard(): void {
     statusLine.textContent = `cannot read ${what}: ${err instanceof Error ? err.message : String(err)}`;
   };
   const poll = async (): Promise<void> => {
-    try {
-      const text = await (await fetchOk('metrics')).text();
+    const [metrics, health] = await Promise.allSettled([fetchOk('metrics').then((res) => res.text()), readStates()]);
+    if (health.status === 'fulfilled') states = health.value ?? states;
+    if (metrics.status === 'fulfilled') {
       const t = Date.now();
-      const samples = parsePromText(text);
-      const point = series.add(readDashboard(samples, t));
-      shown.push({ point, fromHistory: false });
+      const samples = parsePromText(metrics.value);
+      shown.push({ point: series.add(readDashboard(samples, t)), fromHistory: false });
       state.polls++;
       statusLine.className = '';
-      statusLine.textContent = statusText(samples, Object.keys(point.backends), t);
-    } catch (err) {
-      showError('/metrics', err);
+      statusLine.textContent = statusText(samples, states, t);
     }
+    if (metrics.status === 'rejected') showError('/metrics', metrics.reason);
+    else if (health.status === 'rejected') showError('/healthz', health.reason);
     redraw();
     setTimeout(() => void poll(), POLL_MS);
   };
 
   window.addEventListener('resize', redraw);
-  void loadHistory(series)
-    .then(
-      (points) => {
-        shown = points;
-      },
-      (err: unknown) => showError('/dashboard/history', err),
-    )
-    .then(() => {
-      redraw();
-      state.firstDraw = { polls: state.polls, points: { ...state.points }, historyPoints: { ...state.historyPoints } };
-      return poll();
-    });
+  void Promise.allSettled([loadHistory(series), readStates()]).then(([history, health]) => {
+    if (history.status === 'fulfilled') shown = history.value;
+    else showError('/dashboard/history', history.reason);
+    if (health.status === 'fulfilled') states = health.value;
+    else showError('/healthz', health.reason);
+    redraw();
+    state.firstDraw = { polls: state.polls, points: { ...state.points }, historyPoints: { ...state.historyPoints }, table: state.table };
+    return poll();
+  });
 }
 
-/** The primary's points, moved onto this browser's clock; its last reading becomes the base of the first poll's rates. */
+/**
+ * The primary's points, moved onto this browser's clock; its readings become the base of the first
+ * poll's rates and quantile window.
+ */
 async function loadHistory(series: DashboardSeries): Promise<ShownPoint[]> {
   const history = (await (await fetchOk('dashboard/history')).json()) as DashboardHistory;
   const offset = Date.now() - history.now;
-  if (history.last !== null) series.resume({ ...history.last, t: history.last.t + offset });
+  for (const reading of history.readings) series.resume({ ...reading, t: reading.t + offset });
   return history.points.map((point) => ({ point: { ...point, t: point.t + offset }, fromHistory: true }));
+}
+
+/** Each backend's state; null when the answer lists none (a worker that is draining says only that). */
+async function readStates(): Promise<BackendState[] | null> {
+  const res = await fetch('healthz', { cache: 'no-store' });
+  // 503 when no backend is up: the body still lists them all, and that is when the table matters most.
+  if (res.status !== 200 && res.status !== 503) throw new Error(`HTTP ${res.status}`);
+  return ((await res.json()) as { backends?: BackendState[] }).backends ?? null;
 }
 
 async function fetchOk(path: string): Promise<Response> {
@@ -138,9 +156,11 @@ function drawPanel(panel: Panel, shown: readonly ShownPoint[], nowMs: number, st
   state.historyPoints[panel.chart.id] = fromHistory;
 }
 
-function statusText(samples: PromSamples, backends: readonly string[], t: number): string {
+/** `workers alive: 2 · backends: 2 up, 1 down · updated 12:00:00` */
+function statusText(samples: PromSamples, states: readonly BackendState[] | null, t: number): string {
   const alive = sumSamples(samples, 'workers_alive');
-  return `workers alive: ${alive} \u00b7 backends: ${backends.join(', ')} \u00b7 updated ${new Date(t).toLocaleTimeString()}`;
+  const backends = states === null ? '?' : stateSummary(states);
+  return `workers alive: ${alive} \u00b7 backends: ${backends} \u00b7 updated ${new Date(t).toLocaleTimeString()}`;
 }
 
 startDashboard();
