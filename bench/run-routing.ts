@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { AFFINITY_BOUND_ENV } from '../src/routing/affinity.js';
 import { request } from 'undici';
 import { parsePromText, sampleValue, sumSamples } from '../src/metrics/prom-text.js';
 import { driveRouting, type PromptMix, type RoutingLoad } from './routing-client.js';
@@ -34,19 +35,13 @@ export const MAIN_VARIANTS: readonly RoutingVariant[] = [
 
 /** --routing-sweep: what the defaults were chosen from. */
 export const SWEEP_VARIANTS: readonly RoutingVariant[] = [
-  {
-    label: 'prefix, bound on all requests in progress',
+  ...(['in-flight', 'prefill'] as const).map((bound) => ({
+    label: `prefix, bound on ${bound === 'in-flight' ? 'all requests in progress' : 'requests in prefill'} only`,
     args: ['--routing', 'prefix'],
-    env: { NODE_INFERENCE_PROXY_AFFINITY_BOUND: 'in-flight' },
-  },
-  ...[1.1, 1.5, 2].map((factor) => ({
-    label: `prefix, load factor ${factor}`,
-    args: ['--routing', 'prefix', '--affinity-load-factor', String(factor)],
+    env: { [AFFINITY_BOUND_ENV]: bound },
   })),
-  ...[256, 2048].map((bytes) => ({
-    label: `prefix, --prefix-bytes ${bytes}`,
-    args: ['--routing', 'prefix', '--prefix-bytes', String(bytes)],
-  })),
+  ...[1.5, 2].map((factor) => ({ label: `prefix, load factor ${factor}`, args: ['--routing', 'prefix', '--affinity-load-factor', String(factor)] })),
+  ...[256, 2048].map((bytes) => ({ label: `prefix, --prefix-bytes ${bytes}`, args: ['--routing', 'prefix', '--prefix-bytes', String(bytes)] })),
 ];
 
 export interface RoutingRun {
@@ -89,7 +84,9 @@ async function readAffinity(proxy: Server): Promise<Record<string, number>> {
 /** One variant on one mix: a fresh fleet (cold caches), a 2-worker proxy, warm-up, then the measured window. */
 export async function runRoutingOnce(context: RunContext, variant: RoutingVariant, mix: PromptMix, seed: number): Promise<RoutingRun> {
   const dir = context.workDir;
-  const tag = `${variant.label.replace(/[^a-z0-9]+/gi, '-')}-${mix}`;
+  // One log per run (the seed is the repetition): a process's readiness is read from its log, and a reused
+  // log would still hold the previous run's (stopped) process ready on another port.
+  const tag = `${variant.label.replace(/[^a-z0-9]+/gi, '-')}-${mix}-${seed}`;
   const backends: Server[] = [];
   let proxy: Server | null = null;
   try {

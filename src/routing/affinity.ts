@@ -6,11 +6,12 @@ import type { Candidate, RoutingFacts, SelectionContext, Selector } from './sele
  * What the load bound counts: requests still waiting for their first byte (prefill, the default), or all
  * requests in progress (plain bounded loads). The benchmark compares the two; it is not a flag.
  */
-export type AffinityBound = 'prefill' | 'in-flight';
+export type AffinityBound = 'prefill' | 'in-flight' | 'both';
 export const AFFINITY_BOUND_ENV = 'NODE_INFERENCE_PROXY_AFFINITY_BOUND';
 
 function boundFromEnv(): AffinityBound {
-  return process.env[AFFINITY_BOUND_ENV] === 'in-flight' ? 'in-flight' : 'prefill';
+  const value = process.env[AFFINITY_BOUND_ENV];
+  return value === 'in-flight' || value === 'prefill' ? value : 'both';
 }
 
 /** How an affinity-routed request went (routing_affinity_total{result}). */
@@ -37,7 +38,6 @@ export function createAffinity(
   bound: AffinityBound = boundFromEnv(),
 ): Selector {
   const fallback = createLeastLoad();
-  const loadOf = bound === 'prefill' ? (c: Candidate) => c.prefillLoad() : (c: Candidate) => c.load();
   const ranked: Array<{ candidate: Candidate; score: number }> = [];
   return {
     select<C extends Candidate>(candidates: readonly C[], facts: RoutingFacts, nowMs: number, context: SelectionContext<C>): C {
@@ -55,19 +55,25 @@ export function createAffinity(
           home = backend;
         }
       }
-      let pending = 1;
+      // The totals over the candidates, counting this request.
+      let inFlight = 1;
+      let prefill = 1;
       let weights = 0;
       ranked.length = 0;
       for (const candidate of candidates) {
-        pending += loadOf(candidate);
+        inFlight += candidate.load();
+        prefill += candidate.prefillLoad();
         weights += candidate.effectiveWeight(nowMs);
         ranked.push({ candidate, score: rendezvousScore(key, candidate.url, candidate.effectiveWeight(nowMs)) });
       }
       ranked.sort((a, b) => b.score - a.score);
       let chosen: C | null = null;
       for (const { candidate } of ranked) {
-        const limit = Math.max(1, (loadFactor * candidate.effectiveWeight(nowMs) * pending) / weights);
-        if (loadOf(candidate) <= limit) {
+        const share = (loadFactor * candidate.effectiveWeight(nowMs)) / weights;
+        const overInFlight = candidate.load() > Math.max(1, share * inFlight);
+        const overPrefill = candidate.prefillLoad() > Math.max(1, share * prefill);
+        const over = bound === 'in-flight' ? overInFlight : bound === 'prefill' ? overPrefill : overInFlight && overPrefill;
+        if (!over) {
           chosen = candidate as C;
           break;
         }
