@@ -1,4 +1,5 @@
 import type { BenchArgs } from './bench-args.js';
+import { type KeyCostResult, measurePrefixKeyCost, renderKeyCost } from './prefix-key-cost.js';
 import type { PromptMix } from './routing-client.js';
 import { type RoutingRow, renderRoutingSection, summarise } from './routing-section.js';
 import type { RunContext } from './run-context.js';
@@ -8,6 +9,7 @@ export const ROUTING_MIXES: readonly PromptMix[] = ['uniform', 'skewed'];
 
 export interface RoutingResults {
   rows: Record<PromptMix, RoutingRow[]>;
+  keyCost: KeyCostResult;
   section: string;
 }
 
@@ -32,5 +34,8 @@ export async function runRoutingWorkload(context: RunContext): Promise<RoutingRe
     }
     rows[mix] = variants.map((variant) => summarise(runs.get(variant.label) ?? []));
   }
-  return { rows, section: renderRoutingSection(rows, context.args.reps, context.args.duration) };
+  // Measured after the runs, with the fleet stopped, so that nothing else runs on the bench's process.
+  const keyCost = measurePrefixKeyCost([256, 1024, 2048]);
+  const section = `${renderRoutingSection(rows, context.args.reps, context.args.duration)}\n\n${renderKeyCost(keyCost)}`;
+  return { rows, keyCost, section };
 }

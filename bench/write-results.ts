@@ -67,5 +67,6 @@ function resultsJson(results: Results): Record<string, unknown> {
         ? null
         : { workload: STREAM, lifetimeMs: STREAM_LIFETIME_MS, targets: stream.targets, summaries: stream.summaries, runs: stream.runs },
     routing: results.routing?.rows ?? null,
+    prefixKeyCost: results.routing?.keyCost ?? null,
   };
 }
