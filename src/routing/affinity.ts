@@ -3,8 +3,9 @@ import { rendezvousScore } from './rendezvous.js';
 import type { Candidate, RoutingFacts, SelectionContext, Selector } from './selector.js';
 
 /**
- * What the load bound counts: requests still waiting for their first byte (prefill, the default), or all
- * requests in progress (plain bounded loads). The benchmark compares the two; it is not a flag.
+ * What the load bound counts: requests in progress and requests still waiting for their first byte
+ * (prefill), a home being over it only when it is over on both (the default); or either one alone. The
+ * benchmark compares the three (bench/README.md, "routing"); it is not a flag.
  */
 export type AffinityBound = 'prefill' | 'in-flight' | 'both';
 export const AFFINITY_BOUND_ENV = 'NODE_INFERENCE_PROXY_AFFINITY_BOUND';
@@ -26,11 +27,13 @@ export type AffinityResult = (typeof AFFINITY_RESULTS)[number];
  * of backends. A request goes to the first backend in that order that is a candidate (up, not
  * tried, not held) and not over the bound; requests without a key go to least-load.
  *
- * The bound is on the requests still waiting for their first byte, not on all requests in progress: the
- * queue that a prefix cache shortens is the prefill queue, and requests that are decoding do not hold it
- * (measured: see bench/README.md, "routing"). A backend is over it when that count exceeds the load factor
- * times the weighted mean over the candidates, counting this request; a backend with at most one is never
- * over it, so at light load a key never moves, whatever the other workers last reported.
+ * The bound: a backend is over it when it has more requests in progress than the load factor times its
+ * weighted share of all requests in progress over the candidates (counting this request, and the other
+ * workers' as last reported), and also more requests waiting for their first byte than the same share of
+ * those. A home that is busy decoding but whose prefill queue is short keeps its keys (a miss costs a whole
+ * prefix's prefill, a wait in a short queue much less); one whose prefill queue backs up sheds the overflow
+ * to the key's next choice. A backend with at most one request is never over either count, so at light
+ * load a key never moves, whatever the other workers last reported.
  */
 export function createAffinity(
   loadFactor: number,
