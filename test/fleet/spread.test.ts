@@ -22,8 +22,15 @@ for (const policy of ROUTING_POLICIES) {
       received.reduce((a, b) => a + b, 0),
       REQUESTS,
     );
-    // Sequential requests on one worker: round-robin and least-load (all at 0, ties go round) are exact.
+    // Sequential requests on one worker: round-robin and least-load (all at 0, ties go round) are exact, and
+    // so is session (these requests name no session: least load). Prefix: every request has the same prompt,
+    // so its home takes them all (one at a time, never over the bound).
     if (policy === 'random') for (const count of received) assert.ok(count >= 8 && count <= 32, `${received}`);
+    else if (policy === 'prefix')
+      assert.deepEqual(
+        [...received].sort((a, b) => a - b),
+        [0, 0, REQUESTS],
+      );
     else assert.deepEqual(received, [20, 20, 20]);
     const samples = await scrape(proxy);
     mocks.forEach((mock, i) => {
