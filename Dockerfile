@@ -4,7 +4,9 @@
 # Every flag is also an INFERENCE_PROXY_* variable (README, "Configuration"); arguments after the image
 # name replace CMD, so pass flags as `node dist/src/main.js --workers 4 ...` or prefer the variables.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, the active LTS (Node 20 reached its end of life in April 2026), one of the two Nodes CI runs
+# the whole suite on (.ci/run); why, in the README's "Which Node".
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- builder: dev dependencies (TypeScript) and the compiled dist/
 FROM ${NODE_IMAGE} AS builder

@@ -188,8 +188,10 @@ class MockBackendServer implements MockBackend {
       crash: () => {
         crashed = true;
         const socket = res.socket;
-        // Node corks the socket until the next tick; a crashed server's earlier writes would already be
-        // in the kernel, so hand them over before dropping the connection.
+        // Node corks until the next tick, and a crashed server's earlier writes would already be in the
+        // kernel, so hand them over before dropping the connection. Node 20 corks the socket; Node 24
+        // corks the response and holds that tick's chunked writes in it (socket.uncork() alone loses them).
+        while (res.writableCorked) res.uncork();
         while (socket?.writableCorked) socket.uncork();
         socket?.destroy();
       },

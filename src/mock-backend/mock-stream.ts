@@ -155,6 +155,13 @@ class MockStream {
       return;
     }
     const bytes = Buffer.from(text);
-    for (let offset = 0; offset < bytes.length; offset++) res.write(bytes.subarray(offset, offset + 1));
+    // Corked around each write, each byte is its own chunk on every Node: Node 24 holds the chunked writes
+    // made while a response is corked (as it is until the next tick after a write) and frames them as one
+    // chunk on uncork; Node 20 framed each write.
+    for (let offset = 0; offset < bytes.length; offset++) {
+      res.cork();
+      res.write(bytes.subarray(offset, offset + 1));
+      res.uncork();
+    }
   }
 }

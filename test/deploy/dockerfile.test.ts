@@ -14,14 +14,16 @@ import { eventually } from '../helpers/wait.js';
 const TEST_TIMEOUT_MS = 60_000;
 const HEALTHCHECK_TIMEOUT_MS = 15_000;
 const DEFAULT_PORT = Number(FLAGS.port.default);
+/** The Node the image runs: the active LTS (Node 20 reached its end of life in April 2026). */
+const PRODUCTION_NODE_MAJOR = 24;
 
 interface Instruction {
   readonly keyword: string;
   readonly args: string;
 }
 
-/** Instructions of a Dockerfile, continuation lines joined, comments dropped; and the comments. */
-function parseDockerfile(text: string): { stages: Instruction[][]; comments: string } {
+/** Instructions of a Dockerfile, continuation lines joined, comments dropped; the ARGs before the first FROM; the comments. */
+function parseDockerfile(text: string): { stages: Instruction[][]; globalArgs: Record<string, string>; comments: string } {
   const comments: string[] = [];
   const logical: string[] = [];
   let current = '';
@@ -41,16 +43,27 @@ function parseDockerfile(text: string): { stages: Instruction[][]; comments: str
   }
   if (current.trim() !== '') logical.push(current.trim());
   const stages: Instruction[][] = [];
+  const globalArgs: Record<string, string> = {};
   for (const line of logical) {
     const match = /^(\w+)\s+(.*)$/s.exec(line);
     assert.ok(match, `a Dockerfile instruction: ${line}`);
     const instruction = { keyword: (match[1] as string).toUpperCase(), args: (match[2] as string).trim() };
     if (instruction.keyword === 'FROM') stages.push([]);
-    if (instruction.keyword === 'ARG' && stages.length === 0) continue;
+    if (instruction.keyword === 'ARG' && stages.length === 0) {
+      const [name, value = ''] = instruction.args.split('=', 2);
+      globalArgs[name as string] = value;
+      continue;
+    }
     assert.ok(stages.length > 0, `${instruction.keyword} before the first FROM`);
     (stages[stages.length - 1] as Instruction[]).push(instruction);
   }
-  return { stages, comments: comments.join('\n') };
+  return { stages, globalArgs, comments: comments.join('\n') };
+}
+
+/** A stage's base image, `${NAME}` and `$NAME` replaced by the ARGs declared before the first FROM. */
+function baseImageOf(stage: Instruction[], globalArgs: Record<string, string>): string {
+  const image = (stage[0]?.args ?? '').split(/\s+/).find((word) => !word.startsWith('--')) ?? '';
+  return image.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, name: string) => globalArgs[name] ?? '');
 }
 
 const argsOf = (stage: Instruction[], keyword: string): string[] => stage.filter((i) => i.keyword === keyword).map((i) => i.args);
@@ -84,8 +97,15 @@ async function exitCode(argv: string[], env: Record<string, string>): Promise<nu
 test('the Dockerfile: multi-stage, non-root, production deps, tini, ports, CMD, and a HEALTHCHECK that works', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  const { stages, comments } = parseDockerfile(readRepoFile('Dockerfile'));
+  const { stages, globalArgs, comments } = parseDockerfile(readRepoFile('Dockerfile'));
   assert.ok(stages.length >= 2, 'multi-stage (at least two FROM)');
+  // Every stage on the production Node, the major that .ci/run pins for its second run (issue 13).
+  const ciNode = /^NODE24_VERSION=(\d+)\.\d+\.\d+$/m.exec(readRepoFile('.ci/run'))?.[1];
+  assert.equal(ciNode, String(PRODUCTION_NODE_MAJOR), '.ci/run tests on the production Node');
+  for (const stage of stages) {
+    const image = baseImageOf(stage, globalArgs);
+    assert.match(image, new RegExp(`^node:${PRODUCTION_NODE_MAJOR}-bookworm-slim$`), `stage ${stage[0]?.args}`);
+  }
   const runtime = stages[stages.length - 1] as Instruction[];
   const builders = stages.slice(0, -1);
   const builderNames = builders.map((stage) => /\bAS\s+(\S+)/i.exec(stage[0]?.args ?? '')?.[1]).filter((name) => name !== undefined);

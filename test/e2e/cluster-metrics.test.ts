@@ -13,6 +13,8 @@ const PROMTOOL_TIMEOUT_MS = 30_000;
 /** Scrapes on fresh connections until both workers have answered: the kernel picks, so only a bound is certain. */
 const BOTH_WORKERS_TIMEOUT_MS = 20_000;
 const SCRAPES_PER_ROUND = 4;
+/** Rounds of known traffic (3 s each) until both workers have served some. */
+const MAX_TRAFFIC_ROUNDS = 5;
 
 const workerPids = (running: RunningProxy): Promise<number[]> => childrenOf(running.child.pid as number);
 
@@ -136,15 +138,23 @@ test('aggregated /metrics: exact counts and buckets from 2 workers, identical wh
 }, async (t) => {
   const mock = await startMockBackend(t);
   const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--metrics-port', '0']);
-  await driveKnownTraffic(running.url);
-  // Log lines are written in batches (at most 100 ms late): wait for all 20 access lines, bounded.
-  const access = await eventually(
-    'an access line for each of the 20 requests',
-    () => running.lines.filter((line) => line.msg === 'access'),
-    (lines) => lines.length >= 20,
-  );
-  const servedBy = new Set(access.map((line) => line.worker));
-  assert.equal(servedBy.size, 2, 'both workers served traffic');
+  // The kernel picks each connection's worker, and on a loaded machine one worker can accept a whole burst
+  // (seen 20 to 0 on 2 busy cores, Node 20 and 24 alike): send the known traffic again until both have served
+  // some, bounded; the totals are then that many times the known ones.
+  let rounds = 0;
+  let servedBy = new Set<unknown>();
+  while (servedBy.size < 2 && rounds < MAX_TRAFFIC_ROUNDS) {
+    await driveKnownTraffic(running.url);
+    rounds++;
+    // Log lines are written in batches (at most 100 ms late): wait for all 20 access lines, bounded.
+    const access = await eventually(
+      `an access line for each of the ${20 * rounds} requests`,
+      () => running.lines.filter((line) => line.msg === 'access'),
+      (lines) => lines.length >= 20 * rounds,
+    );
+    servedBy = new Set(access.map((line) => line.worker));
+  }
+  assert.equal(servedBy.size, 2, `both workers served traffic (${rounds} rounds)`);
 
   // Fresh connections until two different workers have answered (bounded), every scrape kept.
   const scrapes: Scrape[] = [];
@@ -166,13 +176,13 @@ test('aggregated /metrics: exact counts and buckets from 2 workers, identical wh
     assert.equal(scrape.connections, 1, '/metrics and /healthz went over one connection');
     assert.equal(scrape.status, 200);
     assert.match(scrape.contentType, /text\/plain/);
-    assertKnownTotals(scrape.text, mock.url);
+    assertKnownTotals(scrape.text, mock.url, rounds);
     assert.equal(sampleValue(parsePromText(scrape.text), 'workers_alive'), 2);
     assert.deepEqual(trafficSeries(scrape.text), trafficSeries(first.text), `worker ${scrape.pid} and worker ${first.pid} differ`);
   }
   // The same numbers on the primary's own metrics port.
   const primaryScrape = await send(`${await metricsPortUrl(running)}/metrics`);
-  assertKnownTotals(primaryScrape.text, mock.url);
+  assertKnownTotals(primaryScrape.text, mock.url, rounds);
   assert.deepEqual(trafficSeries(primaryScrape.text), trafficSeries(first.text), 'the primary port and the workers differ');
   const health = JSON.parse((await send(`${running.url}/healthz`)).text);
   assert.equal(health.status, 'ok');
