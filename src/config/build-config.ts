@@ -161,6 +161,7 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
     logLevel: v('log-level', parseLogLevel),
     accessLog: v('access-log', parseOnOff),
     injectUsage: v('inject-usage', parseOnOff),
+    serverTiming: v('server-timing', parseOnOff),
     upstreamConnections: v('upstream-connections', (raw) => parseInteger(raw, 1, 65535)),
     connectTimeoutMs: v('connect-timeout', parsePositiveTimeout),
     headersTimeoutMs: v('headers-timeout', parseTimeout),
@@ -246,7 +247,7 @@ function oneLine(message: string): string {
 }
 
 /** Flags that may stand alone (`--access-log` means on). */
-const VALUELESS_OK = new Set<string>(['access-log', 'inject-usage', 'help', 'version']);
+const VALUELESS_OK = new Set<string>(['access-log', 'inject-usage', 'server-timing', 'help', 'version']);
 
 /**
  * yargs silently applies the default when a string flag has no value (`--port $PORT` with PORT unset);

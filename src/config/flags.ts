@@ -112,6 +112,11 @@ export const FLAGS = {
     default: 'on',
     describe: 'Ask streamed completions for usage (stream_options.include_usage) and hide that chunk from clients that did not: on or off',
   },
+  'server-timing': {
+    type: 'string',
+    default: 'off',
+    describe: 'Add Server-Timing: proxy;dur=…, upstream;dur=… (ms) to proxied responses: on or off',
+  },
   'upstream-connections': {
     type: 'string',
     default: String(d.DEFAULT_UPSTREAM_CONNECTIONS),

@@ -62,6 +62,8 @@ export interface Config {
   readonly discoveryIntervalMs: number;
   /** What a request for a model no backend serves gets: a 404, or any backend. */
   readonly unknownModel: 'reject' | 'pass';
+  /** Add Server-Timing (proxy and upstream durations) to every proxied response. */
+  readonly serverTiming: boolean;
   /** --routing session: the request header that names the session (lower case). */
   readonly sessionHeader: string;
   /** Affinity routing: a home backend takes a request while its load is at most this many times the mean. */

@@ -36,6 +36,7 @@ export interface BackendReading {
   readonly retries: Readonly<Record<string, number>>;
   readonly ttft: BucketList;
   readonly throughput: BucketList;
+  readonly overhead: BucketList;
 }
 
 /** One scrape, reduced; `t` in ms since the epoch. Keyed by the backend's `url` label. */
@@ -59,6 +60,9 @@ export interface BackendPoint {
   readonly ttftP99S: number | null;
   readonly throughputP50: number | null;
   readonly throughputP99: number | null;
+  /** The proxy's own time per request (proxy_overhead_seconds). */
+  readonly overheadP50S: number | null;
+  readonly overheadP99S: number | null;
   readonly statuses: Readonly<Record<string, number>>;
   readonly outcomes: Readonly<Record<string, number>>;
   readonly retries: Readonly<Record<string, number>>;
@@ -100,6 +104,7 @@ export function readDashboard(samples: PromSamples, t: number): Reading {
       retries: totalsBy(samples, 'upstream_retries_total', url, 'reason'),
       ttft: toList(histogramBuckets(samples, 'time_to_first_token_seconds', where)),
       throughput: toList(histogramBuckets(samples, 'decoding_throughput_tokens_per_second', where)),
+      overhead: toList(histogramBuckets(samples, 'proxy_overhead_seconds', where)),
     };
   }
   return { t, backends };
@@ -117,6 +122,7 @@ export function pointBetween(now: Reading, previous: Reading | null, windowStart
       before === null ? null : Math.max(0, pick(reading) - pick(before));
     const ttft = start === null ? null : bucketDelta(fromList(reading.ttft), fromList(start.ttft));
     const throughput = start === null ? null : bucketDelta(fromList(reading.throughput), fromList(start.throughput));
+    const overhead = start === null ? null : bucketDelta(fromList(reading.overhead ?? []), fromList(start.overhead ?? []));
     backends[url] = {
       inFlight: reading.inFlight,
       requestsIn: increase((r) => r.requestsIn),
@@ -127,6 +133,8 @@ export function pointBetween(now: Reading, previous: Reading | null, windowStart
       ttftP99S: ttft === null ? null : histogramQuantile(0.99, ttft),
       throughputP50: throughput === null ? null : histogramQuantile(0.5, throughput),
       throughputP99: throughput === null ? null : histogramQuantile(0.99, throughput),
+      overheadP50S: overhead === null ? null : histogramQuantile(0.5, overhead),
+      overheadP99S: overhead === null ? null : histogramQuantile(0.99, overhead),
       statuses: before === null ? {} : increases(reading.statuses, before.statuses),
       outcomes: before === null ? {} : increases(reading.outcomes, before.outcomes),
       retries: before === null ? {} : increases(reading.retries, before.retries),

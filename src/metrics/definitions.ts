@@ -10,6 +10,8 @@ export const TTFB_BUCKETS_S = [0.1, 0.5, 1, 2, 5, 10, 30, 60];
  */
 export const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
 export const QPS_WINDOW_S = 10;
+/** The proxy's own time per request: 25 µs to 100 ms (issue 13). */
+export const OVERHEAD_BUCKETS_S = [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 /** Label values come only from this fixed set (plus 'other'): raw client paths never become label values. */
 export const KNOWN_ENDPOINTS = [
@@ -33,6 +35,7 @@ export const OTHER_ENDPOINT = 'other';
 export interface WorkerMetrics {
   readonly timeToFirstByte: FastHistogram<'url' | 'endpoint'>;
   readonly requestDuration: FastHistogram<'url' | 'endpoint'>;
+  readonly proxyOverhead: FastHistogram<'url' | 'endpoint'>;
   readonly inputRequests: Counter<'url' | 'endpoint'>;
   readonly outputRequests: Counter<'url' | 'endpoint' | 'status'>;
   readonly inFlight: Gauge<'url'>;
@@ -79,6 +82,13 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       help: 'Time from the arrival of a request to the last byte sent to the client (or the abort), in seconds.',
       labelNames: ['url', 'endpoint'],
       buckets: DURATION_BUCKETS_S,
+      registers,
+    }),
+    proxyOverhead: new FastHistogram({
+      name: 'proxy_overhead_seconds',
+      help: "The time the proxy itself adds to a request: from the request head received to the upstream request written, plus from the upstream response head received to the client's response head written, in seconds.",
+      labelNames: ['url', 'endpoint'],
+      buckets: OVERHEAD_BUCKETS_S,
       registers,
     }),
     inputRequests: new Counter({

@@ -15,6 +15,7 @@ const COMPLETION_ENDPOINTS = new Set(['/v1/chat/completions', '/v1/completions']
 export class RouteRecorder {
   readonly #ttfb: HistogramSeries;
   readonly #duration: HistogramSeries;
+  readonly #overhead: HistogramSeries;
   readonly #input: DeferredCount;
   readonly #outputs = new Map<number, DeferredCount>();
   readonly #output: Counter<'url' | 'endpoint' | 'status'>;
@@ -31,9 +32,11 @@ export class RouteRecorder {
       metrics.inputRequests.labels(url, endpoint).inc(0);
       metrics.timeToFirstByte.zero({ url, endpoint });
       metrics.requestDuration.zero({ url, endpoint });
+      metrics.proxyOverhead.zero({ url, endpoint });
     }
     this.#ttfb = metrics.timeToFirstByte.labels(url, endpoint);
     this.#duration = metrics.requestDuration.labels(url, endpoint);
+    this.#overhead = metrics.proxyOverhead.labels(url, endpoint);
     this.#input = new DeferredCount(metrics.inputRequests.labels(url, endpoint));
     this.#output = metrics.outputRequests;
     this.backend = backend;
@@ -48,6 +51,11 @@ export class RouteRecorder {
 
   firstByte(seconds: number): void {
     this.#ttfb.observe(seconds);
+  }
+
+  /** The proxy's own time for this request (see proxy_overhead_seconds). */
+  overhead(seconds: number): void {
+    this.#overhead.observe(seconds);
   }
 
   ended(status: number, durationSeconds: number): void {

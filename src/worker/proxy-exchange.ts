@@ -25,6 +25,8 @@ export interface ExchangeOptions {
   readonly log: Logger;
   readonly accessLog: AccessLog | null;
   readonly isDraining: () => boolean;
+  /** Add Server-Timing to the response (--server-timing). */
+  readonly serverTiming: boolean;
 }
 
 export interface ExchangeDetail {
@@ -60,6 +62,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #log: Logger;
   readonly #accessLog: AccessLog | null;
   readonly #isDraining: () => boolean;
+  readonly #serverTiming: boolean;
   readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
   /** Where the request is counted: the backend that answers it, or the proxy's own answers. */
   #route: RouteRecorder | null = null;
@@ -74,6 +77,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #finished = false;
   #statusSent = 0;
   #ttfbMs = -1;
+  /** When the first attempt went out to a backend (undici is writing it), ms; -1 before. */
+  #sentMs = -1;
   #bytesOut = 0;
   #drainListening = false;
   /** Set for a streamed response that writes its chunks straight to the client socket (see chunkedSocketOf). */
@@ -94,6 +99,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#log = options.log;
     this.#accessLog = options.accessLog;
     this.#isDraining = options.isDraining;
+    this.#serverTiming = options.serverTiming;
   }
 
   /** True once the client has gone away; nothing more is sent. */
@@ -164,6 +170,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
+    if (this.#sentMs < 0) this.#sentMs = performance.now();
     if (this.#clientGone) controller.abort(new ProxyError(ERR_CLIENT_ABORTED, 'the client closed the connection'));
   }
 
@@ -184,14 +191,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       }
     }
     const res = this.#res;
-    this.#ttfbMs = performance.now() - this.#startMs;
-    (this.#route as RouteRecorder).firstByte(this.#ttfbMs / 1000);
+    const headAt = performance.now();
+    this.#ttfbMs = headAt - this.#startMs;
+    const route = this.#route as RouteRecorder;
+    route.firstByte(this.#ttfbMs / 1000);
     if (this.#clientGone) return;
     const contentType = headers['content-type'];
     this.#tracker?.onResponseStart(statusCode, typeof contentType === 'string' ? contentType : undefined);
     if (this.#isDraining()) res.shouldKeepAlive = false;
     this.#statusSent = statusCode;
-    res.writeHead(statusCode, statusMessage || undefined, buildResponseHeaders(headers, this.#requestId));
+    const outgoing = buildResponseHeaders(headers, this.#requestId);
+    if (this.#serverTiming) outgoing.push('server-timing', serverTiming(this.#sentMs - this.#startMs, headAt - this.#sentMs));
+    res.writeHead(statusCode, statusMessage || undefined, outgoing);
     // A stream (SSE, or any body of unknown length) may be silent for a long prefill: its headers go out
     // now. A body of known length follows at once, so its headers ride in the same write (one syscall less).
     const length = headers['content-length'];
@@ -201,6 +212,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     } else if (typeof length === 'string') {
       this.#length = Number(length);
     }
+    // The proxy's own time: before the request went out, and from the backend's head to the client's.
+    route.overhead((this.#sentMs - this.#startMs + performance.now() - headAt) / 1000);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -379,6 +392,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       attempts,
     });
   }
+}
+
+/** `proxy;dur=<ms>, upstream;dur=<ms>` (RFC: W3C Server Timing), to three decimals. */
+function serverTiming(proxyMs: number, upstreamMs: number): string {
+  return `proxy;dur=${proxyMs.toFixed(3)}, upstream;dur=${upstreamMs.toFixed(3)}`;
 }
 
 function endingFor(code: ErrorCode): Ending {

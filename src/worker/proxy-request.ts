@@ -92,6 +92,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       log,
       accessLog,
       isDraining,
+      serverTiming: config.serverTiming,
     });
     context.exchange = exchange;
     if (authorized !== null && !authorized(req.headers)) {

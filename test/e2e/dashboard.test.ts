@@ -33,7 +33,7 @@ const SAMPLE_MS = 500;
 const MAX_IN_FLIGHT = 8;
 const BURST = 12;
 /** The charts every test draws; `retries` needs a second backend to retry on. */
-const CHARTS = ['qps', 'inflight', 'ttft', 'throughput', 'tokens', 'errors', 'outcomes'];
+const CHARTS = ['qps', 'inflight', 'ttft', 'overhead', 'throughput', 'tokens', 'errors', 'outcomes'];
 /** The backends table's columns (src/dashboard/page/draw-backends.ts): the rate's seconds are the page's own. */
 const RATE_COLUMN = 4;
 const TTFT_COLUMN = 6;

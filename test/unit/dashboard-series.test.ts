@@ -102,6 +102,7 @@ test('a scrape is reduced to each backend’s counts, status classes (disjoint) 
       [50, 2],
       [null, 2],
     ],
+    overhead: [],
   };
   assert.deepEqual(reading, {
     t: 1_000,
@@ -118,6 +119,7 @@ test('a scrape is reduced to each backend’s counts, status classes (disjoint) 
         retries: {},
         ttft: [],
         throughput: [],
+        overhead: [],
       },
     },
   });
@@ -143,6 +145,8 @@ test('a point holds the increases over the interval and the quantiles since the 
     // 5 throughputs: 1 in (0, 10], 3 in (10, 50], 1 above 50 (the highest finite bound stands for it).
     throughputP50: 10 + 40 * ((2.5 - 1) / 3),
     throughputP99: 50,
+    overheadP50S: null,
+    overheadP99S: null,
     statuses: { '4xx other': 1, '429 rate limit': 3, '5xx other': 3, '503 shed': 1 },
     outcomes: { inband_error: 0, timeout: 2 },
     // A reason's series appears with its first retry: one not there before counts from 0.
@@ -158,6 +162,8 @@ test('a point holds the increases over the interval and the quantiles since the 
     ttftP99S: null,
     throughputP50: null,
     throughputP99: null,
+    overheadP50S: null,
+    overheadP99S: null,
     statuses: { '4xx other': 0, '429 rate limit': 0, '5xx other': 0, '503 shed': 0 },
     outcomes: {},
     retries: {},
@@ -177,6 +183,8 @@ test('the first reading gives in-flight only: no interval for counts, no window 
     ttftP99S: null,
     throughputP50: null,
     throughputP99: null,
+    overheadP50S: null,
+    overheadP99S: null,
     statuses: {},
     outcomes: {},
     retries: {},

@@ -34,6 +34,14 @@ export const CHARTS: readonly ChartSpec[] = [
     values: (b) => ({ p50: b.ttftP50S, p99: b.ttftP99S }),
   },
   {
+    id: 'overhead',
+    title: "The proxy's own time per request p50 / p99 (last 30 s)",
+    unit: 's',
+    perSecond: false,
+    legend: 'last',
+    values: (b) => ({ p50: b.overheadP50S, p99: b.overheadP99S }),
+  },
+  {
     id: 'throughput',
     title: 'Decoding throughput p50 / p99 (last 30 s)',
     unit: 'tok/s',
