@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { AFFINITY_BOUND_ENV } from '../src/routing/affinity.js';
 import { request } from 'undici';
 import { parsePromText, sampleValue, sumSamples } from '../src/metrics/prom-text.js';
+import { AFFINITY_BOUND_ENV } from '../src/routing/affinity.js';
 import { driveRouting, type PromptMix, type RoutingLoad } from './routing-client.js';
 import { PROMPT_BLOCKS, SYSTEM_BLOCKS } from './routing-prompts.js';
 import type { RunContext } from './run-context.js';
@@ -40,8 +40,14 @@ export const SWEEP_VARIANTS: readonly RoutingVariant[] = [
     args: ['--routing', 'prefix'],
     env: { [AFFINITY_BOUND_ENV]: bound },
   })),
-  ...[1.5, 2].map((factor) => ({ label: `prefix, load factor ${factor}`, args: ['--routing', 'prefix', '--affinity-load-factor', String(factor)] })),
-  ...[256, 2048].map((bytes) => ({ label: `prefix, --prefix-bytes ${bytes}`, args: ['--routing', 'prefix', '--prefix-bytes', String(bytes)] })),
+  ...[1.5, 2].map((factor) => ({
+    label: `prefix, load factor ${factor}`,
+    args: ['--routing', 'prefix', '--affinity-load-factor', String(factor)],
+  })),
+  ...[256, 2048].map((bytes) => ({
+    label: `prefix, --prefix-bytes ${bytes}`,
+    args: ['--routing', 'prefix', '--prefix-bytes', String(bytes)],
+  })),
 ];
 
 export interface RoutingRun {
