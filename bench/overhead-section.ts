@@ -55,7 +55,7 @@ function method({ args, targets }: OverheadFacts): string[] {
     `- Client: a process of its own (\`bench/overhead-client.ts\`, on the bench's Node ${process.version} whatever \`--node\` says), one undici \`Client\` per connection, \`dispatch()\` with a bare handler; the mock backend and the targets share the same 2 cores with it, unpinned.`,
     `- **Sequential**: ${fmt(args.rounds)} measured rounds (after ${fmt(sequentialWarmupRounds(args.rounds))} uncounted) per repetition, at most ${SEQUENTIAL_MAX_S} s; a round is one request straight to the backend and one through the target, each on its own keep-alive connection, the first of the pair alternating every round. Added p50 = median of the per-round deltas (proxied − direct), IQR = their p75 − p25, added p99 = **p99 of the per-round deltas**; "p99 − p99" beside it is the proxied arm's p99 minus the direct arm's. \`direct\` against itself gives the floor of the method. Medians over ${args.reps} repetitions.`,
     `- **Open loop**: request k is due at start + k/rate and is sent when due whether or not earlier ones have answered; latency runs from its due time, not from when it was sent (no coordinated omission). ${OPEN_LOOP_CONNECTIONS} keep-alive connections opened up front and used in turn (first in, first out, so a cluster target's workers all get some), more opened when all are busy up to ${OPEN_LOOP_MAX_CONNECTIONS}; past that a request waits for one (counted in "(waited)", and its wait is in its latency), and beyond ${OPEN_LOOP_MAX_BACKLOG_S} s of the rate waiting it is not sent and counted as skipped. ${args.warmup} s uncounted warm-up, a ${args.duration} s window; requests due in the window get until ${OPEN_LOOP_DRAIN_MS / 1000} s after the last one is due, then count as unfinished. "Client late p99" is how late the client sent the requests that found a free connection, against their due times (timer granularity ~1 ms; above ${CLIENT_LATE_MS} ms the client, not the target, may shape the tail). Added = the target's quantile minus its reference's in the same repetition at the same rate, median over ${args.reps} repetitions; targets alternated, each repetition starting one later.`,
-    `- **Rate held**: a target holds a rate when nothing is lost (failed, unfinished, skipped), at least ${SATURATED_SHARE * 100}% of the rate is answered in the window, and its added p99 is under ${ADDED_P99_LIMIT_MS} ms. From the fixed rates' verdicts, up to ${args.searchProbes} probes bisect (log scale) between ${fmt(SEARCH_MIN_RATE)} and ${fmt(SEARCH_MAX_RATE)} req/s until the bracket is within ${SEARCH_PRECISION}×; a probe is ${SEARCH_WARMUP_MS / 1000} s warm-up + ${Math.min(args.duration, SEARCH_PROBE_S)} s window of the reference, then the same of the target (one repetition: an estimate, not a median).`,
+    `- **Rate held**: a target holds a rate when nothing is lost (failed, unfinished, skipped), at least ${SATURATED_SHARE * 100}% of the rate is answered in the window, and its added p99 is under ${ADDED_P99_LIMIT_MS} ms. From the fixed rates' verdicts, up to ${args.searchProbes} probes bisect (log scale) between ${fmt(SEARCH_MIN_RATE)} and ${fmt(SEARCH_MAX_RATE)} req/s until the bracket is within ${SEARCH_PRECISION}×; a probe is ${SEARCH_WARMUP_MS / 1000} s warm-up + ${Math.min(args.duration, SEARCH_PROBE_S)} s window of the reference, then the same of the target (one repetition: an estimate, not a median); when the reference itself lost requests or had a p99 over ${ADDED_P99_LIMIT_MS} ms the pair is run once more, and a probe still judged on such a reference is marked "reference noisy".`,
     '- Proxy CPU µs/req: process-tree CPU over the open-loop window ÷ 2xx responses in it (the small workload is the figure to quote for CPU; this one is at a fixed rate, not at saturation).',
     '- Targets:',
     ...targets.map((t) => `  - \`${t.name}\`: ${t.about}`),
@@ -119,12 +119,19 @@ function rateTable(rows: readonly RateSummary[], rate: number): string {
 
 function heldTable(rows: readonly RateHeld[]): string {
   return markdownTable(
-    ['target', 'highest rate held req/s', 'lowest rate not held req/s', 'search probes (rate: held?)'],
+    ['target', 'highest rate held req/s', 'lowest rate not held req/s', 'search probes (rate: held?, p99 vs reference p99 ms)'],
     rows.map((r) => [
       r.target,
       r.bracket.held === null ? `none (< ${fmt(r.bracket.failed)})` : fmt(r.bracket.held),
       r.bracket.failed === null ? `none up to ${fmt(SEARCH_MAX_RATE)}` : fmt(r.bracket.failed),
-      r.probes.length === 0 ? '–' : r.probes.map((p) => `${fmt(p.rate)}: ${p.held ? 'yes' : 'no'}`).join(', '),
+      r.probes.length === 0
+        ? '–'
+        : r.probes
+            .map(
+              (p) =>
+                `${fmt(p.rate)}: ${p.held ? 'yes' : 'no'} (${ms(p.p99, 1)} vs ${ms(p.referenceP99, 1)}${p.referenceNoisy ? ', reference noisy' : ''})`,
+            )
+            .join('; '),
     ]),
   );
 }

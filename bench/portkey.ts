@@ -10,15 +10,23 @@ const PORTKEY_ENTRY = join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-s
 /** It prints this (after a one-second spinner) once it listens; it prints no JSON. */
 const READY_TEXT = 'Ready for connections';
 
-export const PORTKEY_ABOUT = `the Portkey gateway ${pkgVersion('@portkey-ai/gateway')} (npm \`@portkey-ai/gateway\`, its own \`build/start-server.js --headless\`, @hono/node-server ${pkgVersion('@hono/node-server')}), 1 process; every request carries \`x-portkey-provider: openai\` and \`x-portkey-custom-host: <backend>/v1\`; it serves /v1/* only, and delays each stream's first event by 25 ms by design`;
+export const PORTKEY_ABOUT = `the Portkey gateway ${pkgVersion('@portkey-ai/gateway')} (npm \`@portkey-ai/gateway\`, its own \`build/start-server.js --headless\`, @hono/node-server ${pkgVersion('@hono/node-server')}), 1 process; every request carries \`x-portkey-provider: openai\`, \`x-portkey-custom-host: <backend>/v1\` and \`x-portkey-forward-headers: x-mock-ttft-ms,x-mock-token-delay-ms\` (else it drops the mock's pacing headers); it serves /v1/* only, and delays each stream's first event by 25 ms by design`;
 
 /**
  * What every request through Portkey carries: the provider and where it is. The custom host is the backend's
  * /v1 root; Portkey appends the OpenAI path (`/chat/completions`, `/models`) to it.
  */
 export function portkeyHeaders(backendUrl: string): Record<string, string> {
-  return { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${backendUrl}/v1` };
+  return {
+    'x-portkey-provider': 'openai',
+    'x-portkey-custom-host': `${backendUrl}/v1`,
+    // Portkey forwards only the headers it knows unless told: without this the mock's per-request pacing is
+    // dropped and every stream comes back unpaced, in one burst.
+    'x-portkey-forward-headers': MOCK_PACING_HEADERS,
+  };
 }
+
+const MOCK_PACING_HEADERS = 'x-mock-ttft-ms,x-mock-token-delay-ms';
 
 /**
  * The Portkey gateway (npm `@portkey-ai/gateway`) on a free port, `--headless` (no UI routes). It has no host
