@@ -1,4 +1,5 @@
-import { type FlagSetter, onOff, positiveInt, readFlags } from './read-flags.js';
+import { DEFAULT_RATES, DEFAULT_ROUNDS, DEFAULT_SEARCH_PROBES } from './overhead-workload.js';
+import { type FlagSetter, numberIn, onOff, positiveInt, readFlags } from './read-flags.js';
 import { DEFAULT_WORKLOADS, WORKLOAD_NAMES, type WorkloadName } from './workloads.js';
 
 export interface BenchArgs {
@@ -15,9 +16,17 @@ export interface BenchArgs {
   targets: string[] | null;
   /** routing: also the variants the affinity defaults were chosen from. */
   routingSweep: boolean;
+  /** Another Node binary the Node targets also run on (`<name>-node24`); null = the bench's own only. */
+  node: string | null;
+  /** overhead: the open-loop rates, requests per second. */
+  rates: number[];
+  /** overhead: measured sequential rounds per run. */
+  rounds: number;
+  /** overhead: open-loop probes per target in the search for the highest rate held (0: none). */
+  searchProbes: number;
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...] [--routing-sweep on]`;
+const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...] [--routing-sweep on] [--node PATH] [--rates 500,2000,5000] [--rounds ${DEFAULT_ROUNDS}] [--search-probes ${DEFAULT_SEARCH_PROBES}]`;
 
 function workloadName(raw: string): WorkloadName {
   const trimmed = raw.trim();
@@ -53,6 +62,19 @@ const SETTERS: Record<string, FlagSetter<BenchArgs>> = {
   streams: (args, value, name) => {
     args.streams = value.split(',').map((n) => positiveInt(name, n.trim()));
   },
+  node: (args, value) => {
+    args.node = value;
+  },
+  rates: (args, value, name) => {
+    args.rates = value.split(',').map((n) => positiveInt(name, n.trim()));
+  },
+  rounds: (args, value, name) => {
+    args.rounds = positiveInt(name, value);
+  },
+  'search-probes': (args, value, name) => {
+    args.searchProbes = numberIn(name, value, 0, 20);
+    if (!Number.isInteger(args.searchProbes)) throw new Error(`--${name} must be a whole number from 0 to 20, got '${value}'`);
+  },
 };
 
 /** `npm run bench -- …`: unknown flags are an error. */
@@ -66,6 +88,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     streams: [256],
     targets: null,
     routingSweep: false,
+    node: null,
+    rates: [...DEFAULT_RATES],
+    rounds: DEFAULT_ROUNDS,
+    searchProbes: DEFAULT_SEARCH_PROBES,
   };
   return readFlags(argv, USAGE, defaults, SETTERS);
 }

@@ -14,6 +14,8 @@ export interface StreamTarget {
   name: string;
   origin: string;
   path: string;
+  /** Added to every request's headers (Portkey's provider and custom host). */
+  headers: Record<string, string>;
   proxy: Server | null;
 }
 
@@ -73,7 +75,7 @@ export async function measureStream(
     origin: target.origin,
     path: target.path,
     body: STREAM.body,
-    headers: STREAM.headers,
+    headers: { ...STREAM.headers, ...target.headers },
     tokensPerStream: STREAM.tokens,
     concurrency: streams,
     rampMs: STREAM_LIFETIME_MS,

@@ -3,6 +3,7 @@ import type { BenchArgs } from './bench-args.js';
 import type { RunResult } from './http-report.js';
 import { cpuModel } from './machine.js';
 import { NGINX_INSTALL_HINT, type Nginx } from './nginx.js';
+import type { AltNode } from './node-binary.js';
 import { pkgVersion } from './pkg-version.js';
 import { CLK_TCK } from './proc-cpu.js';
 import { median } from './stats.js';
@@ -15,6 +16,7 @@ export interface HeaderFacts {
   /** 1, 5 and 15 min load averages when the bench started. */
   startLoad: readonly number[];
   nginx: Nginx | null;
+  altNode: AltNode | null;
   exitCodes: Record<string, number | null>;
   /** small/chat targets and runs, null when neither ran. */
   http: { targets: readonly DescribedTarget[]; runs: readonly RunResult[] } | null;
@@ -25,10 +27,15 @@ export interface HeaderFacts {
 export function renderHeader(facts: HeaderFacts): string {
   const { nginx, exitCodes } = facts;
   return [
-    '# inference-proxy benchmark: proxy vs backend direct, nginx, a simple undici proxy and fastify',
+    '# inference-proxy benchmark: proxy vs backend direct, nginx, a simple undici proxy, fastify and Portkey',
     '',
     `- Date: ${new Date().toISOString()}`,
     `- Node: ${process.version}, Linux ${release()}; undici ${pkgVersion('undici')}, fastify ${pkgVersion('fastify')}, @fastify/http-proxy ${pkgVersion('@fastify/http-proxy')}, ${nginx?.version ?? 'nginx not installed'}`,
+    ...(facts.altNode === null
+      ? []
+      : [
+          `- \`--node ${facts.altNode.path}\` (${facts.altNode.version}): every Node target also ran on it, as \`<name>-${facts.altNode.tag}\`; the load generators, the backend and the bench stayed on ${process.version}.`,
+        ]),
     `- CPU: ${cpuModel()}, ${cpus().length} cores (availableParallelism ${availableParallelism()}), CLK_TCK ${CLK_TCK}`,
     `- Command: \`${facts.command}\``,
     `- Load average when the bench started (1/5/15 min): ${facts.startLoad.map((l) => l.toFixed(2)).join(' / ')}`,

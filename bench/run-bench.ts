@@ -7,9 +7,11 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBenchArgs } from './bench-args.js';
 import { findNginx, NGINX_INSTALL_HINT } from './nginx.js';
+import { checkAltNode } from './node-binary.js';
 import { renderHeader } from './report-header.js';
 import type { RunContext } from './run-context.js';
 import { runHttpWorkloads } from './run-http.js';
+import { runOverheadWorkload } from './run-overhead.js';
 import { planRuns } from './run-plan.js';
 import { runRoutingWorkload } from './run-routing-all.js';
 import { runStreamWorkload } from './run-stream.js';
@@ -26,7 +28,8 @@ async function main(): Promise<void> {
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   const nginx = await findNginx();
   if (nginx === null) console.error(`bench: ${NGINX_INSTALL_HINT}`);
-  const plan = planRuns(args, nginx);
+  const altNode = args.node === null ? null : await checkAltNode(args.node);
+  const plan = planRuns(args, nginx, altNode);
   const watchdog = setTimeout(() => {
     console.error(`bench: over its ${plan.budgetS} s time budget, killing everything`);
     killAllNow();
@@ -39,24 +42,34 @@ async function main(): Promise<void> {
   );
   const backend = await startBackend(join(workDir, 'backend.log'));
   let done = 0;
-  const context: RunContext = { args, backend, workDir, nginx, progress: () => `${++done}/${plan.totalRuns}`, exitCodes: {} };
+  const context: RunContext = {
+    args,
+    backend,
+    workDir,
+    nginx,
+    altNode,
+    progress: () => `${++done}/${plan.totalRuns}`,
+    exitCodes: {},
+  };
   const { exitCodes } = context;
 
   const http = plan.httpNames.length === 0 ? null : await runHttpWorkloads(plan.httpNames, context);
   const stream = plan.withStream ? await runStreamWorkload(context) : null;
+  const overhead = plan.withOverhead ? await runOverheadWorkload(context) : null;
   const routing = plan.withRouting ? await runRoutingWorkload(context) : null;
   exitCodes[backend.name] = await backend.stop();
   clearTimeout(watchdog);
 
-  const header = renderHeader({ args, command, startLoad, nginx, exitCodes, http, withStream: plan.withStream });
+  const header = renderHeader({ args, command, startLoad, nginx, altNode, exitCodes, http, withStream: plan.withStream });
   const sections = [
     ...(http?.sections ?? []),
     ...(stream === null ? [] : [stream.section]),
+    ...(overhead === null ? [] : [overhead.section]),
     ...(routing === null ? [] : [routing.section]),
   ];
   const markdown = `${header}\n\n${sections.join('\n\n')}\n`;
   console.log(markdown);
-  writeResults({ markdown, command, args, nginx, exitCodes, http, stream, routing });
+  writeResults({ markdown, command, args, nginx, altNode, exitCodes, http, stream, overhead, routing });
 }
 
 killChildrenAtExit('bench', () => workDir);

@@ -1,5 +1,6 @@
 import type { BenchArgs } from './bench-args.js';
 import type { Nginx } from './nginx.js';
+import type { AltNode } from './node-binary.js';
 import type { Server } from './start-child.js';
 
 /** What every workload runner of one `npm run bench` shares. */
@@ -9,6 +10,8 @@ export interface RunContext {
   /** Logs of the backend and the proxies; removed at the end. */
   workDir: string;
   nginx: Nginx | null;
+  /** `--node PATH`: the Node targets also run on it; null without the flag. */
+  altNode: AltNode | null;
   /** `n/total` for the progress lines, counting up. */
   progress: () => string;
   /** Exit code on SIGTERM of every process, by its name, for the report. */

@@ -34,7 +34,9 @@ type Target = HttpTarget & { def: StartedTarget['def'] };
 /** small and chat: autocannon against every target in turn (A B C … A B C …), all started up front. */
 export async function runHttpWorkloads(names: readonly HttpWorkloadName[], context: RunContext): Promise<HttpResults> {
   const { args, backend } = context;
-  const defs = selectTargets(httpTargetDefs(context.workDir, context.nginx), args).filter((d) => names.some((n) => takesPart(d, n)));
+  const defs = selectTargets(httpTargetDefs(context.workDir, context.nginx, context.altNode), args).filter((d) =>
+    names.some((n) => takesPart(d, n)),
+  );
   const started = await startTargets(defs, backend);
   const targets: Target[] = started.map(({ def, proxy }) => ({ name: def.name, url: proxy?.url ?? backend.url, proxy, def }));
   const runs: RunResult[] = [];

@@ -1,5 +1,8 @@
 import type { BenchArgs } from './bench-args.js';
 import type { Nginx } from './nginx.js';
+import type { AltNode } from './node-binary.js';
+import { overheadTargetDefs, selectOverheadTargets } from './overhead-targets.js';
+import { OPEN_LOOP_DRAIN_MS, SEARCH_PROBE_S, SEARCH_WARMUP_MS, SEQUENTIAL_MAX_S } from './overhead-workload.js';
 import { ROUTING_MIXES, routingVariants } from './run-routing-all.js';
 import { streamUpstreamConnections } from './run-stream.js';
 import { checkTargetNames, httpTargetDefs, selectTargets, streamTargetDefs, takesPart } from './target-defs.js';
@@ -18,6 +21,7 @@ const SCRAPE_SLACK_S = 20;
 export interface RunPlan {
   httpNames: HttpWorkloadName[];
   withStream: boolean;
+  withOverhead: boolean;
   withRouting: boolean;
   totalRuns: number;
   /** The watchdog kills everything after this: a hung target must not hold the shared machine. */
@@ -25,15 +29,18 @@ export interface RunPlan {
 }
 
 /** What the arguments ask for: checks the target names, counts the runs and bounds the time they may take. */
-export function planRuns(args: BenchArgs, nginx: Nginx | null): RunPlan {
+export function planRuns(args: BenchArgs, nginx: Nginx | null, node: AltNode | null = null): RunPlan {
   const httpNames = args.workloads.filter(isHttpWorkload);
   const withStream = args.workloads.includes('stream');
-  const httpDefs = httpNames.length > 0 ? httpTargetDefs('', nginx) : [];
-  const streamDefs = withStream ? streamTargetDefs('', streamUpstreamConnections(args.streams), nginx) : [];
+  const withOverhead = args.workloads.includes('overhead');
+  const httpDefs = httpNames.length > 0 ? httpTargetDefs('', nginx, node) : [];
+  const streamDefs = withStream ? streamTargetDefs('', streamUpstreamConnections(args.streams), nginx, node) : [];
+  const overheadDefs = withOverhead ? overheadTargetDefs('', nginx, node) : [];
   checkTargetNames(
     args,
-    [...httpDefs, ...streamDefs].map((d) => d.name),
+    [...httpDefs, ...streamDefs, ...overheadDefs].map((d) => d.name),
   );
+  const overhead = withOverhead ? overheadBudget(args, selectOverheadTargets(overheadDefs, args).length) : { runs: 0, seconds: 0 };
   const selectedHttp = selectTargets(httpDefs, args);
   const httpRuns = httpNames.reduce((sum, name) => sum + selectedHttp.filter((d) => takesPart(d, name)).length, 0) * args.reps;
   const streamRuns = withStream ? args.streams.length * args.reps * selectTargets(streamDefs, args).length : 0;
@@ -46,7 +53,19 @@ export function planRuns(args: BenchArgs, nginx: Nginx | null): RunPlan {
       streamRuns * streamRunS +
       scrapeS +
       routingRuns * (args.duration + ROUTING_RUN_SLACK_S) +
+      overhead.seconds +
       FIXED_BUDGET_S,
   );
-  return { httpNames, withStream, withRouting, totalRuns: httpRuns + streamRuns + routingRuns, budgetS };
+  return { httpNames, withStream, withOverhead, withRouting, totalRuns: httpRuns + streamRuns + overhead.runs + routingRuns, budgetS };
+}
+
+/** Counted runs (sequential and fixed rates; the search's probes are not counted) and the seconds all may take. */
+function overheadBudget(args: BenchArgs, targets: number): { runs: number; seconds: number } {
+  const sequentialRuns = targets * args.reps;
+  const fixedRuns = targets * args.reps * args.rates.length;
+  const openLoopS = args.warmup + args.duration + OPEN_LOOP_DRAIN_MS / 1000 + HTTP_RUN_SLACK_S;
+  const probeS = SEARCH_WARMUP_MS / 1000 + Math.min(args.duration, SEARCH_PROBE_S) + OPEN_LOOP_DRAIN_MS / 1000 + HTTP_RUN_SLACK_S;
+  // Every proxy's probes, each a run of its reference and one of its own.
+  const searchS = (targets - 1) * args.searchProbes * 2 * probeS;
+  return { runs: sequentialRuns + fixedRuns, seconds: sequentialRuns * SEQUENTIAL_MAX_S + fixedRuns * openLoopS + searchS };
 }

@@ -27,12 +27,13 @@ export function streamUpstreamConnections(streams: readonly number[]): number {
 export async function runStreamWorkload(context: RunContext): Promise<StreamResults> {
   const { args, backend } = context;
   const upstreamConnections = streamUpstreamConnections(args.streams);
-  const defs = selectTargets(streamTargetDefs(context.workDir, upstreamConnections, context.nginx), args);
+  const defs = selectTargets(streamTargetDefs(context.workDir, upstreamConnections, context.nginx, context.altNode), args);
   const started = await startTargets(defs, backend);
   const targets: StreamTarget[] = started.map(({ def, proxy }) => ({
     name: def.name,
     origin: proxy?.url ?? backend.url,
     path: def.path ?? '/v1/chat/completions',
+    headers: def.headers?.(backend.url) ?? {},
     proxy,
   }));
   const runs: StreamRunResult[] = [];

@@ -3,6 +3,10 @@
 export const DIRECT_TARGET = 'direct';
 export const NGINX_TARGET = 'nginx';
 export const SIMPLE_TARGET = 'simple-undici';
+/** The same on 2 node:cluster workers. */
+export const SIMPLE_2W_TARGET = 'simple-undici-2w';
+/** The Portkey gateway (npm @portkey-ai/gateway), the LLM gateway compared with (stream, overhead). */
+export const PORTKEY_TARGET = 'portkey';
 /** proxy-1w, and its twins that leave one feature out. */
 export const PROXY_TARGET = 'proxy-1w';
 /** proxy-1w in front of 8 backends (one backend process on 8 loopback addresses): the cost of selection. */

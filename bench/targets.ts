@@ -19,17 +19,26 @@ export function fleetUrls(backendUrl: string): string {
 /** One JSON log line, as our servers print them. */
 export type LogLine = Record<string, unknown>;
 
+/** How a Node server of the bench is run, beyond its arguments. */
+interface NodeRun {
+  /** Where its access log goes (grows per request), if it keeps one. */
+  accessLogPath?: string | null;
+  env?: Readonly<Record<string, string>>;
+  /** The Node binary (`--node PATH`); the bench's own by default. */
+  node?: string;
+}
+
 /** A Node server that prints a JSON line announcing it is ready. */
 function startNode(
   name: string,
   args: string[],
   logPath: string,
   isReady: (line: LogLine) => string | null,
-  accessLogPath: string | null = null,
-  env: Readonly<Record<string, string>> = {},
+  run: NodeRun = {},
 ): Promise<Server> {
   const probe = (): string | null => findLogLine(logPath, isReady);
-  return startChild({ name, file: process.execPath, args, logPath, probe, accessLogPath, env });
+  const file = run.node ?? process.execPath;
+  return startChild({ name, file, args, logPath, probe, accessLogPath: run.accessLogPath ?? null, env: run.env ?? {} });
 }
 
 /** What `pick` returns for the first JSON line of the log it accepts, or null. */
@@ -107,6 +116,8 @@ export interface ProxyOptions {
   /** Another build's dist/src/main.js (BENCH_BASELINE); this checkout's by default. */
   entry?: string;
   env?: Readonly<Record<string, string>>;
+  /** The Node binary (`--node PATH`); the bench's own by default. */
+  node?: string;
 }
 
 /** The production configuration: access log on (to logPath) unless extraArgs say otherwise, metrics recorded by every worker. */
@@ -133,24 +144,46 @@ export function startProxy(options: ProxyOptions): Promise<Server> {
     args,
     options.logPath,
     (line) => (line.msg === 'proxy ready' && typeof line.port === 'number' ? `http://127.0.0.1:${line.port}` : null),
-    ownAccessLog ? options.logPath : null,
-    options.env,
+    {
+      accessLogPath: ownAccessLog ? options.logPath : null,
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...nodeOf(options),
+    },
   );
 }
 
-/** bench/simple-proxy.ts or bench/fastify-proxy.ts: one process, no logging, `connections` to the backend. */
+/** Only a binary that was given: the bench's own Node is the default. */
+function nodeOf(options: { node?: string }): { node?: string } {
+  return options.node === undefined ? {} : { node: options.node };
+}
+
+export interface BaselineOptions {
+  /** simple-undici only: node:cluster workers (1 = a single process). */
+  workers?: number;
+  /** The Node binary (`--node PATH`); the bench's own by default. */
+  node?: string;
+}
+
+/** bench/simple-proxy.ts or bench/fastify-proxy.ts: no logging, `connections` to the backend per process. */
 export function startBaselineProxy(
   kind: 'simple-undici' | 'fastify',
   name: string,
   backendUrl: string,
   logPath: string,
   connections: number,
+  options: BaselineOptions = {},
 ): Promise<Server> {
   const entry = kind === 'simple-undici' ? SIMPLE_PROXY_ENTRY : FASTIFY_PROXY_ENTRY;
-  const args = [entry, '--backend', backendUrl, '--host', '127.0.0.1', '--port', '0', '--connections', String(connections)];
-  return startNode(name, args, logPath, (line) =>
-    typeof line.msg === 'string' && line.msg.endsWith('listening') && typeof line.port === 'number'
-      ? `http://127.0.0.1:${line.port}`
-      : null,
+  const workers = options.workers === undefined ? [] : ['--workers', String(options.workers)];
+  const args = [entry, '--backend', backendUrl, '--host', '127.0.0.1', '--port', '0', '--connections', String(connections), ...workers];
+  return startNode(
+    name,
+    args,
+    logPath,
+    (line) =>
+      typeof line.msg === 'string' && line.msg.endsWith('listening') && typeof line.port === 'number'
+        ? `http://127.0.0.1:${line.port}`
+        : null,
+    nodeOf(options),
   );
 }

@@ -1,9 +1,9 @@
-export const WORKLOAD_NAMES = ['small', 'chat', 'stream', 'routing'] as const;
+export const WORKLOAD_NAMES = ['small', 'chat', 'stream', 'overhead', 'routing'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
-/** What `npm run bench` runs without --workloads: routing (a fleet of its own, minutes long) only when asked. */
+/** What `npm run bench` runs without --workloads: overhead and routing (each many minutes long) only when asked. */
 export const DEFAULT_WORKLOADS: readonly WorkloadName[] = ['small', 'chat', 'stream'];
 /** Workloads driven by autocannon (one request, one response, no streaming). */
-export type HttpWorkloadName = Exclude<WorkloadName, 'stream' | 'routing'>;
+export type HttpWorkloadName = Exclude<WorkloadName, 'stream' | 'overhead' | 'routing'>;
 
 export interface Workload {
   name: HttpWorkloadName;
@@ -30,7 +30,7 @@ export const WORKLOADS: Readonly<Record<HttpWorkloadName, Workload>> = {
 };
 
 export function isHttpWorkload(name: WorkloadName): name is HttpWorkloadName {
-  return name !== 'stream' && name !== 'routing';
+  return name === 'small' || name === 'chat';
 }
 
 /** The `stream` workload: many long-lived SSE streams, paced like a real model. */

@@ -5,8 +5,10 @@ import { ROOT } from '../test/helpers/processes.js';
 import type { BenchArgs } from './bench-args.js';
 import { cpuModel } from './machine.js';
 import type { Nginx } from './nginx.js';
+import type { AltNode } from './node-binary.js';
 import { pkgVersion } from './pkg-version.js';
 import type { HttpResults } from './run-http.js';
+import type { OverheadResults } from './run-overhead.js';
 import type { RoutingResults } from './run-routing-all.js';
 import type { StreamResults } from './run-stream.js';
 import { isHttpWorkload, STREAM, STREAM_LIFETIME_MS } from './workloads.js';
@@ -18,9 +20,11 @@ export interface Results {
   command: string;
   args: BenchArgs;
   nginx: Nginx | null;
+  altNode: AltNode | null;
   exitCodes: Record<string, number | null>;
   http: HttpResults | null;
   stream: StreamResults | null;
+  overhead: OverheadResults | null;
   routing: RoutingResults | null;
 }
 
@@ -31,8 +35,10 @@ export interface Results {
 export function writeResults(results: Results): void {
   const { args } = results;
   const stream = results.stream === null ? [] : [`stream-${args.streams.join('-')}`];
+  const overhead = results.overhead === null ? [] : ['overhead'];
   const routing = results.routing === null ? [] : [args.routingSweep ? 'routing-sweep' : 'routing'];
-  const tag = [...args.workloads.filter(isHttpWorkload), ...stream, ...routing, ...(args.targets ?? [])].join('-');
+  const node = results.altNode === null ? [] : [results.altNode.tag];
+  const tag = [...args.workloads.filter(isHttpWorkload), ...stream, ...overhead, ...routing, ...node, ...(args.targets ?? [])].join('-');
   const json = `${JSON.stringify(resultsJson(results), null, 2)}\n`;
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, 'latest.md'), results.markdown);
@@ -43,10 +49,11 @@ export function writeResults(results: Results): void {
 }
 
 function resultsJson(results: Results): Record<string, unknown> {
-  const { http, stream } = results;
+  const { http, stream, overhead } = results;
   return {
     date: new Date().toISOString(),
     node: process.version,
+    altNode: results.altNode,
     cpu: cpuModel(),
     cores: cpus().length,
     command: results.command,
@@ -56,6 +63,8 @@ function resultsJson(results: Results): Record<string, unknown> {
       fastify: pkgVersion('fastify'),
       fastifyHttpProxy: pkgVersion('@fastify/http-proxy'),
       nginx: results.nginx?.version ?? null,
+      portkey: pkgVersion('@portkey-ai/gateway'),
+      honoNodeServer: pkgVersion('@hono/node-server'),
     },
     exitCodes: results.exitCodes,
     targets: http?.targets ?? [],
@@ -66,6 +75,17 @@ function resultsJson(results: Results): Record<string, unknown> {
       stream === null
         ? null
         : { workload: STREAM, lifetimeMs: STREAM_LIFETIME_MS, targets: stream.targets, summaries: stream.summaries, runs: stream.runs },
+    overhead:
+      overhead === null
+        ? null
+        : {
+            targets: overhead.targets,
+            sequential: overhead.sequential,
+            rates: overhead.rates,
+            held: overhead.held,
+            sequentialRuns: overhead.sequentialRuns,
+            openLoopRuns: overhead.openLoopRuns,
+          },
     routing: results.routing?.rows ?? null,
     prefixKeyCost: results.routing?.keyCost ?? null,
   };
