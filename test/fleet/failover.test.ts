@@ -18,7 +18,12 @@ test('a 503 head is retried on another backend: the client never sees it, the fa
   assert.equal(metricValue(samples, 'upstream_retries_total', { url: failing!.url, reason: '503' }), 5);
   assert.equal(metricValue(samples, 'output_requests_total', { url: good!.url, endpoint: CHAT, status: '200' }), 10);
   assert.equal(metricValue(samples, 'output_requests_total', { url: failing!.url, endpoint: CHAT, status: '503' }), 0);
-  const retried = proxy.lines.filter((line) => line.msg === 'access' && Array.isArray(line.attempts));
+  // Log lines are written in batches (at most 100 ms late): wait for the 5 retried requests' lines, bounded.
+  const retried = await eventually(
+    'an access line for each retried request',
+    () => proxy.lines.filter((line) => line.msg === 'access' && Array.isArray(line.attempts)),
+    (lines) => lines.length >= 5,
+  );
   assert.equal(retried.length, 5);
   assert.deepEqual(retried[0]?.attempts, [{ backend: failing!.url, result: 503 }]);
   assert.equal(retried[0]?.backend, good!.url);
