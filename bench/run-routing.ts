@@ -40,7 +40,7 @@ export const SWEEP_VARIANTS: readonly RoutingVariant[] = [
     args: ['--routing', 'prefix'],
     env: { [AFFINITY_BOUND_ENV]: bound },
   })),
-  ...[1.5, 2].map((factor) => ({
+  ...[1.25, 2].map((factor) => ({
     label: `prefix, load factor ${factor}`,
     args: ['--routing', 'prefix', '--affinity-load-factor', String(factor)],
   })),

@@ -43,6 +43,6 @@ export const DEFAULT_RETRIES = 2;
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 30_000;
 export const DEFAULT_SESSION_HEADER = 'x-session-id';
 /** Chosen from the routing benchmark (bench/README.md, "routing"). */
-export const DEFAULT_AFFINITY_LOAD_FACTOR = 1.25;
+export const DEFAULT_AFFINITY_LOAD_FACTOR = 1.5;
 /** Chosen from the routing benchmark: inside a typical system prompt, at most 2 KiB. */
 export const DEFAULT_PREFIX_BYTES = 1024;

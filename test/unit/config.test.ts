@@ -82,7 +82,7 @@ const DEFAULT_CONFIG: Config = {
   discoveryIntervalMs: 30_000,
   unknownModel: 'reject',
   sessionHeader: 'x-session-id',
-  affinityLoadFactor: 1.25,
+  affinityLoadFactor: 1.5,
   prefixBytes: 1024,
   dnsRefreshMs: 0,
   dnsServer: null,
