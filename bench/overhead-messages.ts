@@ -2,6 +2,7 @@
  * What the bench and its overhead client process say to each other over IPC. Types are namespaced; the
  * client posts window-start and window-end as they happen, so the bench samples CPU over the same window.
  */
+import type { DeltaSummary } from './overhead-stats.js';
 
 /** One request, as the client sends it again and again. */
 export interface RequestSpec {
@@ -37,19 +38,11 @@ export interface OpenLoopJob {
 export type OverheadJob = SequentialJob | OpenLoopJob;
 
 /** Quantiles of the per-round deltas and of each arm, ms. */
-export interface SequentialOutcome {
+export interface SequentialOutcome extends DeltaSummary {
   kind: 'sequential';
   rounds: number;
   /** The run reached SEQUENTIAL_MAX_S before its rounds. */
   cut: boolean;
-  deltaP25: number | null;
-  deltaP50: number | null;
-  deltaP75: number | null;
-  deltaP99: number | null;
-  directP50: number | null;
-  directP99: number | null;
-  proxiedP50: number | null;
-  proxiedP99: number | null;
   /** Rounds with a non-2xx answer or an error on either arm; not in the quantiles. */
   failed: number;
   errorSamples: string[];

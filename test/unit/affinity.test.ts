@@ -3,27 +3,10 @@ import { test } from 'node:test';
 import { type AffinityResult, createAffinity } from '../../src/routing/affinity.js';
 import { hashText, type KeyHash } from '../../src/routing/key-hash.js';
 import { rendezvousScore } from '../../src/routing/rendezvous.js';
-import type { Candidate, SelectionContext } from '../../src/routing/selector.js';
+import type { SelectionContext } from '../../src/routing/selector.js';
+import { FakeCandidate } from '../helpers/fake-candidate.js';
 
-class Fake implements Candidate {
-  readonly url: string;
-  inFlight = 0;
-  prefilling = 0;
-  weight: number;
-  constructor(url: string, weight = 1) {
-    this.url = url;
-    this.weight = weight;
-  }
-  load(): number {
-    return this.inFlight;
-  }
-  prefillLoad(): number {
-    return this.prefilling;
-  }
-  effectiveWeight(): number {
-    return this.weight;
-  }
-}
+class Fake extends FakeCandidate {}
 
 const NOW = 1_000;
 const fleet = (n: number): Fake[] => Array.from({ length: n }, (_, i) => new Fake(`http://10.0.0.${i + 1}:8000`));

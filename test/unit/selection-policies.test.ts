@@ -3,24 +3,12 @@ import { test } from 'node:test';
 import { ROUTING_POLICIES } from '../../src/config/types.js';
 import { hashText } from '../../src/routing/key-hash.js';
 import { type Candidate, createSelector, type RoutingFacts, type Selector } from '../../src/routing/selector.js';
+import { FakeCandidate } from '../helpers/fake-candidate.js';
 
-/** A backend as a policy sees it, with a load and a weight the test sets. */
-class Fake implements Candidate {
-  readonly url: string;
-  inFlight = 0;
-  weight: number;
-  constructor(url: string, weight = 1) {
-    this.url = url;
-    this.weight = weight;
-  }
-  load(): number {
+/** A backend as a policy sees it; its requests in prefill are all its requests in progress. */
+class Fake extends FakeCandidate {
+  override prefillLoad(): number {
     return this.inFlight;
-  }
-  prefillLoad(): number {
-    return this.inFlight;
-  }
-  effectiveWeight(): number {
-    return this.weight;
   }
 }
 
