@@ -1,8 +1,7 @@
+import type { BackendLoad, LoadReport } from '../shared/ipc.js';
+
 /** How often the merged load goes out to the workers at most: their view of the others is this fresh. */
 export const LOAD_BROADCAST_MS = 50;
-
-/** Per backend URL, as one worker reported them: its attempts in progress, and of those the ones still prefilling (no byte yet). */
-export type LoadReport = Readonly<Record<string, [number, number]>>;
 
 /**
  * Every worker's attempts in progress per backend, as last reported, handed back to all workers at most
@@ -30,8 +29,7 @@ export class LoadTable {
   /** Attempts in progress per backend over all workers. */
   totals(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const load of this.#byWorker.values())
-      for (const url in load) out.set(url, (out.get(url) ?? 0) + (load[url] as [number, number])[0]);
+    for (const load of this.#byWorker.values()) for (const url in load) out.set(url, (out.get(url) ?? 0) + (load[url] as BackendLoad)[0]);
     return out;
   }
 

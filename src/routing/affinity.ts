@@ -49,29 +49,26 @@ export function createAffinity(
         if (context.first) record('no_key');
         return fallback.select(candidates, facts, nowMs, context);
       }
-      let home: C | null = null;
-      let homeScore = Number.NEGATIVE_INFINITY;
+      // Every eligible backend ranked once by its score for the key: the first is the key's home, and the
+      // candidates are tried in this order.
+      ranked.length = 0;
       for (const backend of context.eligible) {
-        const score = rendezvousScore(key, backend.url, backend.effectiveWeight(nowMs));
-        if (score > homeScore) {
-          homeScore = score;
-          home = backend;
-        }
+        ranked.push({ candidate: backend, score: rendezvousScore(key, backend.url, backend.effectiveWeight(nowMs)) });
       }
+      ranked.sort((a, b) => b.score - a.score);
+      const home = (ranked[0]?.candidate as C | undefined) ?? null;
       // The totals over the candidates, counting this request.
       let inFlight = 1;
       let prefill = 1;
       let weights = 0;
-      ranked.length = 0;
       for (const candidate of candidates) {
         inFlight += candidate.load();
         prefill += candidate.prefillLoad();
         weights += candidate.effectiveWeight(nowMs);
-        ranked.push({ candidate, score: rendezvousScore(key, candidate.url, candidate.effectiveWeight(nowMs)) });
       }
-      ranked.sort((a, b) => b.score - a.score);
       let chosen: C | null = null;
       for (const { candidate } of ranked) {
+        if (!candidates.includes(candidate as C)) continue;
         const share = (loadFactor * candidate.effectiveWeight(nowMs)) / weights;
         const overInFlight = candidate.load() > Math.max(1, share * inFlight);
         const overPrefill = candidate.prefillLoad() > Math.max(1, share * prefill);

@@ -16,13 +16,18 @@ export interface WorkerInfo {
  * Messages between the primary and its workers, a discriminated union on `type`. Namespaced (`iproxy:`)
  * so that prom-client's and pm2's messages on the same channel are told apart and ignored.
  */
+/** One backend's load as a worker reports it: its attempts in progress, and of those the ones still waiting for a first byte. */
+export type BackendLoad = [inFlight: number, prefilling: number];
+/** A worker's load per backend URL. */
+export type LoadReport = Record<string, BackendLoad>;
+
 export type WorkerToPrimary =
   | { type: 'iproxy:ready'; address: string; port: number }
   | { type: 'iproxy:metrics-res'; id: number; metrics: MetricsSnapshot }
   | { type: 'iproxy:final-metrics'; metrics: MetricsSnapshot }
   | { type: 'iproxy:scrape-req'; id: number }
   /** Per backend URL: this worker's attempts in progress and of those the ones still prefilling (sent when they changed, at most every few tens of ms). */
-  | { type: 'iproxy:load'; load: Record<string, [number, number]> }
+  | { type: 'iproxy:load'; load: LoadReport }
   /** This worker's verdict from live traffic: a backend to take out (max fails) or to leave alone (Retry-After). */
   | { type: 'iproxy:backend-out'; verdict: BackendOut }
   | { type: 'iproxy:history-req'; id: number };
@@ -36,7 +41,7 @@ export type PrimaryToWorker =
   | { type: 'iproxy:final-ack' }
   | { type: 'iproxy:fleet'; fleet: FleetState }
   /** Every worker's load report (see iproxy:load), by worker id. */
-  | { type: 'iproxy:loads'; loads: Array<[number, Record<string, [number, number]>]> };
+  | { type: 'iproxy:loads'; loads: Array<[number, LoadReport]> };
 
 const PREFIX = 'iproxy:';
 

@@ -3,6 +3,7 @@ import type { RequestRecorder } from '../metrics/request-recorder.js';
 import type { AffinityResult } from '../routing/affinity.js';
 import { createSelector, type RoutingFacts, type Selector } from '../routing/selector.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
+import type { BackendLoad } from '../shared/ipc.js';
 import { removedSeriesGraceMs } from '../shared/removed-series-grace.js';
 import { Backend } from './backend.js';
 
@@ -85,7 +86,7 @@ export class BackendSet {
   }
 
   /** The other workers' attempts in progress and still prefilling, by URL (this worker's own are left out by the caller). */
-  setOthersLoad(othersByUrl: ReadonlyMap<string, readonly [number, number]>): void {
+  setOthersLoad(othersByUrl: ReadonlyMap<string, BackendLoad>): void {
     for (const backend of this.#active) {
       const [inFlight, prefilling] = othersByUrl.get(backend.url) ?? [0, 0];
       backend.othersInFlight = inFlight;

@@ -5,6 +5,7 @@ import type { BackendRecorder, RequestRecorder } from '../metrics/request-record
 import { AFFINITY_RESULTS, type AffinityResult } from '../routing/affinity.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import { type BackendHealth, fleetHealth } from '../shared/health.js';
+import type { BackendLoad, LoadReport } from '../shared/ipc.js';
 import { BackendSet } from './backend-set.js';
 import type { FailoverContext } from './failover.js';
 import { RetryBudget } from './retry-budget.js';
@@ -26,7 +27,7 @@ export const LOAD_REPORT_MS = 25;
 
 export interface WorkerFleetLink {
   /** Per backend URL: this worker's attempts in progress, and of those the ones still prefilling. */
-  reportLoad(load: Record<string, [number, number]>): void;
+  reportLoad(load: LoadReport): void;
   /** A verdict from this worker's traffic, for the primary to spread. */
   out(verdict: BackendOut): void;
 }
@@ -86,12 +87,12 @@ export class WorkerFleet implements FailoverContext {
   }
 
   /** The other workers' loads, as the primary merged them (this worker's own entry is left out: its counts are exact here). */
-  onLoads(loads: ReadonlyArray<readonly [number, Readonly<Record<string, readonly [number, number]>>]>): void {
-    const others = new Map<string, [number, number]>();
+  onLoads(loads: ReadonlyArray<readonly [number, LoadReport]>): void {
+    const others = new Map<string, BackendLoad>();
     for (const [workerId, load] of loads) {
       if (workerId === this.#workerId) continue;
       for (const url in load) {
-        const [inFlight, prefilling] = load[url] as readonly [number, number];
+        const [inFlight, prefilling] = load[url] as BackendLoad;
         const sum = others.get(url);
         if (sum === undefined) others.set(url, [inFlight, prefilling]);
         else {
@@ -114,7 +115,7 @@ export class WorkerFleet implements FailoverContext {
   }
 
   #report(): void {
-    const load: Record<string, [number, number]> = {};
+    const load: LoadReport = {};
     let text = '';
     for (const backend of this.backends.all) {
       load[backend.url] = [backend.inFlight, backend.prefilling];
