@@ -104,9 +104,19 @@ export class WorkerFleet implements FailoverContext {
     this.backends.setOthersLoad(others);
   }
 
+  /** /healthz as this worker sees it: the primary's state, with this worker's own ejections and holds (applied at once, before the primary echoes them back). */
   health(): { anyUp: boolean; backends: BackendHealth[] } {
-    const byUrl = new Map(this.backends.all.map((backend) => [backend.url, backend.load()]));
-    return fleetHealth(this.#state.backends, (url) => byUrl.get(url) ?? 0);
+    const byUrl = new Map(this.backends.all.map((backend) => [backend.url, backend]));
+    const merged = this.#state.backends.map((entry) => {
+      const own = byUrl.get(entry.url);
+      if (own === undefined) return entry;
+      return {
+        ...entry,
+        ejectedUntilMs: Math.max(entry.ejectedUntilMs, own.ejectedUntilMs),
+        heldUntilMs: Math.max(entry.heldUntilMs, own.heldUntilMs),
+      };
+    });
+    return fleetHealth(merged, (url) => byUrl.get(url)?.load() ?? 0);
   }
 
   close(): Promise<void> {
