@@ -28,6 +28,8 @@ export class MetricsAggregator {
   /** Workers forked and not yet retired: only their snapshots are accepted. */
   readonly #live = new Set<number>();
   #retired: MetricsSnapshot = [];
+  /** Backends forgotten (and not back in the fleet since): a worker retired later brings none of their series back. */
+  readonly #forgotten = new Set<string>();
   #nextId = 1;
   #inflight: Promise<string> | null = null;
 
@@ -69,7 +71,13 @@ export class MetricsAggregator {
 
   /** A backend left the fleet long ago: its series leave the retired totals too, so /metrics does not grow for ever. */
   forgetUrl(url: string): void {
-    this.#retired = this.#retired.map((metric) => ({ ...metric, values: metric.values.filter((value) => value.labels.url !== url) }));
+    this.#forgotten.add(url);
+    this.#retired = withoutUrls(this.#retired, this.#forgotten);
+  }
+
+  /** The fleet now: a forgotten backend that is back counts again. */
+  fleetUrls(urls: readonly string[]): void {
+    for (const url of urls) this.#forgotten.delete(url);
   }
 
   /** The worker is gone: its last known counts join the retired totals, exactly once. */
@@ -77,7 +85,9 @@ export class MetricsAggregator {
     if (!this.#live.delete(workerId)) return;
     const last = this.#last.get(workerId);
     this.#last.delete(workerId);
-    if (last !== undefined) this.#retired = retainMonotonic(this.#retired, last);
+    // A worker's last snapshot can predate its own forgetting of a backend the primary has already forgotten
+    // (its grace timer starts when the fleet update reaches it, a little later): leave those series out.
+    if (last !== undefined) this.#retired = retainMonotonic(this.#retired, withoutUrls(last, this.#forgotten));
     for (const [id, pending] of this.#pending) {
       if (pending.workerId !== workerId) continue;
       this.#pending.delete(id);
@@ -117,4 +127,9 @@ export class MetricsAggregator {
       }
     });
   }
+}
+
+function withoutUrls(snapshot: MetricsSnapshot, urls: ReadonlySet<string>): MetricsSnapshot {
+  if (urls.size === 0) return snapshot;
+  return snapshot.map((metric) => ({ ...metric, values: metric.values.filter((value) => !urls.has(value.labels.url as string)) }));
 }

@@ -35,7 +35,10 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[])
     supervisor.broadcast({ type: 'iproxy:loads', loads: table.map(([id, load]) => [id, { ...load }]) }),
   );
   const fleet = new Fleet(config, log, createFleetMetrics(registry), {
-    changed: (state) => supervisor.broadcast({ type: 'iproxy:fleet', fleet: state }),
+    changed: (state) => {
+      aggregator.fleetUrls(state.backends.map((backend) => backend.url));
+      supervisor.broadcast({ type: 'iproxy:fleet', fleet: state });
+    },
     forgotten: (url) => aggregator.forgetUrl(url),
   });
 
