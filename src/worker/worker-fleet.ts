@@ -107,14 +107,10 @@ export class WorkerFleet implements FailoverContext {
   /** /healthz as this worker sees it: the primary's state, with this worker's own ejections and holds (applied at once, before the primary echoes them back). */
   health(): { anyUp: boolean; backends: BackendHealth[] } {
     const byUrl = new Map(this.backends.all.map((backend) => [backend.url, backend]));
+    // Backend.apply() already keeps the later of its own deadlines and the primary's.
     const merged = this.#state.backends.map((entry) => {
       const own = byUrl.get(entry.url);
-      if (own === undefined) return entry;
-      return {
-        ...entry,
-        ejectedUntilMs: Math.max(entry.ejectedUntilMs, own.ejectedUntilMs),
-        heldUntilMs: Math.max(entry.heldUntilMs, own.heldUntilMs),
-      };
+      return own === undefined ? entry : { ...entry, ejectedUntilMs: own.ejectedUntilMs, heldUntilMs: own.heldUntilMs };
     });
     return fleetHealth(merged, (url) => byUrl.get(url)?.load() ?? 0);
   }
