@@ -162,6 +162,7 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
     accessLog: v('access-log', parseOnOff),
     injectUsage: v('inject-usage', parseOnOff),
     serverTiming: v('server-timing', parseOnOff),
+    holdStreamHead: v('hold-stream-head', parseOnOff),
     upstreamConnections: v('upstream-connections', (raw) => parseInteger(raw, 1, 65535)),
     connectTimeoutMs: v('connect-timeout', parsePositiveTimeout),
     headersTimeoutMs: v('headers-timeout', parseTimeout),

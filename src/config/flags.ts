@@ -117,6 +117,11 @@ export const FLAGS = {
     default: 'off',
     describe: 'Add Server-Timing: proxy;dur=…, upstream;dur=… (ms) to proxied responses: on or off',
   },
+  'hold-stream-head': {
+    type: 'string',
+    default: 'on',
+    describe: "Hold a stream's response head until its first event, so a backend that fails in prefill is retried elsewhere: on or off",
+  },
   'upstream-connections': {
     type: 'string',
     default: String(d.DEFAULT_UPSTREAM_CONNECTIONS),

@@ -64,6 +64,8 @@ export interface Config {
   readonly unknownModel: 'reject' | 'pass';
   /** Add Server-Timing (proxy and upstream durations) to every proxied response. */
   readonly serverTiming: boolean;
+  /** Hold a stream's head until its first event, so that failover covers a backend failing in prefill. */
+  readonly holdStreamHead: boolean;
   /** --routing session: the request header that names the session (lower case). */
   readonly sessionHeader: string;
   /** Affinity routing: a home backend takes a request while its load is at most this many times the mean. */

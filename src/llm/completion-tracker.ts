@@ -2,8 +2,11 @@ import { SseScanner } from './sse-scanner.js';
 import { classifyEvent } from './stream-events.js';
 import { type Usage, usageFrom } from './usage.js';
 
-/** How a completion request ended, as stream_outcomes_total counts it: the one list of outcomes. */
-export const OUTCOMES = ['completed', 'client_disconnect', 'upstream_error', 'inband_error', 'timeout'] as const;
+/**
+ * How a completion request ended, as stream_outcomes_total counts it: the one list of outcomes. `proxy_cut`:
+ * the proxy itself ended it (its drain deadline passed, or its backend left the fleet), not the backend.
+ */
+export const OUTCOMES = ['completed', 'client_disconnect', 'upstream_error', 'inband_error', 'timeout', 'proxy_cut'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 /** How the exchange ended, as the proxy saw it; 'end' is a clean end whose outcome the tracker decides. */
 export type Ending = 'end' | Exclude<Outcome, 'completed' | 'inband_error'>;
@@ -51,6 +54,11 @@ export class CompletionTracker {
   constructor(startMs: number, stripUsageChunk: boolean) {
     this.#startMs = startMs;
     this.#stripUsageChunk = stripUsageChunk;
+  }
+
+  /** A tracker for another attempt of the same request: nothing of this one's reading carries over. */
+  restart(): CompletionTracker {
+    return new CompletionTracker(this.#startMs, this.#stripUsageChunk);
   }
 
   /** True when bytes must pass through filter() instead of being forwarded as they come. */

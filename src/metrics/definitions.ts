@@ -20,6 +20,7 @@ export const KNOWN_ENDPOINTS = [
   '/v1/embeddings',
   '/v1/models',
   '/v1/responses',
+  '/v1/messages',
   '/v1/rerank',
   '/v1/score',
   '/v1/audio/transcriptions',
@@ -48,7 +49,7 @@ export interface WorkerMetrics {
   readonly upstreamRetries: Counter<'url' | 'reason'>;
   /** Attempts in progress on each backend (the load least-load routes on), set at snapshot time. */
   readonly backendInFlight: Gauge<'url'>;
-  readonly backendPanic: Counter;
+  readonly backendPanic: Counter<'scope'>;
   readonly routingAffinity: Counter<'policy' | 'result'>;
   /** Removes every series whose url label is `url` (a backend gone for longer than the grace period). */
   removeSeries(url: string): Promise<void>;
@@ -161,7 +162,8 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     }),
     backendPanic: new Counter({
       name: 'backend_panic_total',
-      help: 'Requests sent while no backend was up (panic mode: every backend is tried rather than none).',
+      help: 'Requests sent in panic mode (every backend that may serve them is tried rather than none): scope="fleet" when no backend at all was up, scope="model" when others were but none of those serving the request\'s model.',
+      labelNames: ['scope'],
       registers,
       collect,
     }),

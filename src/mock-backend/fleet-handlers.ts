@@ -1,5 +1,6 @@
 import { parseJsonObject } from './completion-request.js';
-import { sendError, sendJson } from './mock-responses.js';
+import { servesModel } from './mock-controls.js';
+import { sendError, sendJson, sendModelNotFound } from './mock-responses.js';
 import type { MockExchange } from './mock-types.js';
 import { PROMETHEUS_CONTENT_TYPE, prefixCacheMetricsText } from './prefix-cache-metrics.js';
 
@@ -28,6 +29,23 @@ export function handleModelList(exchange: MockExchange): void {
   }
   const data = controls.models.map((id) => ({ id, object: 'model', created: settings.createdSec, owned_by: 'mock' }));
   sendJson(res, 200, { object: 'list', data });
+}
+
+/** GET /v1/models/{id}: that model's card, or 404 as for a model it does not serve. */
+export function handleModelCard(exchange: MockExchange, encodedId: string): void {
+  const { controls, settings, res } = exchange;
+  let id: string;
+  try {
+    id = decodeURIComponent(encodedId);
+  } catch {
+    sendError(res, 400, 'Malformed model id');
+    return;
+  }
+  if (!controls.listModels || !servesModel(controls, id)) {
+    sendModelNotFound(res, id);
+    return;
+  }
+  sendJson(res, 200, { id, object: 'model', created: settings.createdSec, owned_by: 'mock' });
 }
 
 /** GET /metrics: the prefix cache's counters, when it is on (a backend without it has no /metrics, as before). */

@@ -23,6 +23,11 @@ export interface MockControls {
   readonly ttftMs: number;
   /** Delay between two token steps, ms; 0 writes them back to back, each in its own write. */
   readonly tokenDelayMs: number;
+  /**
+   * Streams: the head goes out at once (as vLLM's uvicorn sends it, before prefill), then the connection drops
+   * when the first event is due: a backend that dies in prefill (OOM, a CUDA error, a restart).
+   */
+  readonly crashInPrefill: boolean;
 }
 
 export type MockControlPatch = Partial<MockControls>;
@@ -39,6 +44,7 @@ export const DEFAULT_MOCK_CONTROLS: MockControls = Object.freeze({
   retryAfterSec: null,
   ttftMs: 0,
   tokenDelayMs: 0,
+  crashInPrefill: false,
 });
 
 // Node fires a longer timer at once (with a warning), which would turn "slow" into "fast".
@@ -60,6 +66,7 @@ const CHECKS: { readonly [K in keyof MockControls]: readonly [(value: unknown) =
   retryAfterSec: [(value) => value === null || isCount(value), 'a non-negative integer, or null'],
   ttftMs: [isCount, `an integer from 0 to ${MAX_TIMER_MS}`],
   tokenDelayMs: [isCount, `an integer from 0 to ${MAX_TIMER_MS}`],
+  crashInPrefill: [isBoolean, 'true or false'],
 };
 
 /**

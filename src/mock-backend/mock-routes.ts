@@ -25,6 +25,7 @@
  *   x-mock-inband-error-after: <k>    stream: after k tokens an error event, then [DONE], then the end
  *   x-mock-crash-after: <k>           stream: after k tokens the socket is destroyed; non-stream: destroyed instead
  *                                     of answering
+ *   x-mock-crash-in-prefill: 1        stream: the head goes out, then the socket is destroyed when the first event is due
  *   x-mock-no-answer: 1               reads the request and never answers; the socket stays open
  *   x-mock-silent-after: <k>          stream: after k tokens nothing more is sent, the connection stays open
  *   x-mock-line-ending: crlf          stream: events end with \r\n\r\n instead of \n\n
@@ -34,7 +35,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { handleCompletion } from './completion-handler.js';
 import { handleEmbeddings } from './embeddings-handler.js';
-import { handleControl, handleHealth, handleMetrics, handleModelList, handleStats } from './fleet-handlers.js';
+import { handleControl, handleHealth, handleMetrics, handleModelCard, handleModelList, handleStats } from './fleet-handlers.js';
 import type { MockControls } from './mock-controls.js';
 import { sendError, sendJson } from './mock-responses.js';
 import type { MockExchange, MockSwitches } from './mock-types.js';
@@ -46,6 +47,7 @@ export const MOCK_SWITCH_HEADERS = [
   'x-mock-keepalive-comments',
   'x-mock-inband-error-after',
   'x-mock-crash-after',
+  'x-mock-crash-in-prefill',
   'x-mock-no-answer',
   'x-mock-silent-after',
   'x-mock-line-ending',
@@ -60,6 +62,9 @@ const MAX_KEEPALIVE_COMMENTS = 10_000;
 const INTEGER_PATTERN = new RegExp(`^\\d{1,${MAX_SWITCH_DIGITS}}$`);
 
 const MOCK_VERSION = { version: 'mock-0.1.0' };
+
+/** GET /v1/models/{id}, as OpenAI's API answers it. */
+const MODEL_CARD_PREFIX = '/v1/models/';
 
 /** Paths of the control surface; they stay out of the request counters. */
 export const MOCK_CONTROL_PREFIX = '/mock/';
@@ -99,6 +104,7 @@ export function handleMockRequest(exchange: MockExchange): void {
   else if (switches.noAnswer) return;
   else if (switches.status !== undefined) sendError(res, switches.status, `Simulated status ${switches.status}`);
   else if (route) route.handle(exchange, switches);
+  else if (req.method === 'GET' && path.startsWith(MODEL_CARD_PREFIX)) handleModelCard(exchange, path.slice(MODEL_CARD_PREFIX.length));
   else sendError(res, 404, `Not found: ${req.method} ${path}`);
 }
 
@@ -130,6 +136,7 @@ export function readSwitches(headers: IncomingHttpHeaders, controls: MockControl
     keepAliveComments: int('x-mock-keepalive-comments', 0, MAX_KEEPALIVE_COMMENTS) ?? 0,
     inbandErrorAfter: int('x-mock-inband-error-after'),
     crashAfter: int('x-mock-crash-after'),
+    crashInPrefill: flag('x-mock-crash-in-prefill') || controls.crashInPrefill,
     silentAfter: int('x-mock-silent-after'),
     noAnswer: flag('x-mock-no-answer'),
     crlf: lineEnding === 'crlf',

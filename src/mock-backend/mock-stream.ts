@@ -103,6 +103,11 @@ class MockStream {
       return;
     }
     if (!this.#roleSent) {
+      if (this.#switches.crashInPrefill) {
+        this.stop();
+        this.#exchange.crash();
+        return;
+      }
       this.#roleSent = true;
       if (this.#plan.kind === 'chat') this.#eachChoice((index) => this.#format.role(index));
     }

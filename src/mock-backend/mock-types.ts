@@ -19,6 +19,8 @@ export interface MockSwitches {
   readonly keepAliveComments: number;
   readonly inbandErrorAfter: number | undefined;
   readonly crashAfter: number | undefined;
+  /** Stream: the connection drops when the first event is due, after the head went out. */
+  readonly crashInPrefill: boolean;
   readonly silentAfter: number | undefined;
   readonly noAnswer: boolean;
   readonly crlf: boolean;

@@ -1,11 +1,7 @@
 import type { BackendConfig } from '../config/types.js';
 import type { HealthResult } from '../metrics/fleet-metrics.js';
+import { BackendState } from '../shared/backend-state.js';
 import type { FleetBackend } from '../shared/fleet.js';
-
-/** Ejections repeated within this long of the previous one's end last twice as long… */
-const EJECTION_REPEAT_WINDOW_MS = 60_000;
-/** …up to this long. */
-const MAX_EJECTION_MS = 60_000;
 
 export interface LastCheck {
   readonly atMs: number;
@@ -13,13 +9,11 @@ export interface LastCheck {
   readonly latencyMs: number;
 }
 
-/** What a transition of the active health state was, for the log and the metrics. */
-export type HealthTransition = 'down' | 'up' | null;
-
 /**
  * One backend of the fleet as the primary tracks it: where it is (a configured URL, or one of the
- * addresses its name resolves to), its active health with hysteresis, its ejections and holds, and its
- * models. Pure state: the Fleet drives the probes and says when.
+ * addresses its name resolves to), its health (the one BackendState, which the active checks, the
+ * workers' ejections and holds all change), its last check and its models. Pure state: the Fleet drives
+ * the probes and says when.
  */
 export class FleetMember {
   readonly url: string;
@@ -27,16 +21,10 @@ export class FleetMember {
   readonly basePath: string;
   readonly host: string;
   source: BackendConfig;
-  up = true;
-  ejectedUntilMs = 0;
-  heldUntilMs = 0;
-  upSinceMs: number;
+  readonly state: BackendState;
   lastCheck: LastCheck | null = null;
   /** Model cards read from its /v1/models; null until read (or when it serves none). */
   discovered: Record<string, unknown>[] | null = null;
-  #okStreak = 0;
-  #failStreak = 0;
-  #ejectionMs = 0;
 
   /** `joinedLate`: added after start (reload, DNS), so it ramps up like a backend coming back. */
   constructor(source: BackendConfig, where: { url: string; origin: string; host: string }, nowMs: number, joinedLate: boolean) {
@@ -45,7 +33,7 @@ export class FleetMember {
     this.origin = where.origin;
     this.basePath = source.basePath;
     this.host = where.host;
-    this.upSinceMs = joinedLate ? nowMs : 0;
+    this.state = new BackendState(joinedLate ? nowMs : 0);
   }
 
   /** The models it serves: configured ones win over discovered ones. */
@@ -54,48 +42,10 @@ export class FleetMember {
     return this.discovered === null ? null : this.discovered.map((card) => card.id as string);
   }
 
-  isUp(nowMs: number): boolean {
-    return this.up && nowMs >= this.ejectedUntilMs;
-  }
-
-  /** Takes one probe result; down after `unhealthy` failures in a row, up after `healthy` successes. */
-  checked(check: LastCheck, unhealthy: number, healthy: number): HealthTransition {
+  /** Takes one probe result into the health state (see BackendState.checked). */
+  checked(check: LastCheck, unhealthy: number, healthy: number) {
     this.lastCheck = check;
-    if (check.result === 'ok') {
-      this.#failStreak = 0;
-      if (this.up || ++this.#okStreak < healthy) return null;
-      this.up = true;
-      this.#okStreak = 0;
-      this.upSinceMs = check.atMs;
-      return 'up';
-    }
-    this.#okStreak = 0;
-    if (!this.up || ++this.#failStreak < unhealthy) return null;
-    this.up = false;
-    this.#failStreak = 0;
-    return 'down';
-  }
-
-  /**
-   * Live traffic failed --max-fails times in a row: out for `baseMs`, doubled when it is a repeat within
-   * a minute of the last ejection's end, at most a minute. False when it is already out (several workers
-   * may report the same failures).
-   */
-  eject(nowMs: number, baseMs: number): boolean {
-    if (nowMs < this.ejectedUntilMs) return false;
-    const repeat = this.ejectedUntilMs > 0 && nowMs - this.ejectedUntilMs < EJECTION_REPEAT_WINDOW_MS;
-    this.#ejectionMs = repeat ? Math.min(this.#ejectionMs * 2, MAX_EJECTION_MS) : Math.min(baseMs, MAX_EJECTION_MS);
-    this.ejectedUntilMs = nowMs + this.#ejectionMs;
-    // When it comes back it ramps up again.
-    this.upSinceMs = this.ejectedUntilMs;
-    return true;
-  }
-
-  hold(nowMs: number, forMs: number): boolean {
-    const until = nowMs + forMs;
-    if (until <= this.heldUntilMs) return false;
-    this.heldUntilMs = until;
-    return true;
+    return this.state.checked(check.result === 'ok', check.atMs, unhealthy, healthy);
   }
 
   toState(): FleetBackend {
@@ -106,10 +56,7 @@ export class FleetMember {
       host: this.host,
       weight: this.source.weight,
       models: this.models,
-      up: this.up,
-      ejectedUntilMs: this.ejectedUntilMs,
-      heldUntilMs: this.heldUntilMs,
-      upSinceMs: this.upSinceMs,
+      health: this.state.flags(),
       lastCheck: this.lastCheck,
     };
   }

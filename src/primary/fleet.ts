@@ -62,7 +62,7 @@ export class Fleet {
   state(): FleetState {
     const now = Date.now();
     const members = [...this.#members.values()];
-    const up = members.filter((member) => member.isUp(now));
+    const up = members.filter((member) => member.state.isUp(now));
     // In panic mode (nothing up) every backend is tried, so every backend's models are offered.
     const offering = up.length > 0 ? up : members;
     const cards = new Map<string, Record<string, unknown>>();
@@ -83,10 +83,11 @@ export class Fleet {
     const member = this.#members.get(verdict.url);
     if (member === undefined) return;
     const now = Date.now();
-    const taken = verdict.reason === 'max_fails' ? member.eject(now, this.#config.failTimeoutMs) : member.hold(now, verdict.forMs);
+    const state = member.state;
+    const taken = verdict.reason === 'max_fails' ? state.eject(now, this.#config.failTimeoutMs) : state.hold(now, verdict.forMs);
     if (!taken) return;
     this.#metrics.ejections.labels(member.url, verdict.reason).inc();
-    const untilMs = verdict.reason === 'max_fails' ? member.ejectedUntilMs : member.heldUntilMs;
+    const untilMs = verdict.reason === 'max_fails' ? state.ejectedUntilMs : state.heldUntilMs;
     if (verdict.reason === 'max_fails')
       this.#log.warn({ backend: member.url, forMs: untilMs - now }, 'backend taken out after repeated failures');
     this.#changed();
@@ -237,7 +238,7 @@ export class Fleet {
     const now = Date.now();
     let anyUp = false;
     for (const member of this.#members.values()) {
-      const up = member.isUp(now);
+      const up = member.state.isUp(now);
       anyUp ||= up;
       this.#metrics.up.labels(member.url).set(up ? 1 : 0);
       this.#metrics.weight.labels(member.url).set(member.source.weight);

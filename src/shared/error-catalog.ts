@@ -22,7 +22,9 @@ export const ERROR_CATALOG = {
   backend_unreachable: { status: 502, type: 'upstream_error' },
   backend_error: { status: 502, type: 'upstream_error' },
   no_backend: { status: 502, type: 'upstream_error' },
+  backend_removed: { status: 502, type: 'upstream_error' },
   proxy_overloaded: { status: 503, type: 'overloaded' },
+  proxy_draining: { status: 503, type: 'unavailable' },
   metrics_unavailable: { status: 503, type: 'unavailable' },
   backend_timeout: { status: 504, type: 'upstream_timeout' },
 } as const satisfies Record<string, { status: number; type: string }>;

@@ -1,3 +1,5 @@
+import type { HealthFlags } from './backend-state.js';
+
 /**
  * The fleet as the primary sees it and hands it to every worker: what each backend is, whether it is up,
  * and what it serves. The primary is the one place that probes, discovers models, resolves names and
@@ -14,14 +16,8 @@ export interface FleetBackend {
   readonly weight: number;
   /** The models it serves (configured, or read from its /v1/models); null while unknown: eligible for every model. */
   readonly models: readonly string[] | null;
-  /** The active health checks' verdict. */
-  readonly up: boolean;
-  /** Taken out by live traffic's failures until then (epoch ms); 0 when not. */
-  readonly ejectedUntilMs: number;
-  /** Kept out of selection by a Retry-After until then (epoch ms); 0 when not. */
-  readonly heldUntilMs: number;
-  /** When it came (back) up, for slow start (epoch ms); 0: no ramp. */
-  readonly upSinceMs: number;
+  /** Its health: the one set of flags every view reads (see BackendState). */
+  readonly health: HealthFlags;
   /** The last active health check, for /healthz; null before the first (or with active checks off). */
   readonly lastCheck: { readonly atMs: number; readonly result: string; readonly latencyMs: number } | null;
 }

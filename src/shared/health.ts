@@ -1,3 +1,4 @@
+import { type BackendStatus, type HealthFlags, statusOf } from './backend-state.js';
 import type { FleetBackend } from './fleet.js';
 import type { WorkerInfo } from './ipc.js';
 
@@ -22,7 +23,7 @@ export function healthBody(
 export interface BackendHealth {
   readonly url: string;
   /** up; down (its active checks fail); ejected (live traffic's failures, for a while); held (its own Retry-After). */
-  readonly state: 'up' | 'down' | 'ejected' | 'held';
+  readonly state: BackendStatus;
   /** Attempts in progress on it over all workers. */
   readonly inFlight: number;
   readonly weight: number;
@@ -30,15 +31,20 @@ export interface BackendHealth {
   readonly lastCheck: { readonly ageSeconds: number; readonly result: string; readonly latencyMs: number } | null;
 }
 
-/** The backends part of /healthz, and whether any backend is up (200) or none (503, so a load balancer goes elsewhere). */
+/**
+ * The backends part of /healthz, and whether any backend is up (200) or none (503, so a load balancer goes
+ * elsewhere). `healthOf` gives the flags this view holds for a backend: a worker's own (its immediate
+ * verdicts merged with the primary's), or the primary's.
+ */
 export function fleetHealth(
   backends: readonly FleetBackend[],
   inFlight: (url: string) => number,
+  healthOf: (backend: FleetBackend) => HealthFlags = (backend) => backend.health,
   nowMs = Date.now(),
 ): { anyUp: boolean; backends: BackendHealth[] } {
   let anyUp = false;
   const list = backends.map((b): BackendHealth => {
-    const state = !b.up ? 'down' : nowMs < b.ejectedUntilMs ? 'ejected' : nowMs < b.heldUntilMs ? 'held' : 'up';
+    const state = statusOf(healthOf(b), nowMs);
     anyUp ||= state === 'up' || state === 'held';
     const check = b.lastCheck;
     return {

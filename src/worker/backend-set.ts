@@ -7,9 +7,16 @@ import type { BackendLoad } from '../shared/ipc.js';
 import { removedSeriesGraceMs } from '../shared/removed-series-grace.js';
 import { Backend } from './backend.js';
 
+/**
+ * Panic mode: no backend that may serve the request is up, so all of them are tried rather than none. `fleet`:
+ * no backend at all is up; `model`: others are, but none of those that serve the request's model.
+ */
+export type PanicScope = 'fleet' | 'model';
+export const PANIC_SCOPES: readonly PanicScope[] = ['fleet', 'model'];
+
 /** What select() found: a backend, or why there is none. */
 export type Selection =
-  | { readonly kind: 'backend'; readonly backend: Backend; readonly panic: boolean }
+  | { readonly kind: 'backend'; readonly backend: Backend; readonly panic: PanicScope | null }
   | { readonly kind: 'model_not_found' }
   | { readonly kind: 'no_backend' };
 
@@ -108,8 +115,8 @@ export class BackendSet {
     candidates.length = 0;
     if (!this.#eligibleInto(eligible, facts.model)) return this.#active.length === 0 ? NO_BACKEND : MODEL_NOT_FOUND;
     for (const backend of eligible) if (backend.isUp(now)) pool.push(backend);
-    const panic = pool.length === 0;
-    const from = panic ? eligible : pool;
+    const panic = pool.length === 0 ? this.#panicScope(eligible, now) : null;
+    const from = panic !== null ? eligible : pool;
     for (const backend of from) if (!backend.isHeld(now) && (tried === null || !tried.includes(backend))) candidates.push(backend);
     // Every one held or tried: a Retry-After does not turn into a refusal, and a lone backend is retried.
     if (candidates.length === 0) for (const backend of from) if (tried === null || !tried.includes(backend)) candidates.push(backend);
@@ -143,6 +150,12 @@ export class BackendSet {
     }
     eligible.length = 0;
     return anyUp ? untriedUp : untried;
+  }
+
+  /** No backend of `eligible` is up: is any other backend of the fleet? */
+  #panicScope(eligible: readonly Backend[], now: number): PanicScope {
+    if (eligible.length < this.#active.length) for (const backend of this.#active) if (backend.isUp(now)) return 'model';
+    return 'fleet';
   }
 
   /**

@@ -1,9 +1,8 @@
 import type { BackendRecorder, RetryReason } from '../metrics/request-recorder.js';
 import type { RoutingFacts } from '../routing/selector.js';
 import type { AttemptNote } from './access-log.js';
-import { type Backend, failureOf, isFailureStatus } from './backend.js';
-import type { BackendSet } from './backend-set.js';
-import { retryAfterMs } from './retry-after.js';
+import type { Backend } from './backend.js';
+import type { BackendSet, PanicScope } from './backend-set.js';
 import type { RetryBudget } from './retry-budget.js';
 
 const NO_FACTS: RoutingFacts = Object.freeze({ model: null, key: null });
@@ -29,8 +28,8 @@ export interface FailoverContext {
   readonly retries: number;
   /** Where requests answered without a backend are counted. */
   readonly unrouted: BackendRecorder;
-  /** A request went out while no backend was up (backend_panic_total). */
-  onPanic(): void;
+  /** A request went out while none of the backends that serve it was up (backend_panic_total{scope}). */
+  onPanic(scope: PanicScope): void;
 }
 
 /**
@@ -73,33 +72,14 @@ export class Failover {
   choose(): Choice {
     const selection = this.#context.backends.select(this.#facts, this.#tried);
     if (selection.kind !== 'backend') return selection;
-    if (selection.panic && !this.#panicked) {
+    if (selection.panic !== null && !this.#panicked) {
       this.#panicked = true;
-      this.#context.onPanic();
+      this.#context.onPanic(selection.panic);
     }
     const fresh = this.#fresh && this.#tried?.includes(selection.backend) === true;
     this.#fresh = false;
     this.#onFreshConnection = fresh;
     return { kind: 'backend', backend: selection.backend, fresh };
-  }
-
-  /**
-   * Reads a head: a 429 or 503 with Retry-After holds its backend back for that long (whatever happens
-   * next); true when the status is one to send elsewhere (502, 503, 504, and 429 while another backend is up).
-   */
-  retriesStatus(status: number, headers: Record<string, string | string[] | undefined>, backend: Backend): boolean {
-    if (status !== 429 && !isFailureStatus(status)) return false;
-    if (status === 429 || status === 503) {
-      const holdMs = retryAfterMs(headers['retry-after']);
-      if (holdMs !== null) backend.hold(holdMs);
-    }
-    return true;
-  }
-
-  /** The retry reason of an attempt's error, or null when it is not one to retry (a timeout, an abort of ours). */
-  retriesError(err: Error): RetryReason | null {
-    const failure = failureOf(err);
-    return failure === 'connect' || failure === 'reset' ? failure : null;
   }
 
   /** Decides and records a retry of `failure`; false when the failed attempt's outcome must stand. */

@@ -1,18 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { Dispatcher } from 'undici';
 import type { CompletionResult, CompletionTracker, Ending } from '../llm/completion-tracker.js';
 import type { RouteRecorder } from '../metrics/request-recorder.js';
 import type { RoutingFacts } from '../routing/selector.js';
-import type { ErrorCode } from '../shared/error-catalog.js';
+import { ERROR_CATALOG, type ErrorCode } from '../shared/error-catalog.js';
 import type { Logger } from '../shared/logger.js';
-import { ERR_CLIENT_ABORTED, ProxyError } from '../shared/proxy-error.js';
-import type { AccessLog, AttemptNote } from './access-log.js';
-import type { AttemptHandle, Backend } from './backend.js';
-import { chunkedSocketOf, frameChunk } from './chunked-socket.js';
-import { mapError, sendError, statusOf } from './error-response.js';
-import type { AttemptFailure, Failover } from './failover.js';
+import { ERR_CLIENT_ABORTED, ERR_RETRY_ELSEWHERE, ProxyError } from '../shared/proxy-error.js';
+import type { AccessLog } from './access-log.js';
+import { sendError } from './error-response.js';
+import type { Failover } from './failover.js';
+import { answerFor, classifyError, FAILURES, type FailureKind } from './failures.js';
 import { buildResponseHeaders } from './headers.js';
+import { ResponseRelay } from './response-relay.js';
+import { type AttemptListener, type ResponseHeaders, UpstreamAttempt } from './upstream-attempt.js';
 
 export interface ExchangeOptions {
   readonly req: IncomingMessage;
@@ -27,6 +26,8 @@ export interface ExchangeOptions {
   readonly isDraining: () => boolean;
   /** Add Server-Timing to the response (--server-timing). */
   readonly serverTiming: boolean;
+  /** Hold a stream's head until its first event, so that a backend dying in prefill is failed over (--hold-stream-head). */
+  readonly holdStreamHead: boolean;
 }
 
 export interface ExchangeDetail {
@@ -35,8 +36,8 @@ export interface ExchangeDetail {
   bytesIn: number | null;
 }
 
-/** What one attempt sends; the path and the Host header change with the backend. */
-interface UpstreamRequest {
+/** What every attempt sends; the path and the Host header change with the backend. */
+export interface UpstreamRequest {
   readonly method: string;
   /** The path below the backend's base path. */
   readonly path: string;
@@ -45,61 +46,51 @@ interface UpstreamRequest {
   readonly body: Buffer | IncomingMessage | null;
 }
 
+/** A backend's head kept back until its first event (see --hold-stream-head). */
+interface HeldHead {
+  readonly status: number;
+  readonly statusMessage: string;
+  readonly headers: ResponseHeaders;
+}
+
 /**
- * One proxied request: an undici dispatch handler (controller API, as undici 8 requires) that writes
- * the backend's response straight into the client's response, chunk by chunk, with backpressure both
- * ways and an abort upstream the moment the client goes away. Attempts that fail before anything reached
- * the client are retried on another backend (see Failover). For completions a CompletionTracker reads the
+ * One proxied request: it sends UpstreamAttempts (another one, on another backend, for a failure that may
+ * be retried while nothing has reached the client; see Failover and the failure table), relays the
+ * answering attempt's response into the client's (ResponseRelay), aborts the backend's work the moment
+ * the client leaves, answers with the proxy's own JSON error when no backend answered, and records the
+ * request once in the metrics and the access log. For completions a CompletionTracker reads the
  * forwarded bytes for token metrics.
  */
-export class ProxyExchange implements Dispatcher.DispatchHandler {
+export class ProxyExchange implements AttemptListener {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
-  readonly #endpoint: string;
+  readonly #options: ExchangeOptions;
   readonly #failover: Failover;
-  readonly #requestId: string;
-  readonly #startMs: number;
-  readonly #log: Logger;
-  readonly #accessLog: AccessLog | null;
-  readonly #isDraining: () => boolean;
-  readonly #serverTiming: boolean;
+  readonly #relay: ResponseRelay;
   readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
   /** Where the request is counted: the backend that answers it, or the proxy's own answers. */
   #route: RouteRecorder | null = null;
   /** Counted in flight under url="none" while its body is read, before any backend is chosen. */
   #unrouted = false;
-  #backend: Backend | null = null;
-  #attemptHandle: AttemptHandle | null = null;
+  #attempt: UpstreamAttempt | null = null;
   #tracker: CompletionTracker | null = null;
   #request: UpstreamRequest | null = null;
-  #controller: Dispatcher.DispatchController | null = null;
+  #held: HeldHead | null = null;
   #clientGone = false;
   #finished = false;
+  /** The status sent to the client; 0 until the head is written. */
   #statusSent = 0;
   #ttfbMs = -1;
-  /** When the first attempt went out to a backend (undici is writing it), ms; -1 before. */
-  #sentMs = -1;
-  #bytesOut = 0;
-  #drainListening = false;
-  /** Set for a streamed response that writes its chunks straight to the client socket (see chunkedSocketOf). */
-  #socket: Socket | null = null;
-  /** The backend's Content-Length, or -1. */
-  #length = -1;
-  /** The client response was ended with the whole body (see onResponseData). */
-  #ended = false;
+  /** The request's first attempt: the proxy's own time runs until it went out. */
+  #first: UpstreamAttempt | null = null;
 
   /** The owner calls clientClosed() when the response closes (one 'close' listener per request, not one per party). */
   constructor(options: ExchangeOptions) {
+    this.#options = options;
     this.#req = options.req;
     this.#res = options.res;
-    this.#endpoint = options.endpoint;
     this.#failover = options.failover;
-    this.#requestId = options.requestId;
-    this.#startMs = options.startMs;
-    this.#log = options.log;
-    this.#accessLog = options.accessLog;
-    this.#isDraining = options.isDraining;
-    this.#serverTiming = options.serverTiming;
+    this.#relay = new ResponseRelay(options.res, options.req.method);
   }
 
   /** True once the client has gone away; nothing more is sent. */
@@ -113,23 +104,17 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#failover.unrouted.movedIn();
   }
 
-  #leaveUnrouted(): void {
-    if (!this.#unrouted) return;
-    this.#unrouted = false;
-    this.#failover.unrouted.movedAway();
-  }
-
   /** Chooses a backend for the request and sends it; the body must be in hand (a Buffer) for a retry. */
   start(request: UpstreamRequest, facts: RoutingFacts, tracker: CompletionTracker | null = null): void {
     this.#tracker = tracker;
     this.#request = request;
     this.#failover.begin(facts, request.body === null || Buffer.isBuffer(request.body));
-    this.#attempt();
+    this.#send();
   }
 
-  #attempt(): void {
+  #send(): void {
     if (this.#clientGone) {
-      this.#finish(statusOf('client_closed'), 'client_disconnect', null);
+      this.#end('client_gone', null);
       return;
     }
     const selection = this.#failover.choose();
@@ -142,245 +127,206 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const { backend, fresh } = selection;
-    const previous = this.#backend;
-    this.#backend = backend;
+    const previous = this.#attempt?.backend ?? null;
     if (this.#route === null) {
       this.#leaveUnrouted();
-      this.#route = backend.metrics.route(this.#endpoint);
+      this.#route = backend.metrics.route(this.#options.endpoint);
       this.#route.arrived();
     } else if (previous !== backend) {
       // Failover: the request is counted where it ends; it arrived (input_requests_total) where it started.
       previous?.metrics.movedAway();
       backend.metrics.movedIn();
-      this.#route = backend.metrics.route(this.#endpoint);
+      this.#route = backend.metrics.route(this.#options.endpoint);
     }
     const request = this.#request as UpstreamRequest;
     request.headers[1] = backend.host;
-    this.#controller = null;
-    const options = { method: request.method, path: backend.basePath + request.path, headers: request.headers, body: request.body };
-    this.#attemptHandle = backend.dispatch(options, this, fresh);
+    const attempt = new UpstreamAttempt(backend, this, fresh);
+    this.#attempt = attempt;
+    this.#first ??= attempt;
+    attempt.start({ method: request.method, path: backend.basePath + request.path, headers: request.headers, body: request.body });
   }
 
-  /** Sends the attempt's failure elsewhere if the failover allows it; false when this attempt's outcome stands. */
-  #failOver(failure: AttemptFailure): boolean {
-    if (this.#statusSent !== 0 || this.#clientGone || !this.#failover.retry(failure)) return false;
-    this.#log.debug({ request_id: this.#requestId, backend: failure.backend.url, reason: failure.reason }, 'retrying on another backend');
+  /** Sends the request elsewhere when the failure table and the failover allow it; false when this attempt's outcome stands. */
+  #retried(attempt: UpstreamAttempt, failure: FailureKind, status: number | null): boolean {
+    const reason = FAILURES[failure].retry;
+    if (reason === null || this.#statusSent !== 0 || this.#clientGone) return false;
+    if (!this.#failover.retry({ backend: attempt.backend, reason, status })) return false;
+    this.#options.log.debug({ request_id: this.#options.requestId, backend: attempt.backend.url, reason }, 'retrying on another backend');
+    attempt.detach();
+    this.#held = null;
+    // What the tracker read of this attempt's answer (a held head, part of a first event) is not the client's.
+    this.#tracker = this.#tracker?.restart() ?? null;
     return true;
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#sentMs < 0) this.#sentMs = performance.now();
-    if (this.#clientGone) controller.abort(new ProxyError(ERR_CLIENT_ABORTED, 'the client closed the connection'));
-  }
-
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
+  onAttemptHead(
+    attempt: UpstreamAttempt,
+    status: number,
+    headers: ResponseHeaders,
+    statusMessage: string,
+    failure: FailureKind | null,
   ): void {
-    const backend = this.#backend as Backend;
-    if (!this.#clientGone && this.#failover.retriesStatus(statusCode, headers, backend)) {
-      if (this.#failOver({ backend, reason: String(statusCode) as AttemptFailure['reason'], status: statusCode })) {
-        // This backend's answer is dropped unread; the request goes to the next one on a later turn.
-        this.#attemptHandle?.detach();
-        controller.abort(new ProxyError('ERR_RETRY_ELSEWHERE', 'retrying on another backend'));
-        setImmediate(() => this.#attempt());
-        return;
-      }
-    }
-    const res = this.#res;
-    const headAt = performance.now();
-    this.#ttfbMs = headAt - this.#startMs;
-    const route = this.#route as RouteRecorder;
-    route.firstByte(this.#ttfbMs / 1000);
-    if (this.#clientGone) return;
-    const contentType = headers['content-type'];
-    this.#tracker?.onResponseStart(statusCode, typeof contentType === 'string' ? contentType : undefined);
-    if (this.#isDraining()) res.shouldKeepAlive = false;
-    this.#statusSent = statusCode;
-    const outgoing = buildResponseHeaders(headers, this.#requestId);
-    if (this.#serverTiming) outgoing.push('server-timing', serverTiming(this.#sentMs - this.#startMs, headAt - this.#sentMs));
-    res.writeHead(statusCode, statusMessage || undefined, outgoing);
-    // A stream (SSE, or any body of unknown length) may be silent for a long prefill: its headers go out
-    // now. A body of known length follows at once, so its headers ride in the same write (one syscall less).
-    const length = headers['content-length'];
-    if (length === undefined) {
-      res.flushHeaders();
-      this.#socket = chunkedSocketOf(res, this.#req.method);
-    } else if (typeof length === 'string') {
-      this.#length = Number(length);
-    }
-    // The proxy's own time: before the request went out, and from the backend's head to the client's.
-    route.overhead((this.#sentMs - this.#startMs + performance.now() - headAt) / 1000);
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#clientGone) return;
-    const tracker = this.#tracker;
-    if (tracker?.filtering) {
-      const out = tracker.filter(chunk);
-      if (out !== null) this.#write(controller, out);
+    if (failure !== null && this.#retried(attempt, failure, status)) {
+      // This backend's answer is dropped unread; the request goes to the next one on a later turn.
+      attempt.abort(new ProxyError(ERR_RETRY_ELSEWHERE, 'retrying on another backend'));
+      setImmediate(() => this.#send());
       return;
     }
-    // Forward first; the tracker only reads what already went out.
-    if (this.#bytesOut === 0 && chunk.length === this.#length) {
-      // The whole body in one piece (most small responses): headers and body leave in one end() call,
-      // without write()'s cork and next-tick uncork.
-      this.#bytesOut = chunk.length;
-      this.#ended = true;
-      this.#res.end(chunk);
-    } else {
-      this.#write(controller, chunk);
-    }
-    tracker?.observe(chunk);
+    if (this.#clientGone) return;
+    const contentType = headers['content-type'];
+    this.#tracker?.onResponseStart(status, typeof contentType === 'string' ? contentType : undefined);
+    const head = { status, statusMessage, headers };
+    if (this.#options.holdStreamHead && status < 300 && isEventStream(headers)) this.#held = head;
+    else this.#commit(attempt, head, attempt.headMs, true);
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController): void {
+  onAttemptData(attempt: UpstreamAttempt, chunk: Buffer): void {
     if (this.#clientGone) return;
+    const tracker = this.#tracker;
+    const filtering = tracker?.filtering === true;
+    const out = filtering ? (tracker as CompletionTracker).filter(chunk) : chunk;
+    if (out === null) return;
+    // A held head leaves with the first bytes the client gets.
+    if (this.#held !== null) this.#commit(attempt, this.#held, attempt.firstChunkMs, false);
+    this.#relay.write(out, attempt);
+    // Forward first; the tracker only reads what already went out (a filtering tracker has read it).
+    if (!filtering) tracker?.observe(chunk);
+  }
+
+  onAttemptEnd(attempt: UpstreamAttempt): void {
+    if (this.#clientGone) return;
+    if (this.#held !== null) this.#commit(attempt, this.#held, performance.now(), true);
     const rest = this.#tracker?.filtering ? this.#tracker.flush() : null;
-    if (rest !== null) this.#write(controller, rest);
-    if (!this.#ended) this.#res.end();
+    if (rest !== null) this.#relay.write(rest, attempt);
+    this.#relay.end();
     this.#finish(this.#statusSent, 'end', null);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    const backend = this.#backend as Backend;
-    const reason = this.#failover.retriesError(err);
-    if (reason !== null && this.#failOver({ backend, reason, status: null })) {
-      this.#attempt();
+  onAttemptError(attempt: UpstreamAttempt, failure: FailureKind, err: Error): void {
+    if (this.#retried(attempt, failure, null)) {
+      this.#send();
       return;
     }
-    if (this.#clientGone) {
-      this.#finish(statusOf('client_closed'), 'client_disconnect', null);
-      return;
-    }
-    if (this.#res.headersSent) {
-      // Too late for a status: an abruptly closed response is the only honest signal left.
-      this.#res.destroy();
-      this.#finish(this.#statusSent, endingFor(mapError(err).code), err);
-      return;
-    }
-    this.fail(err);
+    this.#end(failure, err);
   }
 
-  /** Answers with the mapped JSON error (before any response byte was sent) and records it. */
-  fail(err: unknown): void {
-    const mapped = mapError(err);
-    if (mapped.code === 'client_closed' || this.#clientGone) {
+  /**
+   * Writes the head the client gets, and records the time to first byte and the proxy's own time. `readyMs`:
+   * when what releases the head arrived (the head itself, or the first event of a held stream head).
+   */
+  #commit(attempt: UpstreamAttempt, head: HeldHead, readyMs: number, flush: boolean): void {
+    this.#held = null;
+    const { status, headers } = head;
+    const route = this.#route as RouteRecorder;
+    this.#ttfbMs = attempt.headMs - this.#options.startMs;
+    route.firstByte(this.#ttfbMs / 1000);
+    if (this.#options.isDraining()) this.#res.shouldKeepAlive = false;
+    this.#statusSent = status;
+    const sentMs = (this.#first as UpstreamAttempt).sentMs;
+    const outgoing = buildResponseHeaders(headers, this.#options.requestId);
+    if (this.#options.serverTiming) outgoing.push('server-timing', serverTiming(sentMs - this.#options.startMs, readyMs - sentMs));
+    this.#relay.head(status, head.statusMessage, outgoing, headers['content-length'], flush);
+    // The proxy's own time: before the request went out, and from the moment the head could go to the client.
+    route.overhead((sentMs - this.#options.startMs + performance.now() - readyMs) / 1000);
+  }
+
+  /** The request ends on `failure` (err: its raw error): a cut response, the proxy's own answer, or nothing for a client gone. */
+  #end(failure: FailureKind, err: Error | null): void {
+    const rule = FAILURES[failure];
+    if (this.#clientGone || failure === 'client_gone') {
       this.#clientGone = true;
-      this.#finish(statusOf('client_closed'), 'client_disconnect', null);
+      this.#finish(ERROR_CATALOG.client_closed.status, 'client_disconnect', null);
       return;
     }
-    this.#log.warn({ err, request_id: this.#requestId, backend: this.#backend?.url ?? null, code: mapped.code }, 'backend request failed');
-    this.#send(mapped.code, mapped.message, []);
-    this.#finish(statusOf(mapped.code), endingFor(mapped.code), null);
+    const ending: Ending = rule.outcome ?? 'end';
+    if (rule.warns) {
+      const { log, requestId } = this.#options;
+      log.warn({ err, request_id: requestId, backend: this.#attempt?.backend.url ?? null, failure }, 'backend request failed');
+    }
+    if (this.#statusSent !== 0) {
+      this.#relay.destroy();
+      this.#finish(this.#statusSent, ending, err);
+      return;
+    }
+    const answer = answerFor(failure, err) ?? { code: 'backend_error' as const, message: 'the backend connection failed' };
+    this.#sendError(answer.code, answer.message, []);
+    this.#finish(ERROR_CATALOG[answer.code].status, ending, err);
+  }
+
+  /** Ends the request on an error before any backend was contacted (its body could not be read). */
+  fail(err: unknown): void {
+    const failure = classifyError(err, this.#clientGone);
+    this.#end(failure, err instanceof Error ? err : null);
   }
 
   /** Answers without a backend's response (auth, overload, an unknown model), and records it like any other. */
   reject(code: ErrorCode, message: string, headers: readonly string[]): void {
-    this.#send(code, message, headers);
-    this.#finish(statusOf(code), 'end', null);
+    this.#sendError(code, message, headers);
+    this.#finish(ERROR_CATALOG[code].status, 'end', null);
   }
 
   /** Answers with the proxy's own JSON (GET /v1/models from the fleet's model lists), recorded like any other. */
   answer(status: number, body: string): void {
-    if (this.#isDraining()) this.#res.shouldKeepAlive = false;
+    if (this.#options.isDraining()) this.#res.shouldKeepAlive = false;
     const length = String(Buffer.byteLength(body));
-    this.#res.writeHead(status, ['content-type', 'application/json', 'content-length', length, 'x-request-id', this.#requestId]);
+    this.#res.writeHead(status, ['content-type', 'application/json', 'content-length', length, 'x-request-id', this.#options.requestId]);
     this.#res.end(this.#req.method === 'HEAD' ? undefined : body);
     this.#finish(status, 'end', null);
   }
 
-  #send(code: ErrorCode, message: string, headers: readonly string[]): void {
-    if (this.#isDraining()) this.#res.shouldKeepAlive = false;
-    sendError(this.#res, code, message, ['x-request-id', this.#requestId, ...headers]);
+  #sendError(code: ErrorCode, message: string, headers: readonly string[]): void {
+    if (this.#options.isDraining()) this.#res.shouldKeepAlive = false;
+    sendError(this.#res, code, message, ['x-request-id', this.#options.requestId, ...headers]);
   }
 
-  /** Aborts the backend request (drain deadline, shutdown). */
+  /** Aborts the request's backend work with one of our own coded errors (drain deadline). */
   abort(reason: Error): void {
-    this.#controller?.abort(reason);
+    this.#attempt?.abort(reason);
   }
-
-  #write(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.#bytesOut += chunk.length;
-    const socket = this.#socket;
-    if (socket !== null) {
-      // A destroyed socket means the client left: its 'close' is on the way and ends the exchange.
-      if (socket.destroyed || socket.write(frameChunk(chunk))) return;
-      controller.pause();
-      if (!this.#drainListening) {
-        this.#drainListening = true;
-        socket.once('drain', this.#onSocketDrain);
-      }
-      return;
-    }
-    if (this.#res.write(chunk)) return;
-    // The client reads slower than the backend sends: stop reading upstream until it catches up.
-    controller.pause();
-    if (!this.#drainListening) {
-      this.#drainListening = true;
-      this.#res.on('drain', this.#onDrain);
-    }
-  }
-
-  readonly #onDrain = (): void => {
-    this.#controller?.resume();
-  };
-
-  readonly #onSocketDrain = (): void => {
-    this.#drainListening = false;
-    this.#controller?.resume();
-  };
 
   /** The client's response closed: finished, or the client went away first. */
   clientClosed(): void {
     if (this.#res.writableFinished || this.#finished) return;
     this.#clientGone = true;
-    const controller = this.#controller;
-    if (controller !== null && !controller.aborted) {
-      controller.abort(new ProxyError(ERR_CLIENT_ABORTED, 'the client closed the connection'));
-    }
+    this.#attempt?.abort(new ProxyError(ERR_CLIENT_ABORTED, 'the client closed the connection'));
     // If the backend was not contacted yet, the owner of this exchange finishes it.
+  }
+
+  #leaveUnrouted(): void {
+    if (!this.#unrouted) return;
+    this.#unrouted = false;
+    this.#failover.unrouted.movedAway();
   }
 
   #finish(status: number, ending: Ending, err: Error | null): void {
     if (this.#finished) return;
     this.#finished = true;
-    const res = this.#res;
-    if (this.#drainListening) {
-      res.off('drain', this.#onDrain);
-      // The socket outlives this response (keep-alive): leave no listener of ours on it.
-      this.#socket?.off('drain', this.#onSocketDrain);
-    }
-    const route = this.#route ?? this.#failover.unrouted.route(this.#endpoint);
+    this.#relay.release();
+    const route = this.#route ?? this.#failover.unrouted.route(this.#options.endpoint);
     if (this.#route === null) {
       this.#leaveUnrouted();
       route.arrived();
     }
-    const durationMs = performance.now() - this.#startMs;
+    const durationMs = performance.now() - this.#options.startMs;
     route.ended(status, durationMs / 1000);
-    const result = this.#tracker !== null && this.#backend !== null ? this.#tracker.result(ending) : null;
+    const result = this.#tracker !== null && this.#attempt !== null ? this.#tracker.result(ending) : null;
     if (result !== null) route.llm?.record(result);
-    if (this.#accessLog !== null) this.#logAccess(this.#accessLog, status, durationMs, result, err);
+    if (this.#options.accessLog !== null) this.#logAccess(this.#options.accessLog, status, durationMs, result, err);
   }
 
   #logAccess(accessLog: AccessLog, status: number, durationMs: number, result: CompletionResult | null, err: Error | null): void {
     const detail = this.detail;
-    const attempts: readonly AttemptNote[] | null = this.#failover.history;
     accessLog.write({
-      requestId: this.#requestId,
+      requestId: this.#options.requestId,
       method: this.#req.method,
       path: this.#req.url,
       status,
-      backend: this.#backend?.url ?? null,
-      endpoint: this.#endpoint,
+      backend: this.#attempt?.backend.url ?? null,
+      endpoint: this.#options.endpoint,
       ttfbMs: this.#ttfbMs < 0 ? null : this.#ttfbMs,
       durationMs,
       bytesIn: detail.bytesIn,
-      bytesOut: this.#bytesOut,
+      bytesOut: this.#relay.bytesOut,
       stream: detail.stream,
       model: detail.model,
       promptTokens: result?.promptTokens ?? null,
@@ -389,18 +335,17 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       tpotMs: result?.tpotMs ?? null,
       outcome: result?.outcome ?? null,
       error: err === null ? null : ((err as { code?: string }).code ?? err.message),
-      attempts,
+      attempts: this.#failover.history,
     });
   }
+}
+
+function isEventStream(headers: ResponseHeaders): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && type.startsWith('text/event-stream');
 }
 
 /** `proxy;dur=<ms>, upstream;dur=<ms>` (RFC: W3C Server Timing), to three decimals. */
 function serverTiming(proxyMs: number, upstreamMs: number): string {
   return `proxy;dur=${proxyMs.toFixed(3)}, upstream;dur=${upstreamMs.toFixed(3)}`;
-}
-
-function endingFor(code: ErrorCode): Ending {
-  if (code === 'backend_timeout') return 'timeout';
-  if (code === 'client_closed') return 'client_disconnect';
-  return 'upstream_error';
 }

@@ -9,8 +9,9 @@ import { createKeyReader } from '../routing/routing-key.js';
 import type { Logger } from '../shared/logger.js';
 import { AccessLog } from './access-log.js';
 import { createApiKeyCheck } from './api-key-auth.js';
-import { mapError, sendError } from './error-response.js';
+import { sendError } from './error-response.js';
 import { Failover, type FailoverContext } from './failover.js';
+import { classifyError } from './failures.js';
 import { buildUpstreamHeaders, isUsableRequestId } from './headers.js';
 import { ProxyExchange } from './proxy-exchange.js';
 import { readBody } from './read-body.js';
@@ -49,8 +50,9 @@ const MODELS_ENDPOINT = '/v1/models';
 
 /**
  * Everything that is not one of the proxy's own pages: refused targets and methods, then authentication,
- * load shedding, reading and inspecting a completion body, and finally a ProxyExchange that chooses a
- * backend (after the body, so that its model can steer the choice) and relays the answer.
+ * load shedding, reading and inspecting a body that names its model (a completion, embeddings, rerank, ...),
+ * and finally a ProxyExchange that chooses a backend (after the body, so that its model steers the choice)
+ * and relays the answer.
  */
 export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   const { config, fleet, log, isDraining } = deps;
@@ -93,6 +95,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       accessLog,
       isDraining,
       serverTiming: config.serverTiming,
+      holdStreamHead: config.holdStreamHead,
     });
     context.exchange = exchange;
     if (authorized !== null && !authorized(req.headers)) {
@@ -110,11 +113,12 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       return;
     }
     exchanges.add(exchange);
-    // A completion body is read into a Buffer (and may be rewritten): undici sets its Content-Length then.
-    const headers = buildUpstreamHeaders(req, requestId, '', route.completion !== null);
-    if (route.completion === null) {
+    // A body that names the model is read into a Buffer (and may be rewritten): undici sets its Content-Length then.
+    const headers = buildUpstreamHeaders(req, requestId, '', route.modelInBody);
+    if (!route.modelInBody) {
       exchange.detail.bytesIn = requestBodyLength(req);
-      const facts = { model: null, key: keyOf(req.headers, null, null) };
+      exchange.detail.model = route.pathModel;
+      const facts = { model: route.pathModel, key: keyOf(req.headers, null, null) };
       exchange.start({ method: req.method as string, path: route.upstreamPath, headers, body: hasBody(req) ? req : null }, facts);
       return;
     }
@@ -123,7 +127,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     try {
       body = await readBody(req, config.bodyLimitBytes);
     } catch (err) {
-      if (mapError(err).code === 'request_too_large') res.shouldKeepAlive = false;
+      if (classifyError(err) === 'body_too_large') res.shouldKeepAlive = false;
       exchange.fail(err);
       return;
     }
@@ -134,6 +138,13 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     const info = inspectCompletionRequest(body);
     exchange.detail.bytesIn = body.length;
     exchange.detail.model = info.model;
+    if (route.completion === null) {
+      exchange.start(
+        { method: 'POST', path: route.upstreamPath, headers, body },
+        { model: info.model, key: keyOf(req.headers, null, null) },
+      );
+      return;
+    }
     exchange.detail.stream = info.stream;
     const inject = config.injectUsage && needsUsageInjection(info);
     const forwarded = inject ? injectUsageRequest(body, info) : body;

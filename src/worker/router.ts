@@ -7,13 +7,44 @@ export type Route =
   | { kind: 'own'; page: OwnRoute }
   | { kind: 'bad-target' }
   | { kind: 'method-not-allowed'; allow: string }
-  | { kind: 'proxy'; upstreamPath: string; endpoint: string; completion: CompletionKind | null };
+  | {
+      kind: 'proxy';
+      upstreamPath: string;
+      endpoint: string;
+      completion: CompletionKind | null;
+      /** The JSON body names the model (completions, embeddings, rerank, ...): it is read, and routes the request. */
+      modelInBody: boolean;
+      /** The model the path names (GET /v1/models/{id}); null for other paths. */
+      pathModel: string | null;
+    };
 
 const ENDPOINTS = new Set<string>(KNOWN_ENDPOINTS);
 const COMPLETIONS: ReadonlyMap<string, CompletionKind> = new Map([
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'text'],
 ]);
+
+/**
+ * POST routes whose JSON body carries `model`, besides the completions: OpenAI's embeddings and responses, the
+ * rerank, score, pooling, classify and tokenizer routes of vLLM and SGLang, and Anthropic-style messages. The
+ * body is read so that the model chooses the backend, as for a completion.
+ */
+const MODEL_BODY_PATHS: ReadonlySet<string> = new Set([
+  '/v1/embeddings',
+  '/v1/responses',
+  '/v1/rerank',
+  '/v2/rerank',
+  '/rerank',
+  '/v1/score',
+  '/score',
+  '/pooling',
+  '/classify',
+  '/tokenize',
+  '/detokenize',
+  '/v1/messages',
+  '/v1/messages/count_tokens',
+]);
+const MODEL_PATH_PREFIX = '/v1/models/';
 
 export interface Router {
   route(method: string, target: string): Route;
@@ -44,7 +75,19 @@ export function createRouter(stripPrefix: string): Router {
       }
       const completion = method === 'POST' ? (COMPLETIONS.get(path) ?? null) : null;
       const endpoint = ENDPOINTS.has(path) ? path : OTHER_ENDPOINT;
-      return { kind: 'proxy', upstreamPath, endpoint, completion };
+      const modelInBody = completion !== null || (method === 'POST' && MODEL_BODY_PATHS.has(path));
+      return { kind: 'proxy', upstreamPath, endpoint, completion, modelInBody, pathModel: pathModelOf(method, path) };
     },
   };
+}
+
+/** GET /v1/models/{id}: the model it asks about (percent-decoded); null for any other request. */
+function pathModelOf(method: string, path: string): string | null {
+  if ((method !== 'GET' && method !== 'HEAD') || !path.startsWith(MODEL_PATH_PREFIX) || path.length === MODEL_PATH_PREFIX.length)
+    return null;
+  try {
+    return decodeURIComponent(path.slice(MODEL_PATH_PREFIX.length));
+  } catch {
+    return null;
+  }
 }

@@ -12,6 +12,7 @@ import type { FleetState } from '../shared/fleet.js';
 import { healthBody } from '../shared/health.js';
 import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPrimary } from '../shared/ipc.js';
 import { createLogger, flushLogger, type Logger } from '../shared/logger.js';
+import { ERR_DRAIN_DEADLINE, ProxyError } from '../shared/proxy-error.js';
 import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
 import { MetricsRelay } from './metrics-relay.js';
 import { WorkerFleet } from './worker-fleet.js';
@@ -181,7 +182,7 @@ function createDrain(
       const left = proxy.inFlight();
       if (left > 0) {
         log.warn({ inFlight: left }, 'drain deadline reached, closing the remaining requests');
-        proxy.abortAll(new Error('drain deadline reached'));
+        proxy.abortAll(new ProxyError(ERR_DRAIN_DEADLINE, 'the drain deadline passed with the request still running'));
       }
       proxy.server.closeAllConnections();
       // Aborted exchanges record their outcome on the next turns of the loop; snapshot after that.

@@ -6,7 +6,7 @@ import { AFFINITY_RESULTS, type AffinityResult } from '../routing/affinity.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import { type BackendHealth, fleetHealth } from '../shared/health.js';
 import type { BackendLoad, LoadReport } from '../shared/ipc.js';
-import { BackendSet } from './backend-set.js';
+import { BackendSet, PANIC_SCOPES, type PanicScope } from './backend-set.js';
 import type { FailoverContext } from './failover.js';
 import { RetryBudget } from './retry-budget.js';
 
@@ -41,7 +41,7 @@ export class WorkerFleet implements FailoverContext {
   readonly budget = new RetryBudget();
   readonly retries: number;
   readonly unrouted: BackendRecorder;
-  readonly #panic: DeferredCount;
+  readonly #panic: Record<PanicScope, DeferredCount>;
   readonly #link: WorkerFleetLink;
   readonly #workerId: number;
   readonly #reportTimer: NodeJS.Timeout;
@@ -60,7 +60,14 @@ export class WorkerFleet implements FailoverContext {
     this.unrouted = recorder.unrouted;
     this.#link = link;
     this.#workerId = workerId;
-    this.#panic = new DeferredCount(metrics.backendPanic.labels());
+    // Both scopes from the start at 0: two series for the whole proxy, and an alert rate()s each.
+    const panic = {} as Record<PanicScope, DeferredCount>;
+    for (const scope of PANIC_SCOPES) {
+      const child = metrics.backendPanic.labels(scope);
+      child.inc(0);
+      panic[scope] = new DeferredCount(child);
+    }
+    this.#panic = panic;
     const affinity = affinityCounts(metrics, config);
     this.backends = new BackendSet(config, recorder, {
       out: (verdict) => link.out(verdict),
@@ -69,7 +76,7 @@ export class WorkerFleet implements FailoverContext {
     this.#state = initial;
     this.backends.apply(initial);
     metrics.beforeRead(() => {
-      this.#panic.flush();
+      for (const scope of PANIC_SCOPES) this.#panic[scope].flush();
       if (affinity !== null) for (const result of AFFINITY_RESULTS) affinity[result].flush();
       for (const backend of this.backends.all) metrics.backendInFlight.labels(backend.url).set(backend.inFlight);
     });
@@ -77,8 +84,8 @@ export class WorkerFleet implements FailoverContext {
     this.#reportTimer.unref();
   }
 
-  onPanic(): void {
-    this.#panic.add();
+  onPanic(scope: PanicScope): void {
+    this.#panic[scope].add();
   }
 
   apply(state: FleetState): void {
@@ -104,15 +111,14 @@ export class WorkerFleet implements FailoverContext {
     this.backends.setOthersLoad(others);
   }
 
-  /** /healthz as this worker sees it: the primary's state, with this worker's own ejections and holds (applied at once, before the primary echoes them back). */
+  /** /healthz as this worker sees it: each backend's state as this worker holds it (the primary's view merged with its own verdicts). */
   health(): { anyUp: boolean; backends: BackendHealth[] } {
     const byUrl = new Map(this.backends.all.map((backend) => [backend.url, backend]));
-    // Backend.apply() already keeps the later of its own deadlines and the primary's.
-    const merged = this.#state.backends.map((entry) => {
-      const own = byUrl.get(entry.url);
-      return own === undefined ? entry : { ...entry, ejectedUntilMs: own.ejectedUntilMs, heldUntilMs: own.heldUntilMs };
-    });
-    return fleetHealth(merged, (url) => byUrl.get(url)?.load() ?? 0);
+    return fleetHealth(
+      this.#state.backends,
+      (url) => byUrl.get(url)?.load() ?? 0,
+      (entry) => byUrl.get(entry.url)?.state ?? entry.health,
+    );
   }
 
   close(): Promise<void> {

@@ -12,7 +12,7 @@ const DATASOURCE_UID = '$' + '{datasource}';
 const TARGET_LABELS = ['job', 'instance', 'namespace', 'pod', 'container', 'service'];
 /**
  * The fleet's metrics (issue 11 point 6) and the labels the Backends row must split each one by: one line per
- * backend, and per reason or result where the metric has one. The panic counter has no label.
+ * backend, and per reason or result where the metric has one; the panic counter by its scope.
  */
 const FLEET_SPLITS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['backend_up', ['url']],
@@ -20,7 +20,7 @@ const FLEET_SPLITS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['upstream_retries_total', ['url', 'reason']],
   ['backend_health_checks_total', ['url', 'result']],
   ['backend_ejections_total', ['url', 'reason']],
-  ['backend_panic_total', []],
+  ['backend_panic_total', ['scope']],
 ];
 /** What the proxy answered itself, before choosing a backend: never a backend's share. */
 const NO_BACKEND = 'url!="none"';

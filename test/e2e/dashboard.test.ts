@@ -188,6 +188,7 @@ test('/dashboard opened after traffic shows the primary’s history at once, err
     inband_error: 1,
     timeout: 0,
     upstream_error: 0,
+    proxy_cut: 0,
   };
   // Shed requests never reached a backend: they are the proxy's own answers, url="none".
   const expectedUnrouted = { '4xx other': 0, '429 rate limit': 0, '5xx other': 0, '503 shed': shed };
@@ -237,6 +238,7 @@ test('/dashboard opened after traffic shows the primary’s history at once, err
   assert.deepEqual(await page.locator('#legend-outcomes span').allTextContents(), [
     `${host} client_disconnect: 0`,
     `${host} inband_error: 1`,
+    `${host} proxy_cut: 0`,
     `${host} timeout: 0`,
     `${host} upstream_error: 0`,
   ]);
@@ -273,13 +275,13 @@ test('/dashboard opened after traffic shows the primary’s history at once, err
   if (process.env.DASHBOARD_SCREENSHOT) await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT, fullPage: true });
   // Every chart drew its lines: count pixels of the first line's colour (#1f77b4) inside each canvas. In the
   // error panels the lines lie on one another at 0, so look for the one drawn last: the eighth (#17becf) for the
-  // errors (the proxy's own 503 shed, after the backend's four), the fourth (#ff7f0e: upstream_error) for the outcomes.
+  // errors (the proxy's own 503 shed, after the backend's four), the fifth (#9467bd: upstream_error) for the outcomes.
   const image = decodePng(readFileSync(shot));
   for (const id of CHARTS) {
     const box = await page.locator(`#chart-${id}`).boundingBox();
     assert.ok(box !== null, `#chart-${id} is on the page`);
     const colour: [number, number, number] =
-      id === 'errors' ? [0x17, 0xbe, 0xcf] : id === 'outcomes' ? [0xff, 0x7f, 0x0e] : [0x1f, 0x77, 0xb4];
+      id === 'errors' ? [0x17, 0xbe, 0xcf] : id === 'outcomes' ? [0x94, 0x67, 0xbd] : [0x1f, 0x77, 0xb4];
     const painted = countColour(image, box, colour);
     assert.ok(painted > 20, `#chart-${id} drew its line (${painted} pixels)`);
   }

@@ -299,8 +299,9 @@ test('keep-alive race: a completion POST (its body read by the proxy) is retried
 
 test('keep-alive race: no retry for a streamed upload or a started response, and never more than one', async (t) => {
   const { backend, url, registry, dispatcher, retries } = await raceProxy(t);
-  // A streamed (chunked) body is gone once sent: not retried, 502.
-  const streamed = await request(`${url}/v1/embeddings`, {
+  // A streamed (chunked) body is gone once sent: not retried, 502. (An audio upload: routes whose JSON body
+  // names the model, embeddings among them, are read whole, and so are replayable.)
+  const streamed = await request(`${url}/v1/audio/transcriptions`, {
     method: 'POST',
     body: Readable.from([Buffer.from('{"input":'), Buffer.from('"hello"}')]),
     headers: JSON_HEADERS,
@@ -310,7 +311,9 @@ test('keep-alive race: no retry for a streamed upload or a started response, and
   assert.equal(streamed.statusCode, 502, streamedText);
   assertOpenAiError(streamedText, 'upstream_error', 'backend_error');
   assert.deepEqual(
-    backend.requests.filter((seen) => seen.path === '/v1/embeddings').map((seen) => [seen.connection, seen.index, seen.bodyLength]),
+    backend.requests
+      .filter((seen) => seen.path === '/v1/audio/transcriptions')
+      .map((seen) => [seen.connection, seen.index, seen.bodyLength]),
     [[1, 2, 17]],
   );
   assert.equal(await retries(), 0);
@@ -333,7 +336,7 @@ test('keep-alive race: no retry for a streamed upload or a started response, and
   assert.equal(await retries(), 1);
 
   const metrics = parsePromText(await registry.metrics());
-  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/v1/embeddings', status: '502' }), 1);
+  assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/v1/audio/transcriptions', status: '502' }), 1);
   assert.equal(sampleValue(metrics, 'output_requests_total', { url: backend.url, endpoint: '/version', status: '502' }), 1);
   assert.equal(sampleValue(metrics, 'stream_outcomes_total', { url: backend.url, endpoint: CHAT, outcome: 'upstream_error' }), 1);
   assert.equal(sampleValue(metrics, 'in_flight_requests', { url: backend.url }), 0);
@@ -389,7 +392,8 @@ test('client aborts halfway through a streamed upload: the backend sees its requ
 }, async (t) => {
   const mock = await startMockBackend(t);
   const running = await cluster(t, mock.url);
-  const client = await startUpload(running.port, '/v1/embeddings', 100_000, 1_000);
+  // An audio upload streams through (a route whose JSON body names the model would be read whole first).
+  const client = await startUpload(running.port, '/v1/audio/transcriptions', 100_000, 1_000);
   // The body streams through: the backend has the request before the upload is over.
   await eventually(
     'the backend saw the request start',
@@ -402,7 +406,7 @@ test('client aborts halfway through a streamed upload: the backend sees its requ
     () => mock.stats.clientAborts,
     (n) => n === 1,
   );
-  await expectSample(running, 'output_requests_total', { url: mock.url, endpoint: '/v1/embeddings', status: '499' }, 1);
+  await expectSample(running, 'output_requests_total', { url: mock.url, endpoint: '/v1/audio/transcriptions', status: '499' }, 1);
   await expectSample(running, 'in_flight_requests', { url: mock.url }, 0);
   assert.equal(mock.stats.completed, 0);
   const ok = await send(`${running.url}/v1/embeddings`, { body: '{"model":"mock-model","input":"hi"}', headers: JSON_HEADERS });
@@ -427,7 +431,7 @@ test('client uploads slower than the backend allows: the backend gives up, the c
   const backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
   const running = await cluster(t, backendUrl);
 
-  const client = await startUpload(running.port, '/v1/embeddings', 100_000, 100);
+  const client = await startUpload(running.port, '/v1/audio/transcriptions', 100_000, 100);
   const begun = performance.now();
   // 100 bytes every 100 ms: 100 s for the whole body, far beyond the backend's patience.
   while (statusOf(client.received) === 0 && !client.closed && performance.now() - begun < 8_000) {
@@ -446,7 +450,8 @@ test('client uploads slower than the backend allows: the backend gives up, the c
       const metrics = await metricsOf(running);
       let ended = 0;
       for (const code of ['408', '499', '502'])
-        ended += sampleValue(metrics, 'output_requests_total', { url: backendUrl, endpoint: '/v1/embeddings', status: code }) ?? 0;
+        ended +=
+          sampleValue(metrics, 'output_requests_total', { url: backendUrl, endpoint: '/v1/audio/transcriptions', status: code }) ?? 0;
       return { ended, inFlight: sampleValue(metrics, 'in_flight_requests', { url: backendUrl }) };
     },
     (value) => value.ended === 1 && value.inFlight === 0,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { CHAT, chat, metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { call, send, wasCut } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
@@ -112,4 +112,46 @@ test('max fails in a row take a backend out at once on every worker, and the ver
     (s) => metricValue(s, 'backend_ejections_total', { url: failing!.url, reason: 'max_fails' }) >= 1,
   );
   assert.equal(metricValue(samples, 'backend_up', { url: failing!.url }), 0);
+});
+
+/** 6 streams, round-robin from a backend that dies in prefill (its head already sent) to a healthy one. */
+async function streamsPastPrefillCrash(t: TestContext, hold: 'on' | 'off') {
+  const [dying, good] = await startMocks(t, [{ crashInPrefill: true, ttftMs: 20 }, {}]);
+  const proxy = await startFleetProxy(
+    t,
+    [dying!.url, good!.url],
+    ['--workers', '1', '--routing', 'round-robin', '--max-fails', '0', '--hold-stream-head', hold],
+  );
+  const streams = [];
+  for (let i = 0; i < 6; i++) {
+    streams.push(await call(`${proxy.url}${CHAT}`, { method: 'POST', headers: JSON_HEADERS, body: chat({ stream: true, max_tokens: 4 }) }));
+  }
+  return { streams, samples: await scrape(proxy), dying: dying!, good: good! };
+}
+
+test('a stream whose backend dies in prefill, after its head went out, is failed over: 6/6 streams whole', TEST, async (t) => {
+  const { streams, samples, dying, good } = await streamsPastPrefillCrash(t, 'on');
+  for (const stream of streams) {
+    assert.equal(stream.status, 200);
+    assert.equal(stream.error, null);
+    assert.ok(stream.text.endsWith('data: [DONE]\n\n'), 'whole');
+    for (const token of ['tok0', 'tok1', 'tok2', 'tok3']) assert.equal((stream.text.match(new RegExp(token, 'g')) ?? []).length, 1);
+  }
+  assert.equal(dying.stats.completionRequests, 3, 'round-robin tried the dying backend first for every other stream');
+  assert.equal(good.stats.completionRequests, 6);
+  assert.equal(metricValue(samples, 'upstream_retries_total', { url: dying.url, reason: 'reset' }), 3);
+  assert.equal(metricValue(samples, 'stream_outcomes_total', { url: good.url, endpoint: CHAT, outcome: 'completed' }), 6);
+  assert.equal(metricValue(samples, 'output_requests_total', { url: dying.url, endpoint: CHAT, status: '200' }), 0);
+});
+
+test('--hold-stream-head off relays the head at once: a backend dying in prefill cuts the stream with no token', TEST, async (t) => {
+  const { streams, samples, dying } = await streamsPastPrefillCrash(t, 'off');
+  const cut = streams.filter((stream) => wasCut(stream));
+  assert.equal(cut.length, 3);
+  for (const stream of cut) {
+    assert.equal(stream.status, 200);
+    assert.equal(stream.text.includes('tok0'), false);
+  }
+  assert.equal(metricValue(samples, 'upstream_retries_total', { url: dying.url, reason: 'reset' }), 0);
+  assert.equal(metricValue(samples, 'stream_outcomes_total', { url: dying.url, endpoint: CHAT, outcome: 'upstream_error' }), 3);
 });

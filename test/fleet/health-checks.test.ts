@@ -128,7 +128,8 @@ test(
     assert.equal(mocks[0]!.stats.completionRequests + mocks[1]!.stats.completionRequests, 10);
     assert.ok(mocks[0]!.stats.completionRequests > 0 && mocks[1]!.stats.completionRequests > 0, 'tried on all of them');
     const samples = await scrape(proxy);
-    assert.equal(metricValue(samples, 'backend_panic_total', {}), 10);
+    assert.equal(metricValue(samples, 'backend_panic_total', { scope: 'fleet' }), 10);
+    assert.equal(metricValue(samples, 'backend_panic_total', { scope: 'model' }), 0);
     assert.equal(proxy.lines.filter((line) => line.msg === 'no backend is up: panic mode, requests go to every backend').length, 1);
   },
 );
@@ -147,4 +148,36 @@ test('every backend really down: the client gets a 502 JSON error within a secon
   assert.equal(res.status, 502);
   assert.equal((JSON.parse(res.text) as { error: { code: string } }).error.code, 'backend_unreachable');
   assert.ok(elapsed < 1_000, `${elapsed.toFixed(0)} ms`);
+});
+
+test('one model’s only backend down while another is up: panic for that model alone, counted apart, /healthz 200', TEST, async (t) => {
+  const [chatOnly, embedOnly] = await startMocks(t, [{ models: ['chat-model'] }, { models: ['embed-model'], health: 503 }]);
+  const proxy = await startFleetProxy(
+    t,
+    [chatOnly!.url, embedOnly!.url],
+    ['--workers', '2', '--discovery-interval', '30s', ...FAST_HEALTH],
+  );
+  const health = await eventually(
+    'the embedding backend down, the chat one up',
+    async () => JSON.parse((await send(`${proxy.url}/healthz`)).text) as HealthBody,
+    (body) => body.backends.map((backend) => backend.state).join() === 'up,down',
+  );
+  assert.equal(health.status, 'ok');
+  assert.equal((await send(`${proxy.url}/healthz`)).status, 200);
+  await eventually(
+    'both model lists read',
+    async () => (JSON.parse((await send(`${proxy.url}/v1/models`)).text) as { data: unknown[] }).data.length,
+    (count) => count >= 1,
+  );
+  const json = { 'content-type': 'application/json' };
+  // Its completions still work (only its health check fails): panic mode tries it rather than refusing.
+  for (let i = 0; i < 6; i++) {
+    const res = await send(`${proxy.url}/v1/embeddings`, { headers: json, body: JSON.stringify({ model: 'embed-model', input: 'x' }) });
+    assert.equal(res.status, 200);
+  }
+  for (let i = 0; i < 4; i++) assert.equal((await postChat(proxy.url, { model: 'chat-model' })).status, 200);
+  const samples = await scrape(proxy);
+  assert.equal(metricValue(samples, 'backend_panic_total', { scope: 'model' }), 6);
+  assert.equal(metricValue(samples, 'backend_panic_total', { scope: 'fleet' }), 0, 'the fleet is not in panic');
+  assert.equal(proxy.lines.filter((line) => line.msg === 'no backend is up: panic mode, requests go to every backend').length, 0);
 });

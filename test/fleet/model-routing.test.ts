@@ -94,3 +94,60 @@ test('a backend whose model list is unknown (no /v1/models) is eligible for ever
   assert.equal((await postChat(proxy.url, { model: 'other' })).status, 200, 'only the unknown one can take it');
   assert.equal(unknown!.stats.completionRequests, 3);
 });
+
+test(
+  'every request that names a model is routed by it: embeddings, rerank, score, tokenize, responses, messages, GET /v1/models/{id}',
+  TEST,
+  async (t) => {
+    const [chatOnly, embedOnly] = await startMocks(t, [{ models: ['chat-model'] }, { models: ['embed-model'] }]);
+    const proxy = await startFleetProxy(t, [chatOnly!.url, embedOnly!.url], ['--workers', '2', '--discovery-interval', '30s']);
+    await eventually(
+      'both model lists read',
+      async () => (JSON.parse((await send(`${proxy.url}/v1/models`)).text) as { data: unknown[] }).data.length,
+      (count) => count === 2,
+    );
+    const json = { 'content-type': 'application/json' };
+    // Every embeddings call reaches the one backend that serves its model (the other would answer 404).
+    for (let i = 0; i < 10; i++) {
+      const res = await send(`${proxy.url}/v1/embeddings`, {
+        headers: json,
+        body: JSON.stringify({ model: 'embed-model', input: `text ${i}` }),
+      });
+      assert.equal(res.status, 200, res.text);
+    }
+    assert.equal(embedOnly!.stats.embeddingsRequests, 10);
+    assert.equal(chatOnly!.stats.embeddingsRequests, 0);
+
+    const card = await send(`${proxy.url}/inference/v1/models/embed-model`);
+    assert.equal(card.status, 200);
+    assert.equal((JSON.parse(card.text) as { id: string }).id, 'embed-model');
+    assert.equal((await send(`${proxy.url}/v1/models/chat-model`)).status, 200);
+
+    // The routes the mock does not serve answer 404 from whichever backend got them: the access log says which.
+    const routed = ['/v1/rerank', '/v1/score', '/tokenize', '/v1/responses', '/v1/messages'];
+    for (const path of routed)
+      await send(`${proxy.url}${path}`, { headers: json, body: JSON.stringify({ model: 'embed-model', input: 'x' }) });
+    const lines = await eventually(
+      'an access line for each routed request',
+      () => proxy.lines.filter((line) => line.msg === 'access' && routed.includes(line.path as string)),
+      (found) => found.length === routed.length,
+    );
+    for (const line of lines) {
+      assert.equal(line.backend, embedOnly!.url, `${line.path} went to the backend serving its model`);
+      assert.equal(line.model, 'embed-model');
+    }
+
+    // An unknown model gets the proxy's model_not_found everywhere, and no backend hears of it.
+    const before = [chatOnly!.stats.requests, embedOnly!.stats.requests];
+    const unknownEmbedding = await send(`${proxy.url}/v1/embeddings`, {
+      headers: json,
+      body: JSON.stringify({ model: 'nope', input: 'x' }),
+    });
+    assert.equal(unknownEmbedding.status, 404);
+    assert.equal((JSON.parse(unknownEmbedding.text) as { error: { code: string } }).error.code, 'model_not_found');
+    const unknownCard = await send(`${proxy.url}/v1/models/nope`);
+    assert.equal(unknownCard.status, 404);
+    assert.equal((JSON.parse(unknownCard.text) as { error: { code: string } }).error.code, 'model_not_found');
+    assert.deepEqual([chatOnly!.stats.requests, embedOnly!.stats.requests], before);
+  },
+);

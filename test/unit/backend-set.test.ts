@@ -5,36 +5,38 @@ import { configFromFlags } from '../../src/config/build-config.js';
 import { FLAGS } from '../../src/config/flags.js';
 import { createWorkerMetrics } from '../../src/metrics/definitions.js';
 import { createRequestRecorder } from '../../src/metrics/request-recorder.js';
+import type { AffinityResult } from '../../src/routing/affinity.js';
+import { hashText } from '../../src/routing/key-hash.js';
+import { HEALTHY, type HealthFlags } from '../../src/shared/backend-state.js';
 import type { BackendOut, FleetBackend } from '../../src/shared/fleet.js';
 import type { Backend } from '../../src/worker/backend.js';
 import { BackendSet, type Selection } from '../../src/worker/backend-set.js';
 
-function entry(url: string, fields: Partial<FleetBackend> = {}): FleetBackend {
+/** A fleet entry; health flags given beside the other fields. */
+function entry(url: string, fields: Partial<Omit<FleetBackend, 'health'> & HealthFlags> = {}): FleetBackend {
   const origin = new URL(url).origin;
-  return {
-    url,
-    origin,
-    basePath: '',
-    host: new URL(url).host,
-    weight: 1,
-    models: null,
-    up: true,
-    ejectedUntilMs: 0,
-    heldUntilMs: 0,
-    upSinceMs: 0,
-    lastCheck: null,
-    ...fields,
-  };
+  const { up, ejectedUntilMs, ejectionMs, heldUntilMs, upSinceMs, ...rest } = fields;
+  const health = { ...HEALTHY, ...definedOnly({ up, ejectedUntilMs, ejectionMs, heldUntilMs, upSinceMs }) };
+  return { url, origin, basePath: '', host: new URL(url).host, weight: 1, models: null, health, lastCheck: null, ...rest };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** A worker's backend set over backends nobody connects to (selection never dispatches). */
-function setOf(t: TestContext, backends: FleetBackend[], flags: Record<string, string> = {}): { set: BackendSet; outs: BackendOut[] } {
+function setOf(
+  t: TestContext,
+  backends: FleetBackend[],
+  flags: Record<string, string> = {},
+  affinity: AffinityResult[] = [],
+): { set: BackendSet; outs: BackendOut[] } {
   const defaults: Record<string, unknown> = {};
   for (const [name, flag] of Object.entries(FLAGS)) if ('default' in flag) defaults[name] = flag.default;
   const config = configFromFlags({ ...defaults, ...flags });
   const recorder = createRequestRecorder(createWorkerMetrics(new Registry()), 8);
   const outs: BackendOut[] = [];
-  const set = new BackendSet(config, recorder, { out: (verdict) => outs.push(verdict), affinity: () => undefined });
+  const set = new BackendSet(config, recorder, { out: (verdict) => outs.push(verdict), affinity: (result) => affinity.push(result) });
   set.apply({ backends, modelCards: [] });
   t.after(() => set.close());
   return { set, outs };
@@ -78,13 +80,13 @@ test('down, ejected and held backends are skipped; with none up, panic mode trie
   ]);
   assert.deepEqual([...pickAll(set, null)], ['http://up:1']);
   const selection = set.select({ model: null, key: null }, null);
-  assert.equal(selection.kind === 'backend' && selection.panic, false);
+  assert.equal(selection.kind === 'backend' && selection.panic, null);
   set.apply({
     backends: [entry('http://down:1', { up: false }), entry('http://ejected:1', { ejectedUntilMs: now + 60_000 })],
     modelCards: [],
   });
   const panic = set.select({ model: null, key: null }, null);
-  assert.equal(panic.kind === 'backend' && panic.panic, true);
+  assert.equal(panic.kind === 'backend' && panic.panic, 'fleet');
   assert.deepEqual([...pickAll(set, null)].sort(), ['http://down:1', 'http://ejected:1']);
 });
 
@@ -153,4 +155,39 @@ test('slow start: a backend back since half the ramp has half its weight, never 
   assert.ok(Math.abs(a.effectiveWeight(now) - 2) < 1e-9);
   assert.ok(Math.abs(b.effectiveWeight(now) - 0.1) < 1e-9);
   assert.equal(a.effectiveWeight(now + 5_000), 4);
+});
+
+test('a home taken out by its failures keeps its keys: each counts as unavailable once and the others stay home', (t) => {
+  const results: AffinityResult[] = [];
+  const { set } = setOf(
+    t,
+    [entry('http://a:1'), entry('http://b:1'), entry('http://c:1')],
+    { routing: 'session', 'max-fails': '3', 'slow-start': '10s' },
+    results,
+  );
+  const keys = Array.from({ length: 60 }, (_, i) => hashText(`session-${i}`));
+  const route = (): string[] => keys.map((key) => urlOf(set.select({ model: null, key }, null)));
+  const homes = route();
+  assert.deepEqual(new Set(results), new Set(['home']));
+  const b = set.all[1] as Backend;
+  for (let i = 0; i < 3; i++) b.failed();
+  assert.equal(b.isUp(Date.now()), false, 'ejected by its own failures');
+  results.length = 0;
+  const during = route();
+  const onB = homes.filter((home) => home === b.url).length;
+  assert.ok(onB >= 5, `some keys live on b (${onB})`);
+  assert.equal(results.filter((result) => result === 'unavailable').length, onB, 'every key of b, and only those, is unavailable');
+  homes.forEach((home, i) => {
+    if (home === b.url) assert.notEqual(during[i], b.url);
+    else assert.equal(during[i], home, 'a key of another backend does not move');
+  });
+});
+
+test('panic for one model: none of its backends is up while another backend is', (t) => {
+  const { set } = setOf(t, [entry('http://a:1', { models: ['llama'] }), entry('http://b:1', { models: ['qwen'], up: false })]);
+  const qwen = set.select({ model: 'qwen', key: null }, null);
+  assert.equal(qwen.kind === 'backend' && qwen.panic, 'model');
+  assert.equal(qwen.kind === 'backend' && qwen.backend.url, 'http://b:1', 'its own backend is still tried');
+  const llama = set.select({ model: 'llama', key: null }, null);
+  assert.equal(llama.kind === 'backend' && llama.panic, null);
 });

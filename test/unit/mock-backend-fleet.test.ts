@@ -121,7 +121,7 @@ test('control(): validates the whole patch first, names the bad field, returns e
   assert.equal(
     JSON.stringify(backend.control()),
     '{"models":["mock-model"],"listModels":true,"anyModel":false,"health":200,"healthDelayMs":0,' +
-      '"completionStatus":null,"retryAfterSec":null,"ttftMs":0,"tokenDelayMs":0}',
+      '"completionStatus":null,"retryAfterSec":null,"ttftMs":0,"tokenDelayMs":0,"crashInPrefill":false}',
   );
   assert.throws(() => backend.control({ ttftMs: 5, health: 99 }), {
     name: 'TypeError',

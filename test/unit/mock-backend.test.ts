@@ -345,6 +345,6 @@ test('models, health and embeddings', TEST, async (t) => {
 });
 
 test('the switch header list names every documented switch', () => {
-  assert.equal(new Set(MOCK_SWITCH_HEADERS).size, 10);
+  assert.equal(new Set(MOCK_SWITCH_HEADERS).size, 11);
   for (const name of MOCK_SWITCH_HEADERS) assert.match(name, /^x-mock-[a-z-]+$/);
 });

@@ -33,11 +33,20 @@ test('a prefixed chat completion is proxied with the prefix removed', () => {
     upstreamPath: '/v1/chat/completions',
     endpoint: '/v1/chat/completions',
     completion: 'chat',
+    modelInBody: true,
+    pathModel: null,
   });
 });
 
 test('a text completion is recognised with or without the prefix', () => {
-  const expected = { kind: 'proxy', upstreamPath: '/v1/completions', endpoint: '/v1/completions', completion: 'text' };
+  const expected = {
+    kind: 'proxy',
+    upstreamPath: '/v1/completions',
+    endpoint: '/v1/completions',
+    completion: 'text',
+    modelInBody: true,
+    pathModel: null,
+  };
   assert.deepEqual(router.route('POST', '/v1/completions'), expected);
   assert.deepEqual(router.route('POST', '/inference/v1/completions'), expected);
 });
@@ -49,6 +58,8 @@ test('a completion path is only a completion on POST', () => {
       upstreamPath: '/v1/chat/completions',
       endpoint: '/v1/chat/completions',
       completion: null,
+      modelInBody: false,
+      pathModel: null,
     });
   }
 });
@@ -59,17 +70,21 @@ test('the query string stays in upstreamPath but not in endpoint', () => {
     upstreamPath: '/v1/chat/completions?stream=1&a=b',
     endpoint: '/v1/chat/completions',
     completion: 'chat',
+    modelInBody: true,
+    pathModel: null,
   });
   assert.deepEqual(router.route('GET', '/v1/models?x=/inference/y'), {
     kind: 'proxy',
     upstreamPath: '/v1/models?x=/inference/y',
     endpoint: '/v1/models',
     completion: null,
+    modelInBody: false,
+    pathModel: null,
   });
 });
 
 test('the bare prefix maps to /', () => {
-  const root = { kind: 'proxy', upstreamPath: '/', endpoint: OTHER_ENDPOINT, completion: null };
+  const root = { kind: 'proxy', upstreamPath: '/', endpoint: OTHER_ENDPOINT, completion: null, modelInBody: false, pathModel: null };
   assert.deepEqual(router.route('GET', '/inference'), root);
   assert.deepEqual(router.route('GET', '/inference/'), root);
   assert.deepEqual(router.route('GET', '/inference?x=1'), { ...root, upstreamPath: '/?x=1' });
@@ -82,18 +97,24 @@ test('only a whole path segment matches the prefix', () => {
     upstreamPath: '/inferencefoo',
     endpoint: OTHER_ENDPOINT,
     completion: null,
+    modelInBody: false,
+    pathModel: null,
   });
   assert.deepEqual(router.route('POST', '/inferencev1/chat/completions'), {
     kind: 'proxy',
     upstreamPath: '/inferencev1/chat/completions',
     endpoint: OTHER_ENDPOINT,
     completion: null,
+    modelInBody: false,
+    pathModel: null,
   });
   assert.deepEqual(router.route('GET', '/api/inference/v1/models'), {
     kind: 'proxy',
     upstreamPath: '/api/inference/v1/models',
     endpoint: OTHER_ENDPOINT,
     completion: null,
+    modelInBody: false,
+    pathModel: null,
   });
 });
 
@@ -103,6 +124,8 @@ test('the prefix is stripped once', () => {
     upstreamPath: '/inference/v1/models',
     endpoint: OTHER_ENDPOINT,
     completion: null,
+    modelInBody: false,
+    pathModel: null,
   });
 });
 
@@ -113,14 +136,25 @@ test("prefix '' forwards every path as is", () => {
     upstreamPath: '/inference/v1/models',
     endpoint: OTHER_ENDPOINT,
     completion: null,
+    modelInBody: false,
+    pathModel: null,
   });
   assert.deepEqual(bare.route('POST', '/v1/chat/completions?x'), {
     kind: 'proxy',
     upstreamPath: '/v1/chat/completions?x',
     endpoint: '/v1/chat/completions',
     completion: 'chat',
+    modelInBody: true,
+    pathModel: null,
   });
-  assert.deepEqual(bare.route('GET', '/'), { kind: 'proxy', upstreamPath: '/', endpoint: OTHER_ENDPOINT, completion: null });
+  assert.deepEqual(bare.route('GET', '/'), {
+    kind: 'proxy',
+    upstreamPath: '/',
+    endpoint: OTHER_ENDPOINT,
+    completion: null,
+    modelInBody: false,
+    pathModel: null,
+  });
 });
 
 test('a custom multi-segment prefix', () => {
@@ -130,6 +164,8 @@ test('a custom multi-segment prefix', () => {
     upstreamPath: '/v1/embeddings',
     endpoint: '/v1/embeddings',
     completion: null,
+    modelInBody: true,
+    pathModel: null,
   });
   assert.deepEqual(custom.route('GET', '/inference/v1/models').kind, 'proxy');
   assert.equal((custom.route('GET', '/inference/v1/models') as { upstreamPath: string }).upstreamPath, '/inference/v1/models');
@@ -157,7 +193,11 @@ test('unknown paths get endpoint other', () => {
     '/favicon.ico',
   ]) {
     const route = router.route('POST', target);
-    assert.deepEqual(route, { kind: 'proxy', upstreamPath: target, endpoint: OTHER_ENDPOINT, completion: null }, target);
+    assert.deepEqual(
+      route,
+      { kind: 'proxy', upstreamPath: target, endpoint: OTHER_ENDPOINT, completion: null, modelInBody: false, pathModel: null },
+      target,
+    );
   }
 });
 
@@ -167,18 +207,24 @@ test('/inference/metrics and /inference/healthz are proxied, not served locally'
     upstreamPath: '/metrics',
     endpoint: OTHER_ENDPOINT,
     completion: null,
+    modelInBody: false,
+    pathModel: null,
   });
   assert.deepEqual(router.route('GET', '/inference/healthz'), {
     kind: 'proxy',
     upstreamPath: '/healthz',
     endpoint: OTHER_ENDPOINT,
     completion: null,
+    modelInBody: false,
+    pathModel: null,
   });
   assert.deepEqual(router.route('GET', '/metrics/'), {
     kind: 'proxy',
     upstreamPath: '/metrics/',
     endpoint: OTHER_ENDPOINT,
     completion: null,
+    modelInBody: false,
+    pathModel: null,
   });
 });
 
@@ -233,5 +279,45 @@ test('random paths only ever yield known endpoints or other', () => {
     assert.ok(allowed.has(route.endpoint), `${target} -> ${route.endpoint}`);
     assert.ok(route.upstreamPath.startsWith('/'), `${target} -> ${route.upstreamPath}`);
     if (route.completion !== null) assert.ok(route.endpoint === '/v1/chat/completions' || route.endpoint === '/v1/completions');
+  }
+});
+
+test('POST routes whose JSON body names the model read it; GET /v1/models/{id} names it in the path', () => {
+  for (const path of [
+    '/v1/embeddings',
+    '/v1/responses',
+    '/v1/rerank',
+    '/v2/rerank',
+    '/rerank',
+    '/v1/score',
+    '/score',
+    '/pooling',
+    '/classify',
+    '/tokenize',
+    '/detokenize',
+    '/v1/messages',
+    '/v1/messages/count_tokens',
+  ]) {
+    const route = router.route('POST', `/inference${path}`);
+    assert.equal(route.kind === 'proxy' && route.modelInBody, true, path);
+    const get = router.route('GET', path);
+    assert.equal(get.kind === 'proxy' && get.modelInBody, false, `GET ${path}`);
+  }
+  const card = router.route('GET', '/inference/v1/models/org%2Fllama-3?x=1');
+  assert.deepEqual(card, {
+    kind: 'proxy',
+    upstreamPath: '/v1/models/org%2Fllama-3?x=1',
+    endpoint: OTHER_ENDPOINT,
+    completion: null,
+    modelInBody: false,
+    pathModel: 'org/llama-3',
+  });
+  for (const [method, target] of [
+    ['POST', '/v1/models/a'],
+    ['GET', '/v1/models/'],
+    ['GET', '/v1/models/%E0%A4%A'],
+  ]) {
+    const route = router.route(method as string, target as string);
+    assert.equal(route.kind === 'proxy' && route.pathModel, null, `${method} ${target}`);
   }
 });
