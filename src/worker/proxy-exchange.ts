@@ -81,7 +81,7 @@ export class ProxyExchange implements AttemptListener {
   /** The status sent to the client; 0 until the head is written. */
   #statusSent = 0;
   #ttfbMs = -1;
-  /** The request's first attempt: the proxy's own time runs until it went out. */
+  /** The request's first attempt: the proxy's own time runs until it went out (see #commit). */
   #first: UpstreamAttempt | null = null;
 
   /** The owner calls clientClosed() when the response closes (one 'close' listener per request, not one per party). */
@@ -222,7 +222,9 @@ export class ProxyExchange implements AttemptListener {
     route.firstByte(this.#ttfbMs / 1000);
     if (this.#options.isDraining()) this.#res.shouldKeepAlive = false;
     this.#statusSent = status;
-    const sentMs = (this.#first as UpstreamAttempt).sentMs;
+    // The first attempt that went out (one refused before it was written never did).
+    const first = this.#first as UpstreamAttempt;
+    const sentMs = first.sentMs >= 0 ? first.sentMs : attempt.sentMs;
     const outgoing = buildResponseHeaders(headers, this.#options.requestId);
     if (this.#options.serverTiming) outgoing.push('server-timing', serverTiming(sentMs - this.#options.startMs, readyMs - sentMs));
     this.#relay.head(status, head.statusMessage, outgoing, headers['content-length'], flush);

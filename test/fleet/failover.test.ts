@@ -35,7 +35,13 @@ test('a refused connection is retried on another backend', TEST, async (t) => {
   const proxy = await startFleetProxy(t, [nothing, good!.url], ['--workers', '1', '--routing', 'round-robin', '--max-fails', '0']);
   for (let i = 0; i < 6; i++) assert.equal((await postChat(proxy.url)).status, 200);
   assert.equal(good!.stats.completionRequests, 6);
-  assert.equal(metricValue(await scrape(proxy), 'upstream_retries_total', { url: nothing, reason: 'connect' }), 3);
+  const samples = await scrape(proxy);
+  assert.equal(metricValue(samples, 'upstream_retries_total', { url: nothing, reason: 'connect' }), 3);
+  // The proxy's own time runs until the first attempt that went out (a refused one never did).
+  const overhead = { url: good!.url, endpoint: CHAT };
+  assert.equal(metricValue(samples, 'proxy_overhead_seconds_count', overhead), 6);
+  const sum = metricValue(samples, 'proxy_overhead_seconds_sum', overhead);
+  assert.ok(sum > 0 && sum < 6, `overhead sum ${sum} s`);
 });
 
 test('a reset after the first token is not retried: the client sees a cut stream with no token twice', TEST, async (t) => {
