@@ -16,12 +16,20 @@ export interface Run {
 }
 
 /**
- * The one process runner of the tests: runs a command in the repository root to completion, with `input`
- * on its stdin if given; SIGKILL after `timeoutMs`. Rejects only when the command cannot be started.
+ * The one process runner of the tests: runs a command in `cwd` (the repository root unless told) to
+ * completion, with `input` on its stdin if given; SIGKILL after `timeoutMs`. Rejects only when the command
+ * cannot be started.
  */
-export async function run(file: string, args: string[], env: Record<string, string>, timeoutMs: number, input?: string): Promise<Run> {
+export async function run(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+  input?: string,
+  cwd = ROOT,
+): Promise<Run> {
   const child = spawn(file, args, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });

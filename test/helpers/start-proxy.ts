@@ -35,9 +35,18 @@ export const QUIET_FLEET_ENV: Readonly<Record<string, string>> = {
   INFERENCE_PROXY_DISCOVERY_INTERVAL: '0',
 };
 
+/** Where the proxy to start is: the build of this checkout unless told (an installed copy elsewhere). */
+export interface ProxyInstall {
+  /** Its entry point (dist/src/main.js). */
+  readonly main: string;
+  /** The working directory it runs in. */
+  readonly cwd?: string;
+}
+
 /** Starts the real proxy (primary + workers) as a child process on a random loopback port. */
-export async function startProxy(args: string[], env: Record<string, string> = {}): Promise<RunningProxy> {
-  const child = spawn(process.execPath, [MAIN, '--host', '127.0.0.1', '--port', '0', ...args], {
+export async function startProxy(args: string[], env: Record<string, string> = {}, install?: ProxyInstall): Promise<RunningProxy> {
+  const child = spawn(process.execPath, [install?.main ?? MAIN, '--host', '127.0.0.1', '--port', '0', ...args], {
+    cwd: install?.cwd,
     env: { ...process.env, ...QUIET_FLEET_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -112,8 +121,13 @@ export async function startProxy(args: string[], env: Record<string, string> = {
 }
 
 /** startProxy for one test: stopped when the test ends, whatever its outcome. */
-export async function startCluster(t: TestContext, args: string[], env: Record<string, string> = {}): Promise<RunningProxy> {
-  const running = await startProxy(args, env);
+export async function startCluster(
+  t: TestContext,
+  args: string[],
+  env: Record<string, string> = {},
+  install?: ProxyInstall,
+): Promise<RunningProxy> {
+  const running = await startProxy(args, env, install);
   t.after(() => running.stop());
   return running;
 }
