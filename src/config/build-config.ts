@@ -295,6 +295,16 @@ function mergeSources(given: Record<string, unknown>, file: ConfigFile | null): 
 }
 
 /**
+ * With a file, the default backend never stands in for a list the file lacks: an empty or truncated file
+ * (a deploy tool caught mid-write) would otherwise send all traffic to localhost:8000. Checked after every
+ * value, so that a file with a bad value is blamed for that first.
+ */
+function requireBackends(given: Record<string, unknown>, file: ConfigFile | null): void {
+  if (file === null || given['backend-url'] !== undefined || file.backends !== undefined || file.flags['backend-url'] !== undefined) return;
+  throw new ConfigError(`${file.path}: no backends: list them under backends: (or backend-url:) in the file, or give --backend-url`);
+}
+
+/**
  * Parses argv, INFERENCE_PROXY_* environment variables and the --config file: command line, then
  * environment, then file, then defaults. Never exits: the caller prints `output` and exits, so this stays
  * testable, and a reload can call it again to re-read the file.
@@ -337,7 +347,9 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
       }
     }
     const { flags, origins } = mergeSources(given as Record<string, unknown>, file);
-    return { kind: 'config', config: configFromFlags(flags, origins) };
+    const config = configFromFlags(flags, origins);
+    requireBackends(given as Record<string, unknown>, file);
+    return { kind: 'config', config };
   } catch (err) {
     if (err instanceof ConfigError) return { kind: 'exit', code: 2, output: `inference-proxy: ${err.message}` };
     throw err;

@@ -75,7 +75,10 @@ test('a reload with an invalid file keeps the running configuration and logs one
   const file = configFile(t);
   file.write(fleetYaml([a!.url, b!.url]));
   const proxy = await startWithConfig(t, file.path);
-  for (const broken of ['backends:\n  - url: http://x:1\n    wieght: 2\n', 'backends: [\n']) {
+  // A bad key, bad YAML, and files that name no backends: truncated to 0 bytes (a deploy tool mid-write),
+  // comments only, flags only. None of them may put the default backend (localhost:8000) in force.
+  const brokenFiles = ['backends:\n  - url: http://x:1\n    wieght: 2\n', 'backends: [\n', '', '# fleet\n', 'routing: random\n'];
+  for (const broken of brokenFiles) {
     const before = proxy.lines.length;
     file.write(broken);
     proxy.child.kill('SIGHUP');
@@ -87,7 +90,10 @@ test('a reload with an invalid file keeps the running configuration and logs one
     assert.deepEqual(await backendsOf(proxy), [a!.url, b!.url]);
     for (let i = 0; i < 4; i++) assert.equal((await postChat(proxy.url)).status, 200);
   }
-  assert.match(String(proxy.lines.find((line) => line.msg?.startsWith('configuration reload failed'))?.problem), /unknown key "wieght"/);
+  const problems = proxy.lines.filter((line) => line.msg?.startsWith('configuration reload failed')).map((line) => String(line.problem));
+  assert.equal(problems.length, brokenFiles.length);
+  assert.match(problems[0] as string, /unknown key "wieght"/);
+  for (const problem of problems.slice(2)) assert.match(problem, /: no backends: list them under backends:/);
   assert.equal(
     proxy.lines.some((line) => line.msg === 'rolling restart started'),
     false,

@@ -177,6 +177,28 @@ test('bad values in the file name the file and the key', async (t) => {
   assert.match(await exitLine(['--config', path, '--retries', '99']), /^inference-proxy: --retries: /);
 });
 
+test('a file that names no backends exits 2 unless --backend-url gives them: the default backend never stands in', async (t) => {
+  for (const [name, text] of [
+    ['empty.yaml', ''],
+    ['comments.yaml', '# fleet, being rewritten\n\n'],
+    ['flags-only.yaml', 'routing: round-robin\n'],
+    ['empty.json', '{}'],
+  ] as const) {
+    const path = fileWith(t, name, text);
+    assert.equal(
+      await exitLine(['--config', path]),
+      `inference-proxy: ${path}: no backends: list them under backends: (or backend-url:) in the file, or give --backend-url`,
+    );
+    // The command line or the environment still gives a fleet, with the file's other settings.
+    assert.deepEqual(urls(await configOf(['--config', path, '--backend-url', 'http://gpu1:8000'])), ['http://gpu1:8000']);
+    assert.deepEqual(urls(await configOf(['--config', path], { INFERENCE_PROXY_BACKEND_URL: 'http://gpu2:8000' })), ['http://gpu2:8000']);
+  }
+  const single = fileWith(t, 'one.yaml', 'backend-url: http://gpu3:8000\n');
+  assert.deepEqual(urls(await configOf(['--config', single])), ['http://gpu3:8000']);
+  // Without a file the documented default applies, as before.
+  assert.deepEqual(urls(await configOf([])), ['http://localhost:8000']);
+});
+
 test('a missing or wrongly named file exits 2', async (t) => {
   const missing = join(tmpdir(), 'no-such-dir-iproxy', 'fleet.yaml');
   assert.equal(await exitLine(['--config', missing]), `inference-proxy: ${missing}: cannot read it (ENOENT)`);
