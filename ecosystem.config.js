@@ -70,8 +70,8 @@ export const apps = [
     min_uptime: 10_000,
     max_restarts: 10,
     exp_backoff_restart_delay: 200,
-    // Exit code 2 is a configuration error (bad flag, or pm2 cluster mode): restarting cannot fix
-    // it, so do not restart-loop.
+    // Exit code 2 is a configuration error (bad flag, a port the proxy cannot listen on, or pm2
+    // cluster mode): restarting cannot fix it, so do not restart-loop.
     stop_exit_codes: [2],
     merge_logs: true,
     // The proxy logs JSON lines with their own "time" field: no pm2 timestamp prefix.

@@ -5,7 +5,10 @@ import type { Config } from './config/types.js';
 import { runPrimary } from './primary/run-primary.js';
 import { runWorker } from './worker/run-worker.js';
 
-/** Exit code for a configuration the proxy refuses (ecosystem.config.js lists it in stop_exit_codes). */
+/**
+ * Exit code for a configuration the proxy refuses, or cannot start with on this machine (a port it cannot
+ * bind): ecosystem.config.js lists it in stop_exit_codes.
+ */
 const EXIT_CONFIG = 2;
 
 async function main(): Promise<void> {
@@ -30,6 +33,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if ((err as { code?: unknown }).code === 'ERR_START') {
+    console.error(`inference-proxy: ${(err as Error).message}`);
+    process.exit(EXIT_CONFIG);
+  }
   console.error('inference-proxy: fatal:', err);
   process.exit(1);
 });

@@ -198,6 +198,10 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
     dnsRefreshMs: v('dns-refresh', parseTimeout),
     dnsServer: v('dns-server', parseDnsServer),
   };
+  if (config.metricsPort !== null && config.metricsPort !== 0 && config.metricsPort === config.port) {
+    const label = flagLabel('metrics-port', origins);
+    throw new ConfigError(`${label}: ${config.port} is the proxy's --port too; give the metrics server a port of its own`);
+  }
   const maxInFlight = v('max-in-flight', (raw) => parseInteger(raw, 0, 10_000_000));
   const perWorker =
     maxInFlight === 0 ? AUTO_IN_FLIGHT_PER_CONNECTION * config.upstreamConnections : Math.ceil(maxInFlight / config.workers);

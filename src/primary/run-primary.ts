@@ -14,6 +14,7 @@ import { LoadTable } from './load-table.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
 import { createMetricsServer, listen } from './metrics-server.js';
 import { reloadedConfig } from './reload.js';
+import { listenProblem, StartError } from './start-error.js';
 import { Supervisor } from './supervisor.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../main.js', import.meta.url));
@@ -148,12 +149,29 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[])
   });
 
   log.info({ version: VERSION, node: process.version, config: summarize(config) }, 'starting');
+  // A port that cannot be bound is fatal at once, with one line (main.ts exits 2): see StartError.
+  const cannotListen = (flags: { host: string; port: string }, host: string, port: number, err: unknown): StartError => {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    log.fatal({ host, port, code }, 'cannot listen');
+    flushLogger(log);
+    return new StartError(listenProblem(flags, host, port, code));
+  };
   if (metricsServer !== null) {
-    const address = await listen(metricsServer, config.metricsPort as number, config.metricsHost);
+    const port = config.metricsPort as number;
+    const address = await listen(metricsServer, port, config.metricsHost).catch((err: unknown) => {
+      throw cannotListen({ host: 'metrics-host', port: 'metrics-port' }, config.metricsHost, port, err);
+    });
     log.info({ address: address.address, port: address.port }, 'metrics port listening');
   }
   await fleet.start();
-  await supervisor.start();
+  try {
+    await supervisor.start();
+  } catch (err) {
+    fleet.close();
+    loads.close();
+    metricsServer?.close();
+    throw cannotListen({ host: 'host', port: 'port' }, config.host, config.port, err);
+  }
   // Sampling starts once every worker listens: a worker still starting would only delay the merge.
   history.start();
   log.info(

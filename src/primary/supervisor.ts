@@ -51,6 +51,8 @@ export class Supervisor {
   readonly #managed = new Map<number, Managed>();
   #stopping = false;
   #rolling = false;
+  /** Until every slot first listens: a worker that cannot listen then fails start() instead of crash-looping. */
+  #failFirstStart: ((code: string) => void) | null = null;
   /** The port the workers share, as they report it (differs from config.port when that is 0). */
   listeningPort = 0;
 
@@ -64,10 +66,28 @@ export class Supervisor {
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
   }
 
-  /** Resolves once every slot has a listening worker. */
+  /**
+   * Resolves once every slot has a listening worker. Rejects with the error code when a worker cannot
+   * listen (a port taken, an address the machine does not have): retrying would only crash-loop while the
+   * process looks alive to pm2, systemd or Docker. The workers are gone by then.
+   */
   async start(): Promise<void> {
+    const failed = new Promise<never>((_, reject) => {
+      this.#failFirstStart = (code) => reject(Object.assign(new Error(`a worker cannot listen (${code})`), { code }));
+    });
     const first = this.#slots.map((slot) => this.#fork(slot));
-    await Promise.all(first.map((managed) => this.#untilSlotReady(managed.slot)));
+    try {
+      await Promise.race([Promise.all(first.map((managed) => this.#untilSlotReady(managed.slot))), failed]);
+    } catch (err) {
+      this.#stopping = true;
+      for (const slot of this.#slots) if (slot.restartTimer) clearTimeout(slot.restartTimer);
+      const all = [...this.#managed.values()];
+      for (const managed of all) managed.worker.process.kill('SIGKILL');
+      await Promise.all(all.map((managed) => this.#untilExit(managed.worker)));
+      throw err;
+    } finally {
+      this.#failFirstStart = null;
+    }
   }
 
   /** Every worker that can still answer IPC, draining ones included (their counts still matter). */
@@ -219,6 +239,14 @@ export class Supervisor {
       this.listeningPort = message.port;
       this.#log.info({ worker: worker.id, worker_pid: worker.process.pid, port: message.port }, 'worker listening');
       this.#hooks.onChange();
+    }
+    if (message.type === 'iproxy:listen-failed') {
+      if (this.#failFirstStart !== null) this.#failFirstStart(message.code);
+      else
+        this.#log.error(
+          { worker: worker.id, host: this.#config.host, port: this.#config.port, code: message.code },
+          'worker cannot listen',
+        );
     }
     this.#hooks.onMessage(worker, message);
   }

@@ -23,6 +23,8 @@ export type LoadReport = Record<string, BackendLoad>;
 
 export type WorkerToPrimary =
   | { type: 'iproxy:ready'; address: string; port: number }
+  /** The worker cannot listen (its error code: EADDRINUSE, EADDRNOTAVAIL, ...) and exits. */
+  | { type: 'iproxy:listen-failed'; code: string }
   | { type: 'iproxy:metrics-res'; id: number; metrics: MetricsSnapshot }
   | { type: 'iproxy:final-metrics'; metrics: MetricsSnapshot }
   | { type: 'iproxy:scrape-req'; id: number }

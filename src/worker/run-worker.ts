@@ -22,6 +22,8 @@ const DRAIN_POLL_MS = 100;
 const DRAIN_IDLE_GRACE_MS = 1_000;
 const FINAL_ACK_TIMEOUT_MS = 2_000;
 const ABORT_SETTLE_MS = 50;
+/** How long a worker that cannot listen waits for its report to reach the primary before exiting anyway. */
+const LISTEN_FAILED_REPORT_MS = 1_000;
 /** Idle backend sockets close at once; this only bounds a backend that does not answer the close. */
 const UPSTREAM_CLOSE_TIMEOUT_MS = 1_000;
 
@@ -143,11 +145,17 @@ export function runWorker(config: Config): void {
     process.exit(1);
   });
 
-  proxy.server.once('error', (err) => {
-    // EADDRINUSE, EADDRNOTAVAIL, EACCES: nothing to serve; the primary restarts us with backoff and says so.
-    log.fatal({ err, host: config.host, port: config.port }, 'worker cannot listen');
-    flushLogger(log);
-    process.exit(1);
+  proxy.server.once('error', (err: NodeJS.ErrnoException) => {
+    // EADDRINUSE, EADDRNOTAVAIL, EACCES: nothing to serve. The primary says so: at the first start it
+    // exits with one line; later it restarts us with backoff.
+    const exit = (): void => {
+      flushLogger(log);
+      process.exit(1);
+    };
+    setTimeout(exit, LISTEN_FAILED_REPORT_MS).unref();
+    const report: WorkerToPrimary = { type: 'iproxy:listen-failed', code: err.code ?? 'error' };
+    if (process.connected && process.send !== undefined) process.send(report, exit);
+    else exit();
   });
   proxy.server.listen(config.port, config.host, () => {
     const address = proxy.server.address() as AddressInfo;

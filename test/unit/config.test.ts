@@ -347,6 +347,22 @@ test('the exact message for a few bad values', async () => {
   });
 });
 
+test('--metrics-port equal to --port is refused: the second server could never bind', async () => {
+  assert.deepEqual(await buildConfig(['--port', '9100', '--metrics-port', '9100']), {
+    kind: 'exit',
+    code: 2,
+    output: "inference-proxy: --metrics-port: 9100 is the proxy's --port too; give the metrics server a port of its own",
+  });
+  assert.deepEqual(await buildConfig(['--metrics-port', '8001']), {
+    kind: 'exit',
+    code: 2,
+    output: "inference-proxy: --metrics-port: 8001 is the proxy's --port too; give the metrics server a port of its own",
+  });
+  // 0 picks a free port for each: two different ones.
+  const both = await buildConfig(['--port', '0', '--metrics-port', '0']);
+  assert.equal(both.kind, 'config');
+});
+
 test('a flag given twice exits 2 naming the flag', async () => {
   assert.deepEqual(await buildConfig(['--port', '1', '--port', '2']), {
     kind: 'exit',
