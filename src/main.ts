@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     (parsed.code === 0 ? console.log : console.error)(parsed.output);
     process.exit(parsed.code);
   }
-  await runPrimary(parsed.config, process.argv.slice(2));
+  await runPrimary(parsed.config, process.argv.slice(2), parsed.warnings);
 }
 
 main().catch((err: unknown) => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import yargs from 'yargs';
 import { VERSION } from '../shared/version.js';
 import { backendsFromList, backendsFromUrls, duplicateUrl } from './backend-list.js';
@@ -9,6 +10,7 @@ import { AUTO_IN_FLIGHT_PER_CONNECTION, ENV_PREFIX } from './defaults.js';
 import { FLAGS, type FlagName } from './flags.js';
 import { parseBytes, parseDurationMs, parseInteger, parseOnOff } from './parse-units.js';
 import { type BackendConfig, type Config, ROUTING_POLICIES, type RoutingPolicy } from './types.js';
+import { envNameOf, onCommandLine, unknownArguments } from './unknown-arguments.js';
 
 export { parseBackendUrl } from './backend-list.js';
 
@@ -26,12 +28,16 @@ export interface FlagOrigins {
   readonly file: ConfigFile | null;
   /** Flags whose value was taken from the file (not given on the command line or in the environment). */
   readonly fromFile: ReadonlySet<string>;
+  /** Flags whose value was taken from their INFERENCE_PROXY_* variable. */
+  readonly fromEnv: ReadonlySet<string>;
 }
 
-const NO_FILE: FlagOrigins = { file: null, fromFile: new Set() };
+const NO_FILE: FlagOrigins = { file: null, fromFile: new Set(), fromEnv: new Set() };
 
+/** How the one line names a flag: as the file's key, the environment variable or the command line's --flag that gave it. */
 function flagLabel(flag: string, origins: FlagOrigins): string {
-  return origins.file !== null && origins.fromFile.has(flag) ? `${origins.file.path}: ${flag}` : `--${flag}`;
+  if (origins.file !== null && origins.fromFile.has(flag)) return `${origins.file.path}: ${flag}`;
+  return origins.fromEnv.has(flag) ? envNameOf(flag) : `--${flag}`;
 }
 
 function flagValue<T>(label: string, raw: unknown, parse: (raw: unknown) => T): T {
@@ -114,11 +120,15 @@ function parseLoadFactor(raw: unknown): number {
   return value;
 }
 
+/** host:port of a DNS server: an IP address (the resolver takes no names), optionally with a port. */
 function parseDnsServer(raw: unknown): string | null {
   const text = String(raw ?? '').trim();
   if (text === '') return null;
-  const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-  if (match === null || Number(match[2] ?? 53) > 65535) throw new Error(`expected host or host:port, got ${JSON.stringify(text)}`);
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+))(?::(\d{1,5}))?$/.exec(text) ?? /^([0-9a-fA-F:]+)()()$/.exec(text);
+  const address = match?.[1] || match?.[2] || '';
+  if (match === null || isIP(address) === 0 || Number(match[3] || 53) > 65535) {
+    throw new Error(`expected an IP address with an optional port (10.0.0.10, 10.0.0.10:53, [fd00::a]:53), got ${JSON.stringify(text)}`);
+  }
   return text;
 }
 
@@ -239,16 +249,11 @@ function apiKeyDigests(flagKeys: unknown, file: unknown): string[] {
   return [...new Set(keys)].map((key) => createHash('sha256').update(key).digest('hex'));
 }
 
-const camelCase = (name: string): string => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
-
-/** yargs lists an unknown --foo-bar twice (foo-bar, fooBar); keep the spelling the user typed. */
-function oneLine(message: string): string {
+/** yargs' failure as one line; an unknown argument named as the user wrote it (see unknownArguments). */
+function oneLine(message: string, argv: readonly string[]): string {
   const first = message.split('\n')[0] ?? message;
-  const unknown = /^(Unknown arguments?): (.*)$/.exec(first);
-  if (!unknown) return first;
-  const names = (unknown[2] as string).split(', ');
-  const echoes = new Set(names.filter((name) => name.includes('-')).map(camelCase));
-  return `${unknown[1]}: ${names.filter((name) => !echoes.has(name)).join(', ')}`;
+  const unknown = /^Unknown arguments?: (.*)$/.exec(first);
+  return unknown ? unknownArguments((unknown[1] as string).split(', '), argv, process.env) : first;
 }
 
 /** Flags that may stand alone (`--access-log` means on). */
@@ -268,7 +273,19 @@ function missingValue(argv: readonly string[]): string | null {
   return null;
 }
 
-export type ParseResult = { kind: 'config'; config: Config } | { kind: 'exit'; code: number; output: string };
+/** A config, with the one-line warnings about what it accepted but probably does not mean; or an exit. */
+export type ParseResult = { kind: 'config'; config: Config; warnings: readonly string[] } | { kind: 'exit'; code: number; output: string };
+
+/** A backend whose `models:` list is empty serves no model by name: accepted, but almost surely a mistake. */
+function configWarnings(config: Config, file: ConfigFile | null): string[] {
+  const where = file === null ? '' : `${file.path}: `;
+  return config.backends
+    .filter((backend) => backend.models !== null && backend.models.length === 0)
+    .map(
+      (backend) =>
+        `${where}backend ${backend.url}: models: [] lists no model, so no request that names a model goes to it (leave models: out to read its GET /v1/models)`,
+    );
+}
 
 /**
  * The flags as yargs declares them, without their defaults: a flag yargs reports is one the command line
@@ -283,19 +300,26 @@ const YARGS_OPTIONS = Object.fromEntries(
 );
 
 /** Command line over environment (yargs), then the --config file, then the defaults. */
-function mergeSources(given: Record<string, unknown>, file: ConfigFile | null): { flags: Record<string, unknown>; origins: FlagOrigins } {
+function mergeSources(
+  given: Record<string, unknown>,
+  file: ConfigFile | null,
+  argv: readonly string[],
+): { flags: Record<string, unknown>; origins: FlagOrigins } {
   const flags: Record<string, unknown> = {};
   const fromFile = new Set<string>();
+  const fromEnv = new Set<string>();
   for (const [name, flag] of Object.entries(FLAGS)) {
-    if (given[name] !== undefined) flags[name] = given[name];
-    else if (file?.flags[name] !== undefined) {
+    if (given[name] !== undefined) {
+      flags[name] = given[name];
+      if (!onCommandLine(name, argv)) fromEnv.add(name);
+    } else if (file?.flags[name] !== undefined) {
       flags[name] = file.flags[name];
       fromFile.add(name);
     } else if ('default' in flag) flags[name] = flag.default;
   }
   // Backends given on the command line or in the environment replace the file's list.
   if (given['backend-url'] === undefined && file?.backends !== undefined) fromFile.add('backends');
-  return { flags, origins: { file, fromFile } };
+  return { flags, origins: { file, fromFile, fromEnv } };
 }
 
 /**
@@ -337,7 +361,7 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
   const given = await parser.parseAsync([...argv], {}, (_err, _argv, out) => {
     output = out;
   });
-  if (failure !== null) return { kind: 'exit', code: 2, output: `inference-proxy: ${oneLine(failure)}` };
+  if (failure !== null) return { kind: 'exit', code: 2, output: `inference-proxy: ${oneLine(failure, argv)}` };
   if (given.help || given.version) return { kind: 'exit', code: 0, output };
   try {
     const configPath = given.config;
@@ -350,10 +374,10 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
         throw new ConfigError((err as Error).message);
       }
     }
-    const { flags, origins } = mergeSources(given as Record<string, unknown>, file);
+    const { flags, origins } = mergeSources(given as Record<string, unknown>, file, argv);
     const config = configFromFlags(flags, origins);
     requireBackends(given as Record<string, unknown>, file);
-    return { kind: 'config', config };
+    return { kind: 'config', config, warnings: configWarnings(config, file) };
   } catch (err) {
     if (err instanceof ConfigError) return { kind: 'exit', code: 2, output: `inference-proxy: ${err.message}` };
     throw err;

@@ -20,6 +20,7 @@ export async function reloadedConfig(current: Config, argv: readonly string[], l
     );
     return null;
   }
+  for (const problem of result.warnings) log.warn({ problem }, 'configuration warning');
   const next = result.config;
   const kept = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]));
   // The per-worker share of --max-in-flight follows --workers; report what the operator changed.

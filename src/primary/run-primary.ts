@@ -23,7 +23,7 @@ const WORKER_ENTRY = fileURLToPath(new URL('../main.js', import.meta.url));
  * The primary: serves no proxy traffic. Forks and supervises the workers, merges their metrics,
  * turns signals into a graceful stop (SIGINT, SIGTERM) or a rolling restart (SIGHUP).
  */
-export async function runPrimary(initialConfig: Config, argv: readonly string[]): Promise<void> {
+export async function runPrimary(initialConfig: Config, argv: readonly string[], warnings: readonly string[] = []): Promise<void> {
   let config = initialConfig;
   const log = createLogger(config, { role: 'primary' });
   const startedAtMs = Date.now();
@@ -149,6 +149,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[])
   });
 
   log.info({ version: VERSION, node: process.version, config: summarize(config) }, 'starting');
+  for (const problem of warnings) log.warn({ problem }, 'configuration warning');
   // A port that cannot be bound is fatal at once, with one line (main.ts exits 2): see StartError.
   const cannotListen = (flags: { host: string; port: string }, host: string, port: number, err: unknown): StartError => {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';

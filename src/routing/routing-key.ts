@@ -4,9 +4,6 @@ import type { CompletionKind } from '../llm/completion-kind.js';
 import { promptText } from '../llm/prompt-text.js';
 import { hashBytes, hashText, type KeyHash } from './key-hash.js';
 
-/** A session id longer than this is not a session id. */
-const MAX_SESSION_ID_LENGTH = 256;
-
 /** What a request offers as its affinity key: its headers and, on the completion endpoints, its parsed body. */
 export type KeyReader = (headers: IncomingHttpHeaders, kind: CompletionKind | null, json: Record<string, unknown> | null) => KeyHash | null;
 
@@ -14,7 +11,8 @@ const NO_KEY: KeyReader = () => null;
 
 /**
  * The affinity key of a request, decided at startup by --routing:
- * - session: the --session-header, else the body's `user` field (the OpenAI field for an end-user id);
+ * - session: the --session-header, else the body's `user` field (the OpenAI field for an end-user id), of
+ *   any length;
  * - prefix: the first --prefix-bytes of the prompt as the model will see it (promptText: for chat the
  *   tool definitions and the messages in order, for completions the prompt), so that requests sharing a
  *   system prompt share a key;
@@ -27,7 +25,9 @@ export function createKeyReader(config: Pick<Config, 'routing' | 'sessionHeader'
     return (headers, _kind, json) => {
       const value = headers[header];
       const id = typeof value === 'string' ? value : typeof json?.user === 'string' ? json.user : '';
-      return id === '' || id.length > MAX_SESSION_ID_LENGTH ? null : hashText(id);
+      // Any length: the key is the id's hash, and nothing is kept per session (a long id costs one pass over
+      // bytes the request already carried: headers are bounded by Node's header limit, the body by --body-limit).
+      return id === '' ? null : hashText(id);
     };
   }
   if (config.routing === 'prefix') {

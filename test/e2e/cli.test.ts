@@ -35,8 +35,25 @@ test('an unknown flag exits 2 with one line', async () => {
   assert.match(stderr, /bogus-flag/);
 });
 
-test('flags are read from INFERENCE_PROXY_* environment variables', async () => {
+test('flags are read from INFERENCE_PROXY_* environment variables; a bad value names the variable', async () => {
   const { code, stderr } = await runCli([], { INFERENCE_PROXY_WORKERS: 'many' });
   assert.equal(code, 2);
-  assert.match(stderr, /^inference-proxy: --workers: /);
+  assert.match(stderr, /^inference-proxy: INFERENCE_PROXY_WORKERS: /);
+});
+
+test('startup problems a new operator hits are one line and exit 2, naming the flag or the variable', async () => {
+  for (const [args, env, line] of [
+    [['--dns-server', 'nohost'], {}, /^inference-proxy: --dns-server: expected an IP address/],
+    [
+      [],
+      { INFERENCE_PROXY_BACKEND_URLS: 'http://gpu1:8000' },
+      /^inference-proxy: Unknown argument: INFERENCE_PROXY_BACKEND_URLS \(no such flag; did you mean INFERENCE_PROXY_BACKEND_URL\?\)$/,
+    ],
+  ] as const) {
+    const { code, stdout, stderr } = await runCli([...args], env);
+    assert.equal(code, 2, stderr);
+    assert.equal(stdout, '');
+    assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    assert.match(stderr.trim(), line);
+  }
 });

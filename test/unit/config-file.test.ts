@@ -199,6 +199,23 @@ test('a file that names no backends exits 2 unless --backend-url gives them: the
   assert.deepEqual(urls(await configOf([])), ['http://localhost:8000']);
 });
 
+test('a backend with models: [] is accepted with a warning: no request that names a model would reach it', async (t) => {
+  const path = fileWith(
+    t,
+    'fleet.yaml',
+    'backends:\n  - url: http://gpu1:8000\n    models: []\n  - url: http://gpu2:8000\n    models: [llama]\n',
+  );
+  const result = await build(['--config', path]);
+  assert.equal(result.kind, 'config');
+  if (result.kind !== 'config') return;
+  assert.deepEqual(result.warnings, [
+    `${path}: backend http://gpu1:8000: models: [] lists no model, so no request that names a model goes to it (leave models: out to read its GET /v1/models)`,
+  ]);
+  assert.deepEqual(result.config.backends[0]?.models, []);
+  const fine = await build(['--config', fileWith(t, 'ok.yaml', 'backends:\n  - url: http://gpu1:8000\n')]);
+  assert.deepEqual(fine.kind === 'config' && fine.warnings, []);
+});
+
 test('a missing or wrongly named file exits 2', async (t) => {
   const missing = join(tmpdir(), 'no-such-dir-iproxy', 'fleet.yaml');
   assert.equal(await exitLine(['--config', missing]), `inference-proxy: ${missing}: cannot read it (ENOENT)`);

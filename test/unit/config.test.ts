@@ -315,6 +315,10 @@ const BAD_VALUES: ReadonlyArray<readonly [string, string]> = [
   ['keep-alive-timeout', '0'],
   ['metrics-port', '99999'],
   ['metrics-port', 'x'],
+  // The resolver takes addresses only: a name here crashed the primary with a stack trace at start.
+  ['dns-server', 'nohost'],
+  ['dns-server', 'dns.internal:53'],
+  ['dns-server', '10.0.0.10:70000'],
 ];
 
 for (const [flag, value] of BAD_VALUES) {
@@ -424,16 +428,17 @@ test('a flag wins even over an invalid environment value', async () => {
   assert.equal((await configOf(['--port', '9001'])).port, 9001);
 });
 
-test('an invalid environment value names the flag', async () => {
+test('an invalid environment value names the variable that gave it', async () => {
   process.env.INFERENCE_PROXY_PORT = 'abc';
   assert.deepEqual(await buildConfig([]), {
     kind: 'exit',
     code: 2,
-    output: 'inference-proxy: --port: expected an integer from 0 to 65535, got "abc"',
+    output: 'inference-proxy: INFERENCE_PROXY_PORT: expected an integer from 0 to 65535, got "abc"',
   });
   delete process.env.INFERENCE_PROXY_PORT;
   process.env.INFERENCE_PROXY_LOG_LEVEL = 'loud';
-  assertConfigExit(await buildConfig([]), 'log-level');
+  const result = await buildConfig([]);
+  assert.ok(result.kind === 'exit' && result.output.startsWith('inference-proxy: INFERENCE_PROXY_LOG_LEVEL: '), JSON.stringify(result));
 });
 
 test('an empty metrics-port variable leaves the metrics server off', async () => {
@@ -443,7 +448,33 @@ test('an empty metrics-port variable leaves the metrics server off', async () =>
 
 test('an unknown INFERENCE_PROXY_* variable (a typo) exits 2 naming it', async () => {
   process.env.INFERENCE_PROXY_PORTT = '9000';
-  assert.deepEqual(await buildConfig([]), { kind: 'exit', code: 2, output: 'inference-proxy: Unknown argument: portt' });
+  assert.deepEqual(await buildConfig([]), {
+    kind: 'exit',
+    code: 2,
+    output: 'inference-proxy: Unknown argument: INFERENCE_PROXY_PORTT (no such flag; did you mean INFERENCE_PROXY_PORT?)',
+  });
+  delete process.env.INFERENCE_PROXY_PORTT;
+  // A dashed flag: yargs reports it in camelCase; the line still names the variable as it was set.
+  process.env.INFERENCE_PROXY_BACKEND_URLS = 'http://gpu1:8000';
+  assert.deepEqual(await buildConfig([]), {
+    kind: 'exit',
+    code: 2,
+    output: 'inference-proxy: Unknown argument: INFERENCE_PROXY_BACKEND_URLS (no such flag; did you mean INFERENCE_PROXY_BACKEND_URL?)',
+  });
+  delete process.env.INFERENCE_PROXY_BACKEND_URLS;
+  process.env.INFERENCE_PROXY_NOTHING_LIKE_IT = '1';
+  assert.deepEqual(await buildConfig([]), {
+    kind: 'exit',
+    code: 2,
+    output: 'inference-proxy: Unknown argument: INFERENCE_PROXY_NOTHING_LIKE_IT (no such flag)',
+  });
+  delete process.env.INFERENCE_PROXY_NOTHING_LIKE_IT;
+  // A command-line typo is named as typed, with the flag it most likely meant.
+  assert.deepEqual(await buildConfig(['--prot', '9000']), {
+    kind: 'exit',
+    code: 2,
+    output: 'inference-proxy: Unknown argument: prot (did you mean --port?)',
+  });
 });
 
 // yargs would fill a flag given without a value with its default, so `--port $PORT` with PORT unset would silently listen on 8001.
@@ -551,7 +582,11 @@ test('parseOnOff', () => {
 });
 
 test('an unknown argument with capitals is named in the message', async () => {
-  assert.deepEqual(await buildConfig(['--Port', '1']), { kind: 'exit', code: 2, output: 'inference-proxy: Unknown argument: Port' });
+  assert.deepEqual(await buildConfig(['--Port', '1']), {
+    kind: 'exit',
+    code: 2,
+    output: 'inference-proxy: Unknown argument: Port (did you mean --port?)',
+  });
   assert.deepEqual(await buildConfig(['Extra']), { kind: 'exit', code: 2, output: 'inference-proxy: Unknown argument: Extra' });
 });
 

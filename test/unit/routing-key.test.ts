@@ -12,7 +12,12 @@ test('session: the header, else the body’s user field, else no key', () => {
   assert.deepEqual(keyOf({ 'x-session-id': 'abc' }, 'chat', { user: 'u1' }), hashText('abc'), 'the header wins');
   assert.deepEqual(keyOf({}, 'chat', { user: 'u1' }), hashText('u1'));
   assert.deepEqual(keyOf({ 'x-session-id': 'abc' }, null, null), hashText('abc'), 'any route, with the header');
-  for (const json of [null, {}, { user: '' }, { user: 42 }, { user: 'x'.repeat(257) }]) assert.equal(keyOf({}, 'chat', json), null);
+  for (const json of [null, {}, { user: '' }, { user: 42 }]) assert.equal(keyOf({}, 'chat', json), null);
+  // A long id (a JWT, a conversation id with a tenant prefix) is a key like any other: hashed, never dropped.
+  const long = `tenant-7/${'x'.repeat(1000)}`;
+  assert.deepEqual(keyOf({ 'x-session-id': long }, 'chat', null), hashText(long));
+  assert.deepEqual(keyOf({}, 'chat', { user: long }), hashText(long));
+  assert.notDeepEqual(keyOf({}, 'chat', { user: `${long}y` }), hashText(long));
   assert.equal(keyOf({ 'x-session-id': ['a', 'b'] as unknown as string }, 'chat', null), null, 'a repeated header is not an id');
   assert.equal(
     createKeyReader({ ...SESSION, sessionHeader: 'x-conversation' })({ 'x-conversation': 'c' }, null, null)?.hi,
