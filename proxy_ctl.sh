@@ -7,7 +7,10 @@
 #
 # BACKEND_URL goes to --backend-url as it is (the proxy splits the list); CONFIG to --config, as an absolute
 # path, so that `reload` (SIGHUP) re-reads the same file whatever directory `start` ran in. Given both, the
-# file's other settings apply and BACKEND_URL replaces its backends: list (command line > file).
+# file's other settings apply and BACKEND_URL replaces its backends: list (command line > file). HOST, PORT
+# and WORKERS become flags only when set, so that the file's host:, port: and workers: apply otherwise.
+# `start` asks the proxy itself (--check-config) where it will listen, and keeps that beside the pidfile
+# for status and reload.
 #
 # Design: the proxy is started as a plain background process (`setsid nohup node dist/src/main.js
 # ... &`) with a pidfile; no daemon stays behind. The proxy's own primary process supervises its
@@ -26,27 +29,33 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Every variable can be overridden from the environment.
 BACKEND_URL="${BACKEND_URL:-}"                      # --backend-url: a URL or a comma-separated list
 CONFIG="${CONFIG:-}"                                # --config FILE (YAML or JSON); reload re-reads it
-HOST="${HOST:-0.0.0.0}"                             # --host
-PORT="${PORT:-8001}"                                # --port (a fixed port: status and stop query it)
+HOST="${HOST:-}"                                    # --host; empty: the file's host:, else 0.0.0.0
+PORT="${PORT:-}"                                    # --port; empty: the file's port:, else 8001 (must not be 0)
 WORKERS="${WORKERS:-}"                              # --workers; empty: one worker per CPU
 RUN_DIR="${RUN_DIR:-$SCRIPT_DIR/run}"               # holds the log and the pidfile by default
 LOG_FILE="${LOG_FILE:-$RUN_DIR/inference-proxy.log}" # stdout and stderr of the proxy, appended
 PID_FILE="${PID_FILE:-$RUN_DIR/inference-proxy.pid}" # pid of the primary
+ADDR_FILE="${PID_FILE%.pid}.address"                # "host port" the primary listens on, written by start
 NODE="${NODE:-node}"                                # node binary
 START_TIMEOUT="${START_TIMEOUT:-30}"                # seconds to wait for /healthz after start
 STOP_TIMEOUT="${STOP_TIMEOUT:-40}"                  # seconds before SIGKILL: --drain-timeout (30 s) + margin
+RELOAD_TIMEOUT="${RELOAD_TIMEOUT:-60}"              # seconds to wait for a reload's verdict
 
 MAIN="$SCRIPT_DIR/dist/src/main.js"
 NAME="inference-proxy"
 
 usage() {
   cat <<EOF
-usage: $(basename "$0") start|stop|restart|reload|status|logs [N]
+usage: $(basename "$0") start|stop|restart|reload|check|status|logs [N]
 
-  start    start the proxy in the background; returns once /healthz answers (exit 0 if already running)
+  start    check the configuration, start the proxy in the background; returns once /healthz answers
+           (exit 0 if already running, 2 with one line if the configuration is refused)
   stop     graceful stop (SIGTERM: workers drain), SIGKILL after ${STOP_TIMEOUT} s (exit 0 if not running)
   restart  stop, then start
-  reload   SIGHUP: rolling restart of the workers, zero downtime (exit 7 if not running)
+  reload   SIGHUP: re-read the configuration, rolling restart of the workers (zero downtime); waits for
+           the proxy's verdict: exit 0 applied, 6 rejected (the running configuration stays; the reason
+           is printed) or workers not all replaced, 4 no verdict within ${RELOAD_TIMEOUT} s, 7 not running
+  check    validate the configuration start would use (inference-proxy --check-config): exit 0 or 2
   status   pid, workers, traffic, and a table of the backends: state, in flight, share of the last
            minute's requests, p50 time to first token. Exit 0 running with a backend up, 3 not running,
            4 running but /healthz does not answer or no backend is up
@@ -56,9 +65,10 @@ environment: BACKEND_URL=${BACKEND_URL:-<none>}  one backend URL or a comma-sepa
                none: the backends of CONFIG, else the proxy's default (http://localhost:8000)
              CONFIG=${CONFIG:-<none>}  a YAML or JSON file (--config): backends with weights and models,
                any flag by name; BACKEND_URL, if given too, replaces its backends
-             HOST=$HOST PORT=$PORT WORKERS=${WORKERS:-<CPU count>}
+             HOST=${HOST:-<from CONFIG, else 0.0.0.0>} PORT=${PORT:-<from CONFIG, else 8001>}
+             WORKERS=${WORKERS:-<from CONFIG, else the CPU count>}
              RUN_DIR=$RUN_DIR LOG_FILE=$LOG_FILE PID_FILE=$PID_FILE
-             NODE=$NODE START_TIMEOUT=$START_TIMEOUT STOP_TIMEOUT=$STOP_TIMEOUT
+             NODE=$NODE START_TIMEOUT=$START_TIMEOUT STOP_TIMEOUT=$STOP_TIMEOUT RELOAD_TIMEOUT=$RELOAD_TIMEOUT
 EOF
 }
 
@@ -87,7 +97,7 @@ running_pid() {
     echo "$pid"
     return 0
   fi
-  rm -f "$PID_FILE"
+  rm -f "$PID_FILE" "$ADDR_FILE"
   return 1
 }
 
@@ -119,8 +129,9 @@ healthz() { # host port
   printf '%s\n' "${out%$'\n'*}"
 }
 
+# The first "key":number of the JSON: the top-level one in /healthz (workers further on have keys of the same name).
 json_number() { # json key
-  sed -n "s/.*\"$2\":\([0-9][0-9]*\).*/\1/p" <<<"$1"
+  grep -o "\"$2\":[0-9][0-9]*" <<<"$1" | head -n 1 | cut -d: -f2
 }
 
 # What the proxy fronts, by its precedence: the --backend-url list, the environment's, the file's, the default.
@@ -162,8 +173,47 @@ kill_tree() { # pid pgid-or-empty extra-pids...
   kill -KILL $(tree_pids "$@") 2>/dev/null || true
 }
 
+# The proxy's arguments from the variables that are set: a flag would override the config file's value.
+proxy_args() { # config
+  local args=()
+  [[ -n "$HOST" ]] && args+=(--host "$HOST")
+  [[ -n "$PORT" ]] && args+=(--port "$PORT")
+  [[ -n "$BACKEND_URL" ]] && args+=(--backend-url "$BACKEND_URL")
+  [[ -n "$1" ]] && args+=(--config "$1")
+  [[ -n "$WORKERS" ]] && args+=(--workers "$WORKERS")
+  if ((${#args[@]} > 0)); then printf '%s\n' "${args[@]}"; fi
+}
+
+# CONFIG as an absolute path (empty if unset); dies if the file is missing.
+config_path() {
+  [[ -n "$CONFIG" ]] || return 0
+  [[ -f "$CONFIG" ]] || die "CONFIG: no such file: $CONFIG"
+  echo "$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")"
+}
+
+# "host port" of the running proxy: as start recorded it, else its command line's, else the defaults.
+address_of() { # pid
+  local host port
+  if [[ -f "$ADDR_FILE" ]]; then
+    cat "$ADDR_FILE"
+    return 0
+  fi
+  host="$(arg_of "$1" --host)"
+  port="$(arg_of "$1" --port)"
+  echo "${host:-0.0.0.0} ${port:-8001}"
+}
+
+cmd_check() {
+  local config args
+  command -v "$NODE" >/dev/null 2>&1 || die "node not found (NODE=$NODE)"
+  [[ -f "$MAIN" ]] || die "$MAIN is missing: run 'npm ci' in $SCRIPT_DIR first (it builds dist/)"
+  config="$(config_path)"
+  mapfile -t args < <(proxy_args "$config")
+  "$NODE" "$MAIN" --check-config "${args[@]}"
+}
+
 cmd_start() {
-  local pid offset started deadline json hpid alive_workers code reason config="" setsid_cmd=()
+  local pid offset started deadline json hpid alive_workers code reason config checked listen host port expected setsid_cmd=()
   need_curl
   if pid="$(running_pid)"; then
     echo "$NAME is already running (pid $pid)"
@@ -171,30 +221,38 @@ cmd_start() {
   fi
   command -v "$NODE" >/dev/null 2>&1 || die "node not found (NODE=$NODE)"
   [[ -f "$MAIN" ]] || die "$MAIN is missing: run 'npm ci' in $SCRIPT_DIR first (it builds dist/)"
-  [[ "$PORT" =~ ^[1-9][0-9]*$ ]] || die "PORT must be a fixed port number (got '$PORT'): status and stop need to know it"
-  if [[ -n "$CONFIG" ]]; then
-    [[ -f "$CONFIG" ]] || die "CONFIG: no such file: $CONFIG"
-    config="$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")"
-  fi
+  config="$(config_path)"
+  local args
+  mapfile -t args < <(proxy_args "$config")
+  # The proxy's own check first: a refused configuration fails here with its one line (exit 2), and the
+  # verdict says where it will listen and how many workers it runs, whichever of flags and file say so.
+  code=0
+  checked="$("$NODE" "$MAIN" --check-config "${args[@]}")" || code=$?
+  ((code == 0)) || exit "$code"
+  listen="$(sed -n 's/.* listen \([^ ]*\), \([0-9]*\) workers,.*/\1 \2/p' <<<"$checked")"
+  [[ -n "$listen" ]] || die "cannot read the address from: $checked"
+  host="${listen%:* *}"
+  host="${host#[}"
+  host="${host%]}"
+  port="${listen##*:}"
+  expected="${port#* }"
+  port="${port% *}"
+  [[ "$port" =~ ^[1-9][0-9]*$ ]] || die "the port must be fixed (got $port): status and stop need to know it; set PORT or port: in CONFIG"
   mkdir -p "$(dirname "$LOG_FILE")" "$(dirname "$PID_FILE")"
   touch "$LOG_FILE"
   offset="$(wc -c <"$LOG_FILE" | tr -d ' ')"
 
-  local args=(--host "$HOST" --port "$PORT")
-  [[ -n "$BACKEND_URL" ]] && args+=(--backend-url "$BACKEND_URL")
-  [[ -n "$config" ]] && args+=(--config "$config")
-  [[ -n "$WORKERS" ]] && args+=(--workers "$WORKERS")
   command -v setsid >/dev/null 2>&1 && setsid_cmd=(setsid)
   # A background job of a non-interactive shell leads no process group, so setsid does not fork
   # and $! is the pid of node itself. nohup only matters without setsid.
   "${setsid_cmd[@]}" nohup "$NODE" "$MAIN" "${args[@]}" >>"$LOG_FILE" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PID_FILE"
-  trap 'kill_tree "$pid" "$(own_group "$pid")"; rm -f "$PID_FILE"; exit 130' INT TERM
+  echo "$host $port" >"$ADDR_FILE"
+  trap 'kill_tree "$pid" "$(own_group "$pid")"; rm -f "$PID_FILE" "$ADDR_FILE"; exit 130' INT TERM
 
   # Ready when /healthz is answered by one of OUR workers (not by some other process on the port)
-  # and, if the worker count is known, when all of them are up.
-  local expected="${WORKERS:-${INFERENCE_PROXY_WORKERS:-}}"
+  # and all of them are up.
   reason="no answer from /healthz within ${START_TIMEOUT} s"
   started=$SECONDS
   deadline=$((started + START_TIMEOUT))
@@ -205,13 +263,12 @@ cmd_start() {
       reason="the process exited with code $code"
       break
     fi
-    if json="$(healthz "$HOST" "$PORT")"; then
+    if json="$(healthz "$host" "$port")"; then
       hpid="$(json_number "$json" pid)"
       alive_workers="$(json_number "$json" workersAlive)"
-      if [[ -n "$hpid" && "$(ps -o ppid= -p "$hpid" 2>/dev/null | tr -d ' ')" == "$pid" ]] &&
-        [[ -z "$expected" || "$alive_workers" == "$expected" ]]; then
+      if [[ -n "$hpid" && "$(ps -o ppid= -p "$hpid" 2>/dev/null | tr -d ' ')" == "$pid" ]] && [[ "$alive_workers" == "$expected" ]]; then
         trap - INT TERM
-        echo "started $NAME (pid $pid) on $HOST:$PORT -> $(backends_of "$BACKEND_URL" "$config")"
+        echo "started $NAME (pid $pid) on $host:$port -> $(backends_of "$BACKEND_URL" "$config")"
         return 0
       fi
     fi
@@ -219,7 +276,7 @@ cmd_start() {
   done
   trap - INT TERM
   kill_tree "$pid" "$(own_group "$pid")"
-  rm -f "$PID_FILE"
+  rm -f "$PID_FILE" "$ADDR_FILE"
   {
     echo "$NAME failed to start after $((SECONDS - started)) s: $reason"
     echo "--- last 20 lines of $LOG_FILE ---"
@@ -252,18 +309,19 @@ cmd_stop() {
     deadline=$((SECONDS + 5))
     while ((SECONDS < deadline)) && [[ -n "$(tree_pids "$pid" "$pgid" "${workers[@]}")" ]]; do sleep 0.2; done
   fi
-  rm -f "$PID_FILE"
+  rm -f "$PID_FILE" "$ADDR_FILE"
   echo "stopped $NAME (pid $pid)"
 }
 
 cmd_reload() {
-  local pid
+  local pid host port
   if ! pid="$(running_pid)"; then
     echo "$NAME is not running"
     return 7
   fi
-  kill -HUP "$pid"
-  echo "reloading $NAME (pid $pid): SIGHUP sent, rolling restart of the workers (zero downtime)"
+  read -r host port <<<"$(address_of "$pid")"
+  echo "reloading $NAME (pid $pid): SIGHUP, rolling restart of the workers; waiting for the verdict"
+  "$NODE" "$SCRIPT_DIR/dist/src/ctl/reload-verdict.js" "http://$(connect_host "$host"):$port" "$pid" "$RELOAD_TIMEOUT"
 }
 
 cmd_status() {
@@ -273,16 +331,15 @@ cmd_status() {
     echo "$NAME is not running"
     return 3
   fi
-  host="$(arg_of "$pid" --host)"
-  port="$(arg_of "$pid" --port)"
-  if ! json="$(healthz "${host:-$HOST}" "${port:-$PORT}")"; then
-    echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} but /healthz does not answer"
+  read -r host port <<<"$(address_of "$pid")"
+  if ! json="$(healthz "$host" "$port")"; then
+    echo "$NAME is running (pid $pid) on $host:$port but /healthz does not answer"
     return 4
   fi
-  echo "$NAME is running (pid $pid) on ${host:-$HOST}:${port:-$PORT} -> $(backends_of "$(arg_of "$pid" --backend-url)" "$(arg_of "$pid" --config)")"
-  echo "workers alive: $(json_number "$json" workersAlive), uptime: $(json_number "$json" uptimeSeconds) s"
+  echo "$NAME is running (pid $pid) on $host:$port -> $(backends_of "$(arg_of "$pid" --backend-url)" "$(arg_of "$pid" --config)")"
+  echo "workers alive: $(json_number "$json" workersAlive), uptime: $(json_number "$json" uptimeSeconds) s, configuration generation $(json_number "$json" generation)"
   # Workers with pids and uptimes, in-flight, QPS, p99 time to first token, and the table of the backends.
-  "$NODE" "$SCRIPT_DIR/dist/src/ctl/status-report.js" "http://$(connect_host "${host:-$HOST}"):${port:-$PORT}" || true
+  "$NODE" "$SCRIPT_DIR/dist/src/ctl/status-report.js" "http://$(connect_host "$host"):$port" || true
   # Running, but in panic mode: the table says which backends are out.
   [[ "$json" == '{"status":"ok"'* ]] || return 4
 }
@@ -305,6 +362,7 @@ restart)
   cmd_start
   ;;
 reload) cmd_reload ;;
+check) cmd_check ;;
 status) cmd_status ;;
 logs)
   shift

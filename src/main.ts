@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { buildConfig } from './config/build-config.js';
+import { checkConfig } from './config/check-config.js';
 import { WORKER_CONFIG_ENV } from './config/defaults.js';
 import type { Config } from './config/types.js';
 import { runPrimary } from './primary/run-primary.js';
@@ -28,6 +29,12 @@ async function main(): Promise<void> {
   if (parsed.kind === 'exit') {
     (parsed.code === 0 ? console.log : console.error)(parsed.output);
     process.exit(parsed.code);
+  }
+  if (parsed.checkOnly) {
+    const report = await checkConfig(parsed.config, parsed.warnings);
+    for (const warning of report.warnings) console.error(`inference-proxy: warning: ${warning}`);
+    (report.code === 0 ? console.log : console.error)(report.line);
+    process.exit(report.code);
   }
   await runPrimary(parsed.config, process.argv.slice(2), parsed.warnings);
 }

@@ -273,8 +273,16 @@ function missingValue(argv: readonly string[]): string | null {
   return null;
 }
 
-/** A config, with the one-line warnings about what it accepted but probably does not mean; or an exit. */
-export type ParseResult = { kind: 'config'; config: Config; warnings: readonly string[] } | { kind: 'exit'; code: number; output: string };
+/**
+ * A config, with the one-line warnings about what it accepted but probably does not mean, and whether the
+ * command line asked only to check it (--check-config); or an exit.
+ */
+export type ParseResult =
+  | { kind: 'config'; config: Config; warnings: readonly string[]; checkOnly: boolean }
+  | { kind: 'exit'; code: number; output: string };
+
+/** Not a configuration value: a mode of the command line (never from the environment or the file). */
+const CHECK_CONFIG = 'check-config';
 
 /** A backend whose `models:` list is empty serves no model by name: accepted, but almost surely a mistake. */
 function configWarnings(config: Config, file: ConfigFile | null): string[] {
@@ -346,6 +354,11 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
     .scriptName('inference-proxy')
     .usage('$0 [options]\n\nA cluster-mode reverse proxy for OpenAI-compatible LLM inference servers.')
     .options(YARGS_OPTIONS)
+    .option(CHECK_CONFIG, {
+      type: 'boolean',
+      describe:
+        'Validate the configuration (flags, environment, --config file, host names) and exit: 0 when it is good, 2 with one line naming the problem',
+    })
     .env(ENV_PREFIX)
     .epilogue(
       `Every flag can also be set as an environment variable: ${ENV_PREFIX}_ and the flag name in capitals with _ for -, e.g. ${ENV_PREFIX}_BACKEND_URL, or as a key of the --config file. Precedence: command line, environment, file, defaults. Durations are milliseconds unless suffixed (s, m); sizes are bytes unless suffixed (kb, mb).`,
@@ -363,6 +376,11 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
   });
   if (failure !== null) return { kind: 'exit', code: 2, output: `inference-proxy: ${oneLine(failure, argv)}` };
   if (given.help || given.version) return { kind: 'exit', code: 0, output };
+  const checkOnly = onCommandLine(CHECK_CONFIG, argv) && given[CHECK_CONFIG] === true;
+  if (process.env[envNameOf(CHECK_CONFIG)] !== undefined) {
+    // From the environment it would turn a container or a service into a check that exits at once.
+    return { kind: 'exit', code: 2, output: `inference-proxy: ${envNameOf(CHECK_CONFIG)}: --${CHECK_CONFIG} is a command-line flag only` };
+  }
   try {
     const configPath = given.config;
     if (Array.isArray(configPath)) throw new ConfigError('--config: given more than once');
@@ -377,7 +395,7 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
     const { flags, origins } = mergeSources(given as Record<string, unknown>, file, argv);
     const config = configFromFlags(flags, origins);
     requireBackends(given as Record<string, unknown>, file);
-    return { kind: 'config', config, warnings: configWarnings(config, file) };
+    return { kind: 'config', config, warnings: configWarnings(config, file), checkOnly };
   } catch (err) {
     if (err instanceof ConfigError) return { kind: 'exit', code: 2, output: `inference-proxy: ${err.message}` };
     throw err;

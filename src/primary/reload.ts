@@ -7,18 +7,21 @@ const RESTART_ONLY = ['host', 'port', 'workers', 'clusterScheduling', 'metricsPo
 
 /**
  * The configuration a reload (SIGHUP) puts in force: the command line the proxy was started with, the
- * environment and the --config file read again. Null when it is invalid: the running configuration stays
- * and one error line names the problem. Settings that only a restart can change keep their running values
- * (with a warning naming them).
+ * environment and the --config file read again. When it is invalid, the running configuration stays and
+ * `error` is the one line that names the problem (logged at error level with the generation in force).
+ * Settings that only a restart can change keep their running values (with a warning naming them).
  */
-export async function reloadedConfig(current: Config, argv: readonly string[], log: Logger): Promise<Config | null> {
+export async function reloadedConfig(
+  current: Config,
+  argv: readonly string[],
+  log: Logger,
+  generation: number,
+): Promise<{ config: Config } | { error: string }> {
   const result = await buildConfig(argv);
   if (result.kind === 'exit') {
-    log.error(
-      { problem: result.output.replace(/^inference-proxy: /, '') },
-      'configuration reload failed, keeping the running configuration',
-    );
-    return null;
+    const problem = result.output.replace(/^inference-proxy: /, '');
+    log.error({ problem, generation }, 'configuration reload failed, keeping the running configuration');
+    return { error: problem };
   }
   for (const problem of result.warnings) log.warn({ problem }, 'configuration warning');
   const next = result.config;
@@ -26,8 +29,8 @@ export async function reloadedConfig(current: Config, argv: readonly string[], l
   // The per-worker share of --max-in-flight follows --workers; report what the operator changed.
   const named = kept.filter((key) => key !== 'maxInFlightPerWorker');
   if (named.length > 0) log.warn({ settings: named }, 'these settings change only with a restart; keeping their running values');
-  if (kept.length === 0) return next;
+  if (kept.length === 0) return { config: next };
   const restored: Record<string, unknown> = { ...next };
   for (const key of kept) restored[key] = current[key];
-  return Object.freeze(restored) as unknown as Config;
+  return { config: Object.freeze(restored) as unknown as Config };
 }

@@ -6,6 +6,7 @@ import { createDashboardHistory, historyIntervalMs } from '../dashboard/dashboar
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createPrimaryMetrics } from '../metrics/definitions.js';
 import { createFleetMetrics } from '../metrics/fleet-metrics.js';
+import { type ConfigStatus, configHealth, FIRST_CONFIG, type ReloadResult } from '../shared/config-status.js';
 import { fleetHealth, healthBody } from '../shared/health.js';
 import { createLogger, flushLogger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
@@ -52,11 +53,16 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
       aggregator.retire(worker.id);
       loads.remove(worker.id);
     },
-    state: () => ({ workersAlive: supervisor.readyCount(), startedAtMs, workers: supervisor.describe(), fleet: fleet.state() }),
+    state: () => ({
+      workersAlive: supervisor.readyCount(),
+      startedAtMs,
+      workers: supervisor.describe(),
+      fleet: fleet.state(),
+      config: status,
+    }),
     onChange: () => {
-      const alive = supervisor.readyCount();
-      metrics.workersAlive.set(alive);
-      supervisor.broadcast({ type: 'iproxy:state', workersAlive: alive, startedAtMs, workers: supervisor.describe() });
+      metrics.workersAlive.set(supervisor.readyCount());
+      publishState();
       // A worker only listens for messages once it runs: what changed while it started reaches it here.
       supervisor.broadcast({ type: 'iproxy:fleet', fleet: fleet.state() });
     },
@@ -85,6 +91,13 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
     },
   });
 
+  /** The configuration in force and the last reload's fate, in every /healthz. */
+  let status: ConfigStatus = FIRST_CONFIG;
+  const publishState = (): void => {
+    const alive = supervisor.readyCount();
+    supervisor.broadcast({ type: 'iproxy:state', workersAlive: alive, startedAtMs, workers: supervisor.describe(), config: status });
+  };
+
   const scrape = async () => {
     try {
       return { status: 200, contentType: aggregator.contentType, body: await aggregator.render(supervisor.workers()) };
@@ -107,6 +120,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
         status: backends.anyUp ? 'ok' : 'no_backend_up',
         ...healthBody(supervisor.readyCount(), startedAtMs, process.pid, supervisor.describe()),
         primaryPid: process.pid,
+        config: configHealth(status),
         backends: backends.backends,
       },
     };
@@ -136,16 +150,32 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   // SIGHUP: re-read the configuration (the --config file, the environment), put the new backend list in
-  // force at once, then replace the workers one at a time so every other flag takes effect too.
+  // force at once, then replace the workers one at a time so every other flag takes effect too. One reload
+  // at a time, in the order the signals came: each one's verdict is in /healthz (`config`) when it is done.
+  const reload = async (): Promise<void> => {
+    const reloadStatus = (result: ReloadResult, error: string | null = null, generation = status.generation): void => {
+      status = { generation, reloads: status.reloads, lastReload: { result, atMs: Date.now(), error } };
+      publishState();
+    };
+    status = { ...status, reloads: status.reloads + 1 };
+    reloadStatus('restarting');
+    const next = await reloadedConfig(config, argv, log, status.generation);
+    if ('error' in next) {
+      reloadStatus('rejected', next.error);
+      return;
+    }
+    config = next.config;
+    await fleet.reconfigure(config);
+    supervisor.reconfigure(config);
+    const generation = status.generation + 1;
+    log.info({ generation }, 'configuration reloaded, replacing the workers');
+    reloadStatus('restarting', null, generation);
+    const replaced = await supervisor.rollingRestart();
+    reloadStatus(replaced ? 'applied' : 'failed', replaced ? null : 'the workers were not all replaced (see the log)');
+  };
+  let reloads = Promise.resolve();
   process.on('SIGHUP', () => {
-    void (async () => {
-      const next = await reloadedConfig(config, argv, log);
-      if (next === null) return;
-      config = next;
-      await fleet.reconfigure(config);
-      supervisor.reconfigure(config);
-      await supervisor.rollingRestart();
-    })();
+    reloads = reloads.then(reload).catch((err: unknown) => log.error({ err }, 'configuration reload failed'));
   });
 
   log.info({ version: VERSION, node: process.version, config: summarize(config) }, 'starting');

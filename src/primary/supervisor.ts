@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { WORKER_CONFIG_ENV, WORKER_STATE_ENV } from '../config/defaults.js';
 import type { Config } from '../config/types.js';
 import type { PrimaryMetrics } from '../metrics/definitions.js';
+import type { ConfigStatus } from '../shared/config-status.js';
 import type { FleetState } from '../shared/fleet.js';
 import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPrimary } from '../shared/ipc.js';
 import type { Logger } from '../shared/logger.js';
@@ -35,7 +36,7 @@ export interface SupervisorHooks {
   onExit(worker: Worker): void;
   onChange(): void;
   /** The cluster state handed to a new worker at fork time. */
-  state(): { workersAlive: number; startedAtMs: number; workers: WorkerInfo[]; fleet: FleetState };
+  state(): { workersAlive: number; startedAtMs: number; workers: WorkerInfo[]; fleet: FleetState; config: ConfigStatus };
 }
 
 /**
@@ -125,11 +126,14 @@ export class Supervisor {
     this.#config = config;
   }
 
-  /** Replaces the workers one at a time: each new one is listening before its predecessor drains. */
-  async rollingRestart(): Promise<void> {
+  /**
+   * Replaces the workers one at a time: each new one is listening before its predecessor drains. False
+   * when it did not replace them all (a new worker did not become ready, or the proxy is stopping).
+   */
+  async rollingRestart(): Promise<boolean> {
     if (this.#rolling || this.#stopping) {
       this.#log.warn({ rolling: this.#rolling, stopping: this.#stopping }, 'rolling restart ignored');
-      return;
+      return false;
     }
     this.#rolling = true;
     this.#log.info({ workers: this.#slots.length }, 'rolling restart started');
@@ -141,11 +145,13 @@ export class Supervisor {
         this.#metrics.workerRestarts.inc();
         if (!(await replacement.ready)) {
           this.#log.error({ slot: slot.index }, 'rolling restart aborted: the new worker did not become ready');
-          return;
+          return false;
         }
         this.#drain(old, this.#config.drainTimeoutMs);
       }
+      if (this.#stopping) return false;
       this.#log.info({}, 'rolling restart finished');
+      return true;
     } finally {
       this.#rolling = false;
     }

@@ -1,4 +1,5 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { ConfigStatus } from './config-status.js';
 import type { BackendOut, FleetState } from './fleet.js';
 
 /** One worker's registry as prom-client's getMetricsAsJSON() gives it. */
@@ -38,7 +39,7 @@ export type PrimaryToWorker =
   | { type: 'iproxy:metrics-req'; id: number }
   | { type: 'iproxy:scrape-res'; id: number; status: number; contentType: string; body: string }
   | { type: 'iproxy:history-res'; id: number; status: number; contentType: string; body: string }
-  | { type: 'iproxy:state'; workersAlive: number; startedAtMs: number; workers: WorkerInfo[] }
+  | { type: 'iproxy:state'; workersAlive: number; startedAtMs: number; workers: WorkerInfo[]; config: ConfigStatus }
   | { type: 'iproxy:drain'; deadlineMs: number }
   | { type: 'iproxy:final-ack' }
   | { type: 'iproxy:fleet'; fleet: FleetState }

@@ -8,6 +8,7 @@ import type { Config } from '../config/types.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createWorkerMetrics } from '../metrics/definitions.js';
 import { createRequestRecorder } from '../metrics/request-recorder.js';
+import { type ConfigStatus, configHealth, FIRST_CONFIG } from '../shared/config-status.js';
 import type { FleetState } from '../shared/fleet.js';
 import { healthBody } from '../shared/health.js';
 import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPrimary } from '../shared/ipc.js';
@@ -61,6 +62,7 @@ export function runWorker(config: Config): void {
     startedAtMs?: number;
     workers?: WorkerInfo[];
     fleet?: FleetState;
+    config?: ConfigStatus;
   };
   const fleet = new WorkerFleet(config, metrics, recorder, workerId, initial.fleet ?? { backends: [], modelCards: [] }, {
     reportLoad: (load) => send({ type: 'iproxy:load', load }),
@@ -70,6 +72,7 @@ export function runWorker(config: Config): void {
     workersAlive: Math.max(1, initial.workersAlive ?? 0),
     startedAtMs: initial.startedAtMs ?? Date.now(),
     workers: initial.workers ?? [],
+    config: initial.config ?? FIRST_CONFIG,
   };
   const proxy = createProxyServer({
     config,
@@ -87,6 +90,7 @@ export function runWorker(config: Config): void {
             status: backends.anyUp ? 'ok' : 'no_backend_up',
             ...healthBody(state.workersAlive, state.startedAtMs, process.pid, state.workers),
             primaryPid: process.ppid,
+            config: configHealth(state.config),
             backends: backends.backends,
           },
         };
@@ -122,6 +126,7 @@ export function runWorker(config: Config): void {
         state.workersAlive = message.workersAlive;
         state.startedAtMs = message.startedAtMs;
         state.workers = message.workers;
+        state.config = message.config;
         break;
       case 'iproxy:drain':
         drain(message.deadlineMs);

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { FLAGS } from '../../src/config/flags.js';
 import { runCli } from '../helpers/start-proxy.js';
@@ -56,4 +59,51 @@ test('startup problems a new operator hits are one line and exit 2, naming the f
     assert.equal(stderr.trim().split('\n').length, 1, stderr);
     assert.match(stderr.trim(), line);
   }
+});
+
+test('--check-config validates flags, environment, file and host names without starting: exit 0 with the verdict, or 2 with one line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'iproxy-check-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'fleet.yaml');
+  writeFileSync(file, 'workers: 3\nbackends:\n  - url: http://gpu1:8000\n  - url: http://gpu2:8000\n    models: []\n');
+  const good = await runCli(['--check-config', '--config', file, '--port', '9100', '--host', '127.0.0.1'], {
+    INFERENCE_PROXY_METRICS_PORT: '9101',
+  });
+  assert.equal(good.code, 0, good.stderr);
+  assert.equal(
+    good.stdout,
+    'inference-proxy: configuration OK: listen 127.0.0.1:9100, 3 workers, metrics on 127.0.0.1:9101, 2 backends: http://gpu1:8000, http://gpu2:8000\n',
+  );
+  assert.match(good.stderr, /^inference-proxy: warning: .*backend http:\/\/gpu2:8000: models: \[\] lists no model/);
+  for (const [args, env, line] of [
+    [['--config', file, '--retries', '99'], {}, /^inference-proxy: --retries: /],
+    [['--config', file], { INFERENCE_PROXY_ROUTING: 'fastest' }, /^inference-proxy: INFERENCE_PROXY_ROUTING: /],
+    [
+      ['--config', file, '--host', 'no-such-host.invalid'],
+      {},
+      /^inference-proxy: --host: cannot resolve "no-such-host.invalid" \(ENOTFOUND\)$/,
+    ],
+    [
+      ['--config', file, '--metrics-port', '0', '--metrics-host', 'no-such-host.invalid'],
+      {},
+      /^inference-proxy: --metrics-host: cannot resolve/,
+    ],
+  ] as const) {
+    const bad = await runCli(['--check-config', ...args], env);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.equal(bad.stdout, '');
+    assert.match(bad.stderr.trim().split('\n').at(-1) as string, line);
+    assert.equal(
+      bad.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.includes('warning:')).length,
+      1,
+      bad.stderr,
+    );
+  }
+  // From the environment it would turn every start into a check: refused.
+  const fromEnv = await runCli([], { INFERENCE_PROXY_CHECK_CONFIG: 'true' });
+  assert.equal(fromEnv.code, 2);
+  assert.equal(fromEnv.stderr, 'inference-proxy: INFERENCE_PROXY_CHECK_CONFIG: --check-config is a command-line flag only\n');
 });

@@ -102,7 +102,7 @@ test('proxy_ctl.sh start, status, stop: idempotent, healthy, and nothing left be
   assert.equal(status.code, 0, status.stdout + status.stderr);
   assert.match(status.stdout, new RegExp(`running \\(pid ${primary}\\)`));
   assert.match(status.stdout, /workers alive: 2\b/);
-  assert.match(status.stdout, /^workers alive: 2, uptime: \d+ s$/m);
+  assert.match(status.stdout, /^workers alive: 2, uptime: \d+ s, configuration generation 1$/m);
   assert.match(status.stdout, /^workers: 2 alive: #\d+ pid \d+ ready up \d+s, #\d+ pid \d+ ready up \d+s$/m);
   assert.match(status.stdout, /^traffic: \d+ in flight \(limit \d+\), [\d.]+ req\/s in, [\d.]+ req\/s out/m);
   assert.match(status.stdout, /^time to first token: /m);
@@ -188,14 +188,13 @@ test(
   },
 );
 
-test('proxy_ctl.sh start with a bad backend URL fails and prints the log tail', TEST, async (t) => {
+test('proxy_ctl.sh start with a bad backend URL fails with the proxy’s one line and exit 2', TEST, async (t) => {
   const { env, pidFile } = await setup(t);
 
+  // Refused by the proxy's own check before anything starts: its one line and its exit code.
   const started = await ctl(['start'], { ...env, BACKEND_URL: 'ftp://x' });
-  assert.notEqual(started.code, 0, started.stdout + started.stderr);
-  assert.match(started.stderr, /failed to start/);
-  assert.match(started.stderr, /exited with code 2/);
-  assert.match(started.stderr, /inference-proxy: --backend-url: expected http:\/\/ or https:\/\//);
+  assert.equal(started.code, 2, started.stdout + started.stderr);
+  assert.equal(started.stderr, 'inference-proxy: --backend-url: expected http:// or https://, got ftp:\n');
   await assert.rejects(readFile(pidFile, 'utf8'), { code: 'ENOENT' });
 
   const status = await ctl(['status'], env);
@@ -205,5 +204,109 @@ test('proxy_ctl.sh start with a bad backend URL fails and prints the log tail', 
 test('proxy_ctl.sh: unknown command prints usage and exits 2', TEST, async () => {
   const result = await ctl(['frobnicate'], {});
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /usage: proxy_ctl\.sh start\|stop\|restart\|reload\|status\|logs/);
+  assert.match(result.stderr, /usage: proxy_ctl\.sh start\|stop\|restart\|reload\|check\|status\|logs/);
 });
+
+/** The proxy's /healthz as JSON. */
+const healthOf = async (url: string) =>
+  JSON.parse((await send(`${url}/healthz`)).text) as {
+    config: { generation: number; reloads: number; lastReload: { result: string; error: string | null } | null };
+    backends: Array<{ url: string }>;
+  };
+
+test(
+  'proxy_ctl.sh check runs the proxy’s --check-config on what start would use: exit 0 with where it listens, 2 with one line',
+  TEST,
+  async (t) => {
+    const { env, runDir, port, backend } = await setup(t);
+    const config = join(runDir, 'fleet.yaml');
+    await writeFile(config, `routing: round-robin\nbackends:\n  - url: ${backend.url}\n    models: []\n`);
+    const good = await ctl(['check'], { ...env, BACKEND_URL: '', CONFIG: config });
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.equal(
+      good.stdout.trim(),
+      `inference-proxy: configuration OK: listen 127.0.0.1:${port}, 2 workers, metrics port off, 1 backends: ${backend.url}`,
+    );
+    assert.match(good.stderr, /^inference-proxy: warning: .*models: \[\] lists no model/);
+
+    await writeFile(config, '# being rewritten\n');
+    const bad = await ctl(['check'], { ...env, BACKEND_URL: '', CONFIG: config });
+    assert.equal(bad.code, 2, bad.stdout + bad.stderr);
+    assert.equal(bad.stdout, '');
+    assert.equal(
+      bad.stderr.trim(),
+      `inference-proxy: ${config}: no backends: list them under backends: (or backend-url:) in the file, or give --backend-url`,
+    );
+    // start refuses it the same way, before anything runs.
+    const start = await ctl(['start'], { ...env, BACKEND_URL: '', CONFIG: config });
+    assert.equal(start.code, 2, start.stdout + start.stderr);
+    assert.equal(start.stderr.trim(), bad.stderr.trim());
+  },
+);
+
+test(
+  'proxy_ctl.sh with the address in the CONFIG file (HOST, PORT unset); reload waits for the verdict: applied, or rejected with the reason',
+  TEST,
+  async (t) => {
+    const { env, mocks, runDir, port, pids, pidFile, url } = await setup(t, 2);
+    const [a, b] = mocks as [MockBackend, MockBackend];
+    const config = join(runDir, 'fleet.yaml');
+    const fleet = (urls: string[]) =>
+      `host: 127.0.0.1\nport: ${port}\nworkers: 1\nbackends:\n${urls.map((u) => `  - url: ${u}\n`).join('')}`;
+    await writeFile(config, fleet([a.url]));
+    // Unset: the file's host:, port: and workers: apply (before, the script always passed --host 0.0.0.0 --port 8001).
+    const fileEnv = { ...env, HOST: '', PORT: '', WORKERS: '', BACKEND_URL: '', CONFIG: config };
+    const started = await ctl(['start'], fileEnv);
+    assert.equal(started.code, 0, started.stdout + started.stderr);
+    const primary = Number((await readFile(pidFile, 'utf8')).trim());
+    pids.add(primary);
+    assert.equal(started.stdout.trim(), `started inference-proxy (pid ${primary}) on 127.0.0.1:${port} -> the backends of ${config}`);
+    assert.deepEqual((await healthOf(url)).config, { generation: 1, reloads: 0, lastReload: null });
+
+    // A few seconds of primary uptime before the workers are replaced: status must report the primary's.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await writeFile(config, fleet([a.url, b.url]));
+    const applied = await ctl(['reload'], fileEnv);
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    assert.match(applied.stdout, new RegExp(`reloaded inference-proxy \\(pid ${primary}\\): configuration generation 2 in force`));
+    for (const pid of await childrenOf(primary)) pids.add(pid);
+    const health = await healthOf(url);
+    assert.deepEqual(
+      health.backends.map((backend) => backend.url),
+      [a.url, b.url],
+    );
+    assert.equal(health.config.generation, 2);
+    assert.equal(health.config.lastReload?.result, 'applied');
+
+    const status = await ctl(['status'], fileEnv);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, new RegExp(`^inference-proxy is running \\(pid ${primary}\\) on 127\\.0\\.0\\.1:${port} `, 'm'));
+    const uptime = Number(/^workers alive: 1, uptime: (\d+) s, configuration generation 2$/m.exec(status.stdout)?.[1]);
+    const primaryUp = Number(/^primary pid \d+, up (\d+)s/m.exec(status.stdout)?.[1]);
+    const workerUp = Number(/^workers: 1 alive: #\d+ pid \d+ ready up (\d+)s$/m.exec(status.stdout)?.[1]);
+    // The proxy's uptime, not the newest worker's (the script read the last "uptimeSeconds" of the JSON). The
+    // script's line is read before the report's, so it can only be the smaller of the primary's two readings;
+    // the worker started over 4 s after the primary, so its uptime is below either, however long between them.
+    assert.ok(uptime <= primaryUp && uptime > workerUp, status.stdout);
+
+    // A truncated file: rejected, with the reason, and the fleet stays as it was.
+    await writeFile(config, '');
+    const rejected = await ctl(['reload'], fileEnv);
+    assert.equal(rejected.code, 6, rejected.stdout + rejected.stderr);
+    assert.equal(
+      rejected.stderr.trim(),
+      `inference-proxy: reload rejected, generation 2 still in force: ${config}: no backends: list them under backends: (or backend-url:) in the file, or give --backend-url`,
+    );
+    const after = await healthOf(url);
+    assert.deepEqual(after.config, {
+      generation: 2,
+      reloads: 2,
+      lastReload: { ...after.config.lastReload, result: 'rejected', error: rejected.stderr.trim().split('still in force: ')[1] },
+    });
+    assert.deepEqual(
+      after.backends.map((backend) => backend.url),
+      [a.url, b.url],
+    );
+    assert.equal((await postChat(url)).status, 200);
+  },
+);
