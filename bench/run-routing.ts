@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parsePromText, sampleValue, sumSamples } from '../src/metrics/prom-text.js';
-import { AFFINITY_BOUND_ENV } from '../src/routing/affinity.js';
 import { driveRouting, type PromptMix, type RoutingLoad } from './routing-client.js';
 import { PROMPT_BLOCKS, SYSTEM_BLOCKS } from './routing-prompts.js';
 import type { RunContext } from './run-context.js';
@@ -23,7 +22,6 @@ const WARMUP_MS = 5_000;
 export interface RoutingVariant {
   readonly label: string;
   readonly args: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
 }
 
 export const MAIN_VARIANTS: readonly RoutingVariant[] = [
@@ -37,8 +35,7 @@ export const MAIN_VARIANTS: readonly RoutingVariant[] = [
 export const SWEEP_VARIANTS: readonly RoutingVariant[] = [
   ...(['in-flight', 'prefill'] as const).map((bound) => ({
     label: `prefix, bound on ${bound === 'in-flight' ? 'all requests in progress' : 'requests in prefill'} only`,
-    args: ['--routing', 'prefix'],
-    env: { [AFFINITY_BOUND_ENV]: bound },
+    args: ['--routing', 'prefix', '--affinity-bound', bound],
   })),
   ...[1.25, 2].map((factor) => ({
     label: `prefix, load factor ${factor}`,
@@ -113,7 +110,6 @@ export async function runRoutingOnce(context: RunContext, variant: RoutingVarian
       workers: 2,
       logPath: join(dir, `routing-${tag}.log`),
       extraArgs: variant.args,
-      env: variant.env,
     });
     const windowMs = context.args.duration * 1000;
     let before: BackendReading[] = [];

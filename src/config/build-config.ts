@@ -9,7 +9,7 @@ import { usableCpuCount } from './cpu-count.js';
 import { AUTO_IN_FLIGHT_PER_CONNECTION, ENV_PREFIX } from './defaults.js';
 import { FLAGS, type FlagName } from './flags.js';
 import { parseBytes, parseDurationMs, parseInteger, parseOnOff } from './parse-units.js';
-import { type BackendConfig, type Config, ROUTING_POLICIES, type RoutingPolicy } from './types.js';
+import { AFFINITY_BOUNDS, type AffinityBound, type BackendConfig, type Config, ROUTING_POLICIES, type RoutingPolicy } from './types.js';
 import { envNameOf, onCommandLine, unknownArguments } from './unknown-arguments.js';
 
 export { parseBackendUrl } from './backend-list.js';
@@ -189,7 +189,6 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
     apiKeyDigests: Object.freeze(apiKeyDigests(flags['api-key'], flags['api-key-file'])),
     metricsPort: metricsPortRaw === undefined || metricsPortRaw === '' ? null : v('metrics-port', (raw) => parseInteger(raw, 0, 65535)),
     metricsHost: v('metrics-host', parseHost),
-    configFile: origins.file?.path ?? null,
     routing: v('routing', parseOneOf<RoutingPolicy>(ROUTING_POLICIES)),
     healthPath: v('health-path', parseHealthPath),
     healthIntervalMs: v('health-interval', parseTimeout),
@@ -207,6 +206,9 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
     prefixBytes: v('prefix-bytes', (raw) => parseInteger(raw, 16, MAX_PREFIX_BYTES)),
     dnsRefreshMs: v('dns-refresh', parseTimeout),
     dnsServer: v('dns-server', parseDnsServer),
+    removedSeriesGraceMs: v('removed-series-grace', parseTimeout),
+    affinityBound: v('affinity-bound', parseOneOf<AffinityBound>(AFFINITY_BOUNDS)),
+    dashboardSampleMs: v('dashboard-sample-interval', parsePositiveTimeout),
   };
   if (config.metricsPort !== null && config.metricsPort !== 0 && config.metricsPort === config.port) {
     const label = flagLabel('metrics-port', origins);

@@ -46,3 +46,7 @@ export const DEFAULT_SESSION_HEADER = 'x-session-id';
 export const DEFAULT_AFFINITY_LOAD_FACTOR = 1.5;
 /** Chosen from the routing benchmark: inside a typical system prompt, at most 2 KiB. */
 export const DEFAULT_PREFIX_BYTES = 1024;
+/** A backend gone from the fleet (reload, DNS) keeps its counters this long, so that a scrape sees their last values. */
+export const DEFAULT_REMOVED_SERIES_GRACE_MS = 5 * 60_000;
+/** The primary samples the merged metrics for the dashboard's history this often. */
+export const DEFAULT_DASHBOARD_SAMPLE_MS = 10_000;

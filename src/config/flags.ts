@@ -171,6 +171,20 @@ export const FLAGS = {
   'api-key-file': { type: 'string', describe: 'File with one API key per line (blank lines and # comments ignored)' },
   'metrics-port': { type: 'string', describe: 'Also serve /metrics and /healthz from the primary on this port (off by default)' },
   'metrics-host': { type: 'string', default: d.DEFAULT_METRICS_HOST, describe: 'Address for --metrics-port' },
+  'removed-series-grace': {
+    type: 'string',
+    default: String(d.DEFAULT_REMOVED_SERIES_GRACE_MS),
+    describe:
+      'How long a backend gone from the fleet (reload, DNS) keeps its counters in /metrics, ms (or 5m), so that a scrape sees their last values',
+  },
+  // Hidden: for the routing benchmark and the tests, not for operators (--help and the README leave them out).
+  'affinity-bound': { type: 'string', default: 'both', hidden: true, describe: 'Affinity load bound: both, in-flight or prefill' },
+  'dashboard-sample-interval': {
+    type: 'string',
+    default: String(d.DEFAULT_DASHBOARD_SAMPLE_MS),
+    hidden: true,
+    describe: "Interval of the primary's dashboard history samples, ms",
+  },
 } as const;
 
 export type FlagName = keyof typeof FLAGS;

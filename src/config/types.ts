@@ -13,9 +13,14 @@ export interface BackendConfig {
 }
 
 export const ROUTING_POLICIES = ['least-load', 'round-robin', 'random', 'session', 'prefix'] as const;
-/** The policies that send requests sharing a key to one home backend. */
-export const AFFINITY_POLICIES = ['session', 'prefix'] as const;
 export type RoutingPolicy = (typeof ROUTING_POLICIES)[number];
+/**
+ * What the affinity load bound counts: requests in progress and requests still waiting for their first
+ * byte, a home being over it only when it is over on both (the default); or either one alone. The routing
+ * benchmark compares the three (bench/README.md, "routing"); a hidden flag, for it.
+ */
+export const AFFINITY_BOUNDS = ['both', 'in-flight', 'prefill'] as const;
+export type AffinityBound = (typeof AFFINITY_BOUNDS)[number];
 
 /** The whole validated configuration: built once in the primary, frozen, handed to workers as JSON. */
 export interface Config {
@@ -44,8 +49,6 @@ export interface Config {
   readonly apiKeyDigests: readonly string[];
   readonly metricsPort: number | null;
   readonly metricsHost: string;
-  /** The --config file, re-read on SIGHUP; null when none. */
-  readonly configFile: string | null;
   readonly routing: RoutingPolicy;
   readonly healthPath: string;
   /** 0: no active health checks. */
@@ -76,4 +79,10 @@ export interface Config {
   readonly dnsRefreshMs: number;
   /** host:port of the DNS server for --dns-refresh; null: the system's. */
   readonly dnsServer: string | null;
+  /** How long a backend gone from the fleet keeps its counters in /metrics. */
+  readonly removedSeriesGraceMs: number;
+  /** Affinity routing: what the load bound counts (hidden, for the benchmark). */
+  readonly affinityBound: AffinityBound;
+  /** How often the primary samples the dashboard's history (hidden, for tests). */
+  readonly dashboardSampleMs: number;
 }

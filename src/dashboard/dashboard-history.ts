@@ -1,15 +1,14 @@
+import { DEFAULT_DASHBOARD_SAMPLE_MS } from '../config/defaults.js';
 import { parsePromText } from '../metrics/prom-text.js';
 import { type DashboardHistory, type DashboardPoint, DashboardSeries, HISTORY_MS, readDashboard } from './dashboard-series.js';
 import { HistoryRing } from './history-ring.js';
 
-export const DEFAULT_HISTORY_INTERVAL_MS = 10_000;
-/** The dashboard's whole time axis at the default interval (90 points): what a page shows the moment it opens. */
-export const HISTORY_POINTS = HISTORY_MS / DEFAULT_HISTORY_INTERVAL_MS;
 /**
- * Internal, for tests only: the sampling interval in ms, so that history builds up in a second instead of
- * minutes. Not a flag: an operator has no reason to change it. Not INFERENCE_PROXY_*: those are flags.
+ * The dashboard's whole time axis at the default interval (90 points): what a page shows the moment it
+ * opens. The interval is a hidden flag (--dashboard-sample-interval), so that tests build history up in a
+ * second instead of minutes; an operator has no reason to change it.
  */
-export const HISTORY_INTERVAL_ENV = 'NODE_INFERENCE_PROXY_DASHBOARD_SAMPLE_MS';
+export const HISTORY_POINTS = HISTORY_MS / DEFAULT_DASHBOARD_SAMPLE_MS;
 
 export interface DashboardHistoryRecorder {
   /** Samples now and then every interval (the timer does not keep the process alive). */
@@ -56,10 +55,4 @@ export function createDashboardHistory(read: () => Promise<string | null>, inter
       timer = null;
     },
   };
-}
-
-/** The interval from HISTORY_INTERVAL_ENV when it holds a positive integer, else the default. */
-export function historyIntervalMs(env: Readonly<Record<string, string | undefined>>): number {
-  const value = env[HISTORY_INTERVAL_ENV];
-  return value !== undefined && /^[1-9]\d{0,8}$/.test(value) ? Number(value) : DEFAULT_HISTORY_INTERVAL_MS;
 }

@@ -3,7 +3,6 @@ import type { BackendConfig, Config } from '../config/types.js';
 import { EJECTION_REASONS, type FleetMetrics, HEALTH_RESULTS } from '../metrics/fleet-metrics.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import type { Logger } from '../shared/logger.js';
-import { removedSeriesGraceMs } from '../shared/removed-series-grace.js';
 import { discoverModels, probeHealth } from './backend-probe.js';
 import { FleetMember } from './fleet-member.js';
 import { createNameResolver, type ResolveAddresses } from './name-resolver.js';
@@ -133,7 +132,7 @@ export class Fleet {
       // Its state is gone with it (backend_up of a backend that no longer exists says nothing); its
       // counters stay for the grace period, so that a scrape sees their last values.
       this.#forgetGauges(member);
-      this.#after(removedSeriesGraceMs(), () => {
+      this.#after(this.#config.removedSeriesGraceMs, () => {
         if (this.#members.has(url)) return;
         this.#forgetCounters(url);
         this.#hooks.forgotten(url);

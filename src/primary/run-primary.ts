@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
-import { createDashboardHistory, historyIntervalMs } from '../dashboard/dashboard-history.js';
+import { createDashboardHistory } from '../dashboard/dashboard-history.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createPrimaryMetrics } from '../metrics/definitions.js';
 import { createFleetMetrics } from '../metrics/fleet-metrics.js';
@@ -108,7 +108,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
   };
   const history = createDashboardHistory(
     () => scrape().then((answer) => (answer.status === 200 ? answer.body : null)),
-    historyIntervalMs(process.env),
+    config.dashboardSampleMs,
   );
   const historyAnswer = () => ({ status: 200, contentType: 'application/json', body: history.json() });
   const health = () => {

@@ -1,19 +1,7 @@
+import type { AffinityBound } from '../config/types.js';
 import { createLeastLoad } from './least-load.js';
 import { rendezvousScore } from './rendezvous.js';
 import type { Candidate, RoutingFacts, SelectionContext, Selector } from './selector.js';
-
-/**
- * What the load bound counts: requests in progress and requests still waiting for their first byte
- * (prefill), a home being over it only when it is over on both (the default); or either one alone. The
- * benchmark compares the three (bench/README.md, "routing"); it is not a flag.
- */
-export type AffinityBound = 'prefill' | 'in-flight' | 'both';
-export const AFFINITY_BOUND_ENV = 'NODE_INFERENCE_PROXY_AFFINITY_BOUND';
-
-function boundFromEnv(): AffinityBound {
-  const value = process.env[AFFINITY_BOUND_ENV];
-  return value === 'in-flight' || value === 'prefill' ? value : 'both';
-}
 
 /** How an affinity-routed request went (routing_affinity_total{result}). */
 export const AFFINITY_RESULTS = ['home', 'overflow', 'unavailable', 'no_key'] as const;
@@ -35,11 +23,7 @@ export type AffinityResult = (typeof AFFINITY_RESULTS)[number];
  * to the key's next choice. A backend with at most one request is never over either count, so at light
  * load a key never moves, whatever the other workers last reported.
  */
-export function createAffinity(
-  loadFactor: number,
-  record: (result: AffinityResult) => void,
-  bound: AffinityBound = boundFromEnv(),
-): Selector {
+export function createAffinity(loadFactor: number, record: (result: AffinityResult) => void, bound: AffinityBound): Selector {
   const fallback = createLeastLoad();
   const ranked: Array<{ candidate: Candidate; score: number }> = [];
   return {

@@ -1,4 +1,4 @@
-import type { RoutingPolicy } from '../config/types.js';
+import type { AffinityBound, RoutingPolicy } from '../config/types.js';
 import { type AffinityResult, createAffinity } from './affinity.js';
 import type { KeyHash } from './key-hash.js';
 import { createLeastLoad } from './least-load.js';
@@ -44,6 +44,8 @@ export interface Selector {
 export interface SelectorOptions {
   /** Affinity policies: the bound on a home backend's load, as a multiple of the mean. */
   readonly loadFactor: number;
+  /** Affinity policies: what that bound counts. */
+  readonly bound: AffinityBound;
   /** Affinity policies: where each first attempt's result goes (routing_affinity_total). */
   record(result: AffinityResult): void;
 }
@@ -52,7 +54,7 @@ export function createSelector(policy: RoutingPolicy, options: SelectorOptions):
   switch (policy) {
     case 'session':
     case 'prefix':
-      return createAffinity(options.loadFactor, options.record);
+      return createAffinity(options.loadFactor, options.record, options.bound);
     case 'least-load':
       return createLeastLoad();
     case 'round-robin':

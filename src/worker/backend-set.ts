@@ -4,7 +4,6 @@ import type { AffinityResult } from '../routing/affinity.js';
 import { createSelector, type RoutingFacts, type Selector } from '../routing/selector.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import type { BackendLoad } from '../shared/ipc.js';
-import { removedSeriesGraceMs } from '../shared/removed-series-grace.js';
 import { Backend } from './backend.js';
 
 /**
@@ -53,10 +52,14 @@ export class BackendSet {
   readonly #forgetTimers = new Map<string, NodeJS.Timeout>();
   #removedSeriesGraceMs: number;
 
-  constructor(config: Config, recorder: RequestRecorder, hooks: BackendSetHooks, graceMs = removedSeriesGraceMs()) {
+  constructor(config: Config, recorder: RequestRecorder, hooks: BackendSetHooks, graceMs = config.removedSeriesGraceMs) {
     this.#config = config;
     this.#recorder = recorder;
-    this.#selector = createSelector(config.routing, { loadFactor: config.affinityLoadFactor, record: (result) => hooks.affinity(result) });
+    this.#selector = createSelector(config.routing, {
+      loadFactor: config.affinityLoadFactor,
+      bound: config.affinityBound,
+      record: (result) => hooks.affinity(result),
+    });
     this.#hooks = hooks;
     this.#removedSeriesGraceMs = graceMs;
     this.#affinity = config.routing === 'session' || config.routing === 'prefix';

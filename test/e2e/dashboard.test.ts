@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
-import { HISTORY_INTERVAL_ENV } from '../../src/dashboard/dashboard-history.js';
 import type { DashboardHistory } from '../../src/dashboard/dashboard-series.js';
 import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { postChat, startFleetProxy, startMocks } from '../helpers/fleet.js';
@@ -154,8 +153,9 @@ test('/dashboard opened after traffic shows the primary’s history at once, err
       '0',
       '--max-fails',
       '0',
+      '--dashboard-sample-interval',
+      String(SAMPLE_MS),
     ],
-    { [HISTORY_INTERVAL_ENV]: String(SAMPLE_MS) },
   );
   t.after(() => proxy.stop());
   const metricsPort = (await proxy.waitForLine((line) => line.msg === 'metrics port listening')).port as number;
@@ -311,7 +311,7 @@ test('/dashboard in front of three backends: states and traffic in a table from 
     '--access-log',
     'off',
   ];
-  const proxy = await startFleetProxy(t, urls, args, { [HISTORY_INTERVAL_ENV]: String(SAMPLE_MS) });
+  const proxy = await startFleetProxy(t, urls, [...args, '--dashboard-sample-interval', String(SAMPLE_MS)]);
   const streamed = async (count: number): Promise<void> => {
     for (let i = 0; i < count; i++) assert.equal((await postChat(proxy.url, { stream: true })).status, 200);
   };

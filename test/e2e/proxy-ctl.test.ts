@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import { HISTORY_INTERVAL_ENV } from '../../src/dashboard/dashboard-history.js';
 import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { postChat } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
@@ -141,7 +140,7 @@ test(
     const config = join(runDir, 'fleet.yaml');
     await writeFile(config, 'routing: round-robin\nhealth-interval: 100\nunhealthy-threshold: 1\n');
     // Ring points every second: the shares below add up the history's points and the scrape's own tail.
-    const fleetEnv = { ...env, WORKERS: '1', CONFIG: config, [HISTORY_INTERVAL_ENV]: '1000' };
+    const fleetEnv = { ...env, WORKERS: '1', CONFIG: config, INFERENCE_PROXY_DASHBOARD_SAMPLE_INTERVAL: '1000' };
     const started = await ctl(['start'], fleetEnv);
     assert.equal(started.code, 0, started.stdout + started.stderr);
     const primary = Number((await readFile(pidFile, 'utf8')).trim());

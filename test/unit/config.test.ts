@@ -69,7 +69,6 @@ const DEFAULT_CONFIG: Config = {
   apiKeyDigests: [],
   metricsPort: null,
   metricsHost: '127.0.0.1',
-  configFile: null,
   routing: 'least-load',
   healthPath: '/health',
   healthIntervalMs: 5_000,
@@ -87,6 +86,9 @@ const DEFAULT_CONFIG: Config = {
   prefixBytes: 1024,
   dnsRefreshMs: 0,
   dnsServer: null,
+  removedSeriesGraceMs: 300_000,
+  affinityBound: 'both',
+  dashboardSampleMs: 10_000,
 };
 
 test('no arguments give the documented defaults', async () => {
@@ -194,6 +196,12 @@ test('every flag is parsed', async () => {
     '15s',
     '--dns-server',
     '127.0.0.1:5353',
+    '--removed-series-grace',
+    '30s',
+    '--affinity-bound',
+    'prefill',
+    '--dashboard-sample-interval',
+    '500',
   ]);
   assert.deepEqual(config, {
     backends: [{ url: 'https://llm.internal:9443/base', origin: 'https://llm.internal:9443', basePath: '/base', weight: 1, models: null }],
@@ -219,7 +227,6 @@ test('every flag is parsed', async () => {
     apiKeyDigests: [sha256('key-one'), sha256('key-two')],
     metricsPort: 9100,
     metricsHost: '0.0.0.0',
-    configFile: null,
     routing: 'round-robin',
     healthPath: '/v1/health',
     healthIntervalMs: 2_000,
@@ -237,6 +244,9 @@ test('every flag is parsed', async () => {
     prefixBytes: 512,
     dnsRefreshMs: 15_000,
     dnsServer: '127.0.0.1:5353',
+    removedSeriesGraceMs: 30_000,
+    affinityBound: 'prefill',
+    dashboardSampleMs: 500,
   });
 });
 
@@ -319,6 +329,9 @@ const BAD_VALUES: ReadonlyArray<readonly [string, string]> = [
   ['dns-server', 'nohost'],
   ['dns-server', 'dns.internal:53'],
   ['dns-server', '10.0.0.10:70000'],
+  ['removed-series-grace', 'soon'],
+  ['affinity-bound', 'either'],
+  ['dashboard-sample-interval', '0'],
 ];
 
 for (const [flag, value] of BAD_VALUES) {
@@ -393,7 +406,10 @@ test('--help exits 0 and documents every flag and the environment prefix', async
   assert.equal(result.kind, 'exit');
   if (result.kind !== 'exit') return;
   assert.equal(result.code, 0);
-  for (const flag of Object.keys(FLAGS)) assert.ok(result.output.includes(`--${flag}`), `--help mentions --${flag}`);
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    // Hidden flags are for the benchmark and the tests: --help leaves them out.
+    assert.equal(result.output.includes(`--${flag}`), !('hidden' in spec), `--help mentions --${flag} unless hidden`);
+  }
   assert.ok(result.output.includes('INFERENCE_PROXY_'));
   assert.ok(result.output.includes('INFERENCE_PROXY_BACKEND_URL'));
 });

@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  createDashboardHistory,
-  DEFAULT_HISTORY_INTERVAL_MS,
-  HISTORY_INTERVAL_ENV,
-  HISTORY_POINTS,
-  historyIntervalMs,
-} from '../../src/dashboard/dashboard-history.js';
+import { createDashboardHistory, HISTORY_POINTS } from '../../src/dashboard/dashboard-history.js';
 import { type DashboardHistory, QUANTILE_WINDOW_MS } from '../../src/dashboard/dashboard-series.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -89,11 +83,4 @@ test('a failed merge adds no point, and a slow one is not stacked upon', async (
       [3_000, 2, 4],
     ],
   );
-});
-
-test('the sampling interval comes from the internal variable only when it is a positive integer', () => {
-  assert.equal(historyIntervalMs({}), DEFAULT_HISTORY_INTERVAL_MS);
-  assert.equal(historyIntervalMs({ [HISTORY_INTERVAL_ENV]: '250' }), 250);
-  for (const bad of ['', '0', '-5', '1.5', '10s', '0250'])
-    assert.equal(historyIntervalMs({ [HISTORY_INTERVAL_ENV]: bad }), DEFAULT_HISTORY_INTERVAL_MS, bad);
 });

@@ -19,7 +19,7 @@ const isAffinity = (policy: Policy): boolean => policy === 'session' || policy =
 /** Statistical, not exact: random, and the affinity policies over many distinct keys. */
 const isStatistical = (policy: Policy): boolean => policy === 'random' || isAffinity(policy);
 
-const selectorFor = (policy: Policy): Selector => createSelector(policy, { loadFactor: 1.25, record: () => undefined });
+const selectorFor = (policy: Policy): Selector => createSelector(policy, { loadFactor: 1.25, bound: 'both', record: () => undefined });
 
 /** Request i's facts: for the affinity policies each request its own key (a session, a prompt). */
 const factsFor = (policy: Policy, i: number): RoutingFacts => (isAffinity(policy) ? { model: null, key: hashText(`key-${i}`) } : FACTS);
