@@ -6,6 +6,7 @@ import { chatBody, send } from '../helpers/http.js';
 import { startInProcessProxy } from '../helpers/in-process-proxy.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { rawConnection } from '../helpers/raw-http.js';
+import { eventually } from '../helpers/wait.js';
 
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -32,12 +33,25 @@ test('proxy_overhead_seconds: one observation per relayed head; a slow upload co
   raw.write(
     `POST ${CHAT} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, half)}`,
   );
+  // The server's clock starts when it has the head, which can be after the write above (the same event
+  // loop runs both): time the pause only once the request is in flight (under url="none" while its body is
+  // read), on the server's own clock (performance.now, the same process). The server's time then covers
+  // the whole measured pause, however late the head was read and however early the timer fired.
+  await eventually(
+    'the request head reached the server',
+    async () => sampleValue(parsePromText(await proxy.registry.metrics()), 'in_flight_requests', { url: 'none' }),
+    (inFlight) => inFlight === 1,
+    { everyMs: 5 },
+  );
+  const pauseStart = performance.now();
   await sleep(UPLOAD_PAUSE_MS);
+  const pausedMs = performance.now() - pauseStart;
   raw.write(body.slice(half));
   const reply = await raw.until((data) => data.includes('"choices"'));
   assert.match(reply, /^HTTP\/1\.1 200 /);
   const serverTiming = /server-timing: proxy;dur=(\d+\.\d{3})/i.exec(reply);
-  assert.ok(serverTiming && Number(serverTiming[1]) >= UPLOAD_PAUSE_MS, reply.slice(0, 400));
+  // Server-Timing has 3 decimals: allow its rounding down.
+  assert.ok(serverTiming && Number(serverTiming[1]) >= pausedMs - 0.001, `${pausedMs} ms paused: ${reply.slice(0, 400)}`);
 
   const metrics = parsePromText(await proxy.registry.metrics());
   const labels = { url: mock.url, endpoint: CHAT };
@@ -47,7 +61,7 @@ test('proxy_overhead_seconds: one observation per relayed head; a slow upload co
   assert.ok((buckets.get(0.1) ?? 6) <= 5, 'the slow upload lands above 100 ms');
   // With the backend's 5 x 300 ms inside, the sum would be at least 1.5 s plus the upload pause.
   const sum = sampleValue(metrics, 'proxy_overhead_seconds_sum', labels) ?? 0;
-  assert.ok(sum >= UPLOAD_PAUSE_MS / 1000 && sum < 1.5 + UPLOAD_PAUSE_MS / 1000, `sum ${sum}`);
+  assert.ok(sum >= pausedMs / 1000 && sum < 1.5 + pausedMs / 1000, `sum ${sum}`);
   assert.deepEqual(
     [...buckets.keys()].filter(Number.isFinite),
     [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
