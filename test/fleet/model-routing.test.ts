@@ -151,3 +151,28 @@ test(
     assert.deepEqual([chatOnly!.stats.requests, embedOnly!.stats.requests], before);
   },
 );
+
+test(
+  'GET /v1/models lists the up backends’ models; in panic mode (none up) every backend’s, since every backend is tried',
+  TEST,
+  async (t) => {
+    const [llama, qwen] = await startMocks(t, [{ models: ['llama'] }, { models: ['qwen'] }]);
+    const proxy = await startFleetProxy(
+      t,
+      [llama!.url, qwen!.url],
+      ['--workers', '1', '--discovery-interval', '30s', '--health-interval', '100', '--unhealthy-threshold', '1'],
+    );
+    const listed = async (): Promise<string> =>
+      (JSON.parse((await send(`${proxy.url}/v1/models`)).text) as { data: Array<{ id: string }> }).data
+        .map((card) => card.id)
+        .sort()
+        .join();
+    await eventually('both backends’ models', listed, (ids) => ids === 'llama,qwen');
+    llama!.control({ health: 503 });
+    await eventually('llama’s backend down: its model is not offered', listed, (ids) => ids === 'qwen');
+    qwen!.control({ health: 503 });
+    // Panic mode: requests go to every backend, so every backend's models are offered again.
+    await eventually('no backend up: every backend’s models', listed, (ids) => ids === 'llama,qwen');
+    assert.equal((await postChat(proxy.url, { model: 'llama' })).status, 200, 'and a request for one is served');
+  },
+);
