@@ -13,7 +13,7 @@ import { call, chatBody, send, wasCut } from '../helpers/http.js';
 import { startInProcessProxy } from '../helpers/in-process-proxy.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { freePort } from '../helpers/ports.js';
-import { type RunningProxy, startCluster } from '../helpers/start-proxy.js';
+import { type LogLine, type RunningProxy, startCluster } from '../helpers/start-proxy.js';
 import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -222,11 +222,25 @@ test('backend dies mid-stream: that client sees an aborted stream (no [DONE]), u
   assert.equal(sampleValue(metrics, 'upstream_retries_total', { url: mock.url }) ?? 0, 0);
   // Never a second copy of a started response: the backend saw each request once.
   assert.equal(mock.stats.requests, 5);
+  // One warn line for the cut, with the request id and the failure, as for a failure answered with a 502.
+  const warned = (): LogLine[] => running.lines.filter((line) => line.msg === 'backend request failed');
+  const cut = await running.waitForLine((line) => line.msg === 'backend request failed');
+  assert.deepEqual(
+    { level: cut.level, backend: cut.backend, failure: cut.failure, id: typeof cut.request_id },
+    { level: 'warn', backend: mock.url, failure: 'reset', id: 'string' },
+  );
+  assert.equal(warned().length, 1);
 
   // A non-streamed completion whose backend dies before answering is a 502.
   const dead = await send(`${running.url}${CHAT}`, { body: chatBody(), headers: { ...JSON_HEADERS, 'x-mock-crash-after': '0' } });
   assert.equal(dead.status, 502);
   assertOpenAiError(dead.text, 'upstream_error', 'backend_error');
+  const failed = await running.waitForLine((line) => line.msg === 'backend request failed' && line !== cut);
+  assert.deepEqual(
+    { level: failed.level, backend: failed.backend, failure: failed.failure, id: failed.request_id },
+    { level: 'warn', backend: mock.url, failure: 'reset', id: dead.headers['x-request-id'] },
+  );
+  assert.equal(warned().length, 2);
 
   const after = await Promise.all(
     Array.from({ length: 4 }, () => call(`${running.url}${CHAT}`, { body: streamBody(), headers: JSON_HEADERS })),
