@@ -9,7 +9,7 @@ const JOB_SLACK_MS = 60_000;
 const EXIT_TIMEOUT_MS = 5_000;
 
 /** Called when the client's measured window starts and ends (the bench samples CPU over it). */
-export interface WindowHooks {
+interface WindowHooks {
   start(): void;
   end(): void;
 }

@@ -5,11 +5,11 @@ import { httpTargetDefs, portkeyDef, type TargetDef, withNodeTwins } from './tar
 import { DIRECT_TARGET, NGINX_TARGET, PROXY_TARGET, SIMPLE_2W_TARGET, SIMPLE_TARGET } from './target-names.js';
 
 /** The backend asked straight for Portkey's request (Portkey serves /v1/* only, and our proxy answers /v1/models itself). */
-export const DIRECT_MODELS_TARGET = 'direct-models';
+const DIRECT_MODELS_TARGET = 'direct-models';
 /** The small request: the `small` workload's (a 24-byte JSON answer). */
-export const OVERHEAD_PATH = '/version';
+const OVERHEAD_PATH = '/version';
 /** Portkey's small request, forwarded to <backend>/v1/models (a 102-byte JSON answer). */
-export const PORTKEY_PATH = '/v1/models';
+const PORTKEY_PATH = '/v1/models';
 
 /** A target of the overhead workload: what it is asked, and the direct target that asks the backend the same. */
 export interface OverheadTargetDef extends TargetDef {

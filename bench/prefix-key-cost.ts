@@ -9,7 +9,7 @@ const PROMPT_BYTES = 32 * 1024;
 const ITERATIONS = 20_000;
 const ROUNDS = 5;
 
-export interface KeyCostRow {
+interface KeyCostRow {
   prefixBytes: number;
   /** Median over the rounds of the mean time per key, µs. */
   keyUs: number;

@@ -1,13 +1,11 @@
 import { prng } from '../test/helpers/prng.js';
 
 /** The routing workload (issue 12): 64 system prompts of 4 KiB, each request one of them plus a unique 256-byte user message. */
-export const SYSTEM_PROMPTS = 64;
-export const SYSTEM_PROMPT_BYTES = 4096;
-export const USER_MESSAGE_BYTES = 256;
+const SYSTEM_PROMPTS = 64;
+const SYSTEM_PROMPT_BYTES = 4096;
+const USER_MESSAGE_BYTES = 256;
 /** The system prompts all begin with the same preamble, as real ones often do ("You are a helpful ..."). */
-export const SHARED_PREAMBLE_BYTES = 256;
-/** The simulated prefix cache's block (src/mock-backend/prefix-cache.ts). */
-export const BLOCK_BYTES = 256;
+const SHARED_PREAMBLE_BYTES = 256;
 /** Blocks of a request's prompt text: the 4 KiB system prompt in its turn, then the user's turn. */
 export const PROMPT_BLOCKS = 17;
 /** Full blocks that lie inside the system prompt's turn: the ones a cache can share between requests. */

@@ -51,7 +51,7 @@ interface Target {
 }
 
 /** A probe of the search, with the p99s it was judged on, ms. */
-export interface ProbeResult extends Probe {
+interface ProbeResult extends Probe {
   p99: number | null;
   referenceP99: number | null;
   /** The reference itself lost requests or had a p99 over the limit, twice: the verdict is weak. */

@@ -22,7 +22,7 @@ export interface Snapshot {
 }
 
 /** Read from /metrics at every snapshot, each summed over its label sets (the proxy already sums over its processes). */
-export const SCRAPED = [
+const SCRAPED = [
   'process_resident_memory_bytes',
   'nodejs_heap_size_used_bytes',
   'nodejs_heap_size_total_bytes',

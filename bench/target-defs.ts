@@ -87,7 +87,7 @@ function baselineDefs(dir: string, extraArgs: readonly string[] = [], processPre
 }
 
 /** The process name (and log file) of `name` on `node`: `proxy-1w-node24`. */
-export function onNodeName(name: string, node: AltNode | undefined): string {
+function onNodeName(name: string, node: AltNode | undefined): string {
   return node === undefined ? name : `${name}-${node.tag}`;
 }
 

@@ -8,7 +8,7 @@ const BACKEND_ENTRY = join(ROOT, 'dist/src/mock-backend/main.js');
 const SIMPLE_PROXY_ENTRY = join(ROOT, 'dist/bench/simple-proxy.js');
 const FASTIFY_PROXY_ENTRY = join(ROOT, 'dist/bench/fastify-proxy.js');
 /** The backend takes connections on all of these (same port): 8 backend URLs, one backend process. */
-export const FLEET_HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7', '127.0.0.8'];
+const FLEET_HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7', '127.0.0.8'];
 
 /** The backend's URL on each of FLEET_HOSTS, comma-separated, for --backend-url. */
 export function fleetUrls(backendUrl: string): string {

@@ -17,10 +17,10 @@ export const QUANTILE_WINDOW_MS = 30_000;
  * an array index, and V8 would give every point an elements store that long (430 slots, 5 KiB, for '429').
  */
 export const STATUS_CLASSES = ['4xx other', '429 rate limit', '5xx other', '503 shed'] as const;
-export type StatusClass = (typeof STATUS_CLASSES)[number];
+type StatusClass = (typeof STATUS_CLASSES)[number];
 
 /** Cumulative bucket counts as [upper bound, count]; the +Inf bound is null because JSON has no Infinity. */
-export type BucketList = ReadonlyArray<readonly [number | null, number]>;
+type BucketList = ReadonlyArray<readonly [number | null, number]>;
 
 /** What one backend's series need from one scrape: cumulative counts, current gauges, histogram buckets. */
 export interface BackendReading {

@@ -14,7 +14,7 @@ const KEY_OBJECT = Buffer.from('"object"');
 const BRACE = 0x7b;
 const BRACKET = 0x5b;
 
-export type EventKind = 'done' | 'content' | 'other';
+type EventKind = 'done' | 'content' | 'other';
 
 export interface EventFacts {
   kind: EventKind;

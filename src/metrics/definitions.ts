@@ -2,16 +2,16 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { FastHistogram } from './fast-histogram.js';
 
 // Names and buckets of the original design; removing an edge breaks the queries that name it.
-export const TTFB_BUCKETS_S = [0.1, 0.5, 1, 2, 5, 10, 30, 60];
+const TTFB_BUCKETS_S = [0.1, 0.5, 1, 2, 5, 10, 30, 60];
 /**
  * The original design's edges (0.001 ... 1 s) and, beyond them, edges up to 10 min (issue 10): a generation
  * takes seconds to minutes, and with the design's buckets alone every one of them fell into +Inf. Adding
  * edges keeps every `le` a query may name; the top matches --headers-timeout's 10 min default.
  */
-export const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
+const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
 export const QPS_WINDOW_S = 10;
 /** The proxy's own time per request: 25 µs to 100 ms (issue 13). */
-export const OVERHEAD_BUCKETS_S = [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+const OVERHEAD_BUCKETS_S = [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 /** Label values come only from this fixed set (plus 'other'): raw client paths never become label values. */
 export const KNOWN_ENDPOINTS = [
@@ -227,15 +227,13 @@ export function createPrimaryMetrics(registry: Registry): PrimaryMetrics {
 
 // LLM metrics (issue 3). Buckets avoid the values tests and operators care about most sitting on a
 // boundary: a steady 20 ms/token stream is 50 tokens/s, inside (40, 60].
-export const TTFT_BUCKETS_S = [
+const TTFT_BUCKETS_S = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300, 600,
 ];
-export const TPOT_BUCKETS_S = [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10];
-export const THROUGHPUT_BUCKETS_TPS = [
-  1, 2, 5, 10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300, 400, 600, 800, 1000, 1500, 2000, 3000, 5000,
-];
+const TPOT_BUCKETS_S = [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10];
+const THROUGHPUT_BUCKETS_TPS = [1, 2, 5, 10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300, 400, 600, 800, 1000, 1500, 2000, 3000, 5000];
 /** 1, 4, 16 ... 4^10 = 1,048,576 tokens. */
-export const TOKEN_COUNT_BUCKETS = Array.from({ length: 11 }, (_, i) => 4 ** i);
+const TOKEN_COUNT_BUCKETS = Array.from({ length: 11 }, (_, i) => 4 ** i);
 
 export interface LlmMetrics {
   readonly timeToFirstToken: FastHistogram<'url' | 'endpoint'>;
@@ -250,7 +248,7 @@ export interface LlmMetrics {
 }
 
 /** `collect` runs before the (deferred) LLM counters are read, as for the request counters. */
-export function createLlmMetrics(registry: Registry, collect?: () => void): LlmMetrics {
+function createLlmMetrics(registry: Registry, collect?: () => void): LlmMetrics {
   const registers = [registry];
   const labelNames = ['url', 'endpoint'] as const;
   return {

@@ -6,7 +6,6 @@ export type HealthResult = (typeof HEALTH_RESULTS)[number];
 
 /** Why a backend was taken out of selection (backend_ejections_total{reason}). */
 export const EJECTION_REASONS = ['health_check', 'max_fails', 'retry_after'] as const;
-export type EjectionReason = (typeof EJECTION_REASONS)[number];
 
 /**
  * The fleet as the primary knows it: one prober per proxy, so these live in the primary's registry

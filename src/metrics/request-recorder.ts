@@ -156,7 +156,7 @@ export class BackendRecorder {
 }
 
 /** The url label of requests the proxy answered before choosing a backend (401, 404 model_not_found, 413, 503 shed). */
-export const NO_BACKEND_URL = 'none';
+const NO_BACKEND_URL = 'none';
 
 const ENDPOINT_LABELS = [...KNOWN_ENDPOINTS, OTHER_ENDPOINT];
 

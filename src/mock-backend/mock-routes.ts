@@ -54,7 +54,7 @@ export const MOCK_SWITCH_HEADERS = [
   'x-mock-split-bytes',
 ] as const;
 
-export type MockSwitchHeader = (typeof MOCK_SWITCH_HEADERS)[number];
+type MockSwitchHeader = (typeof MOCK_SWITCH_HEADERS)[number];
 
 const MAX_SWITCH_DIGITS = 9;
 // Comments are written back to back when the ttft is 0, so an absurd count would block the loop.
@@ -109,7 +109,7 @@ export function handleMockRequest(exchange: MockExchange): void {
 }
 
 /** Returns the switches, or the message for a 400 when a header value is malformed. */
-export function readSwitches(headers: IncomingHttpHeaders, controls: MockControls): MockSwitches | string {
+function readSwitches(headers: IncomingHttpHeaders, controls: MockControls): MockSwitches | string {
   const bad: string[] = [];
   const text = (name: MockSwitchHeader): string | undefined => {
     const raw = headers[name];

@@ -67,7 +67,7 @@ export async function discoverModels(dispatcher: Dispatcher, url: string, host: 
 }
 
 /** The cards of an OpenAI list body, each id once (the first card wins); null when it is not such a list. */
-export function modelCards(body: unknown): Record<string, unknown>[] | null {
+function modelCards(body: unknown): Record<string, unknown>[] | null {
   const data = (body as { data?: unknown } | null)?.data;
   if (!Array.isArray(data)) return null;
   const seen = new Set<string>();

@@ -1,7 +1,7 @@
 import type { BackendLoad, LoadReport } from '../shared/ipc.js';
 
 /** How often the merged load goes out to the workers at most: their view of the others is this fresh. */
-export const LOAD_BROADCAST_MS = 50;
+const LOAD_BROADCAST_MS = 50;
 
 /**
  * Every worker's attempts in progress per backend, as last reported, handed back to all workers at most

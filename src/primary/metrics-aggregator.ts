@@ -5,7 +5,7 @@ import type { MetricsSnapshot } from '../shared/ipc.js';
 import { retainMonotonic } from './snapshot-merge.js';
 
 /** Below the worker relay's timeout and well below a typical 10 s Prometheus scrape timeout. */
-export const WORKER_METRICS_TIMEOUT_MS = 2_000;
+const WORKER_METRICS_TIMEOUT_MS = 2_000;
 
 interface Pending {
   readonly workerId: number;

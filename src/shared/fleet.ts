@@ -29,7 +29,7 @@ export interface FleetState {
 }
 
 /** Why live traffic takes a backend out of selection (backend_ejections_total{reason}, with health_check from the prober). */
-export type OutReason = 'max_fails' | 'retry_after';
+type OutReason = 'max_fails' | 'retry_after';
 
 export interface BackendOut {
   readonly url: string;

@@ -7,7 +7,7 @@ const PIPE_BUF_BYTES = 4096;
 /** Lines are gathered until this much is buffered (a write syscall per ~8 access lines, not per line)… */
 const BATCH_BYTES = 3072;
 /** …or until this much time has passed: no line waits longer than this to be written. */
-export const LOG_FLUSH_INTERVAL_MS = 100;
+const LOG_FLUSH_INTERVAL_MS = 100;
 
 /** Where batches go: sonic-boom in the proxy (its write and flushSync are all that is used). */
 export interface LineSink {

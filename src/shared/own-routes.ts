@@ -15,7 +15,7 @@ export type OwnRoute = 'metrics' | 'healthz' | 'dashboard' | 'dashboard-history'
 /** /livez: the process answers. Unlike /healthz it does not depend on the backends, so an orchestrator's liveness check never restarts the proxy because a GPU server is down. */
 const LIVE_BODY = (): string => JSON.stringify({ status: 'ok', pid: process.pid });
 
-export interface TextAnswer {
+interface TextAnswer {
   readonly status: number;
   readonly contentType: string;
   readonly body: string;

@@ -11,10 +11,10 @@ import {
 } from '../shared/proxy-error.js';
 
 /** Who a failure is down to: only a `backend` failure may count against a backend. */
-export type FailureParty = 'backend' | 'client' | 'proxy' | 'request';
+type FailureParty = 'backend' | 'client' | 'proxy' | 'request';
 
 /** The outcomes a failure can give a completion (the tracker decides the others from what the backend sent). */
-export type FailureOutcome = Exclude<Ending, 'end'>;
+type FailureOutcome = Exclude<Ending, 'end'>;
 
 /** Everything that follows from one kind of failure (STYLE habit 9: one table, read by every decision). */
 export interface FailureRule {
@@ -131,7 +131,7 @@ const KIND_BY_STATUS: ReadonlyMap<number, FailureKind> = new Map<number, Failure
 ]);
 
 /** The code of an error-like value, or '' when it has none. */
-export function codeOf(err: unknown): string {
+function codeOf(err: unknown): string {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
 }
 

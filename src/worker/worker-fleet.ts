@@ -23,7 +23,7 @@ function affinityCounts(metrics: WorkerMetrics, config: Config): Record<Affinity
 }
 
 /** How often this worker reports its attempts in progress per backend, when they changed. */
-export const LOAD_REPORT_MS = 25;
+const LOAD_REPORT_MS = 25;
 
 export interface WorkerFleetLink {
   /** Per backend URL: this worker's attempts in progress, and of those the ones still prefilling. */

@@ -1,7 +1,7 @@
 import { type BackendRow, formatRetries, formatSeconds, formatShare, rowName } from '../backend-table.js';
 import { formatValue } from './chart-lines.js';
 
-export const BACKEND_COLUMNS = [
+const BACKEND_COLUMNS = [
   'backend',
   'state',
   'in flight',
@@ -13,7 +13,7 @@ export const BACKEND_COLUMNS = [
 ] as const;
 
 /** A row's cells as the page shows them, in BACKEND_COLUMNS' order. */
-export function rowCells(row: BackendRow): string[] {
+function rowCells(row: BackendRow): string[] {
   return [
     rowName(row.url),
     row.state,
