@@ -1,21 +1,30 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import yargs from 'yargs';
 import { VERSION } from '../shared/version.js';
 import { backendsFromList, backendsFromUrls, duplicateUrl } from './backend-list.js';
 import { type ConfigFile, readConfigFile } from './config-file.js';
-import { usableCpuCount } from './cpu-count.js';
 import { AUTO_IN_FLIGHT_PER_CONNECTION, ENV_PREFIX } from './defaults.js';
+import {
+  MAX_PREFIX_BYTES,
+  parseDnsServer,
+  parseHeaderName,
+  parseHealthPath,
+  parseHost,
+  parseLoadFactor,
+  parseLogLevel,
+  parseOneOf,
+  parsePositiveTimeout,
+  parseStripPrefix,
+  parseTimeout,
+  parseWorkers,
+} from './flag-values.js';
 import { FLAGS, type FlagName } from './flags.js';
-import { parseBytes, parseDurationMs, parseInteger, parseOnOff } from './parse-units.js';
+import { parseBytes, parseInteger, parseOnOff } from './parse-units.js';
 import { AFFINITY_BOUNDS, type AffinityBound, type BackendConfig, type Config, ROUTING_POLICIES, type RoutingPolicy } from './types.js';
 import { envNameOf, onCommandLine, unknownArguments } from './unknown-arguments.js';
 
 export { parseBackendUrl } from './backend-list.js';
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** A configuration problem: `message` is the one line printed before exiting. */
 export class ConfigError extends Error {
@@ -47,89 +56,6 @@ function flagValue<T>(label: string, raw: unknown, parse: (raw: unknown) => T): 
   } catch (err) {
     throw new ConfigError(`${label}: ${(err as Error).message}`);
   }
-}
-
-function parseStripPrefix(raw: unknown): string {
-  const text = String(raw);
-  if (text === '') return '';
-  if (!text.startsWith('/') || text.endsWith('/') || /[?#\s]/.test(text)) {
-    throw new Error(`expected '' or a path like /inference (leading slash, no trailing slash), got ${JSON.stringify(text)}`);
-  }
-  return text;
-}
-
-function parseHost(raw: unknown): string {
-  const text = String(raw).trim();
-  if (!text) throw new Error('must not be empty');
-  return text;
-}
-
-function parseTimeout(raw: unknown): number {
-  const ms = parseDurationMs(raw);
-  if (ms > MAX_TIMEOUT_MS) throw new Error(`at most ${MAX_TIMEOUT_MS} ms`);
-  return ms;
-}
-
-function parsePositiveTimeout(raw: unknown): number {
-  const ms = parseTimeout(raw);
-  if (ms === 0) throw new Error('must be greater than 0');
-  return ms;
-}
-
-function parseLogLevel(raw: unknown): Config['logLevel'] {
-  const text = String(raw).toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(text))
-    throw new Error(`expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(text)}`);
-  return text as Config['logLevel'];
-}
-
-function parseWorkers(raw: unknown): number {
-  if (String(raw).trim() === 'auto') return usableCpuCount();
-  return parseInteger(raw, 1, 1024);
-}
-
-function parseOneOf<T extends string>(choices: readonly T[]): (raw: unknown) => T {
-  return (raw) => {
-    const text = String(raw).trim().toLowerCase();
-    if (!(choices as readonly string[]).includes(text))
-      throw new Error(`expected ${choices.join(', ')}, got ${JSON.stringify(String(raw))}`);
-    return text as T;
-  };
-}
-
-function parseHealthPath(raw: unknown): string {
-  const text = String(raw).trim();
-  if (!text.startsWith('/') || /[\s#]/.test(text)) throw new Error(`expected a path like /health, got ${JSON.stringify(text)}`);
-  return text;
-}
-
-const MAX_PREFIX_BYTES = 2048;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
-
-function parseHeaderName(raw: unknown): string {
-  const text = String(raw).trim().toLowerCase();
-  if (!HEADER_NAME.test(text)) throw new Error(`expected a header name, got ${JSON.stringify(String(raw))}`);
-  return text;
-}
-
-function parseLoadFactor(raw: unknown): number {
-  const text = String(raw).trim();
-  const value = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || value < 1 || value > 100)
-    throw new Error(`expected a number from 1 to 100, got ${JSON.stringify(text)}`);
-  return value;
-}
-
-/** host:port of a DNS server: an IP address (the resolver takes no names), optionally with a port. */
-function parseDnsServer(raw: unknown): string | null {
-  const text = String(raw ?? '').trim();
-  if (text === '') return null;
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+))(?::(\d{1,5}))?$/.exec(text) ?? /^([0-9a-fA-F:]+)()()$/.exec(text);
-  const address = match?.[1] || match?.[2] || '';
-  if (match === null || isIP(address) === 0 || Number(match[3] || 53) > 65535) {
-    throw new Error(`expected an IP address with an optional port (10.0.0.10, 10.0.0.10:53, [fd00::a]:53), got ${JSON.stringify(text)}`);
-  }
-  return text;
 }
 
 /** The backend list: from --backend-url (command line or environment) if given, else the file's, else the default. */
