@@ -1,3 +1,4 @@
+import { DEFAULT_FLEET_SIZES, MAX_FLEET_SIZE } from './fleet-workload.js';
 import { DEFAULT_RATES, DEFAULT_ROUNDS, DEFAULT_SEARCH_PROBES } from './overhead-workload.js';
 import { type FlagSetter, numberIn, onOff, positiveInt, readFlags } from './read-flags.js';
 import { DEFAULT_WORKLOADS, WORKLOAD_NAMES, type WorkloadName } from './workloads.js';
@@ -24,9 +25,11 @@ export interface BenchArgs {
   rounds: number;
   /** overhead: open-loop probes per target in the search for the highest rate held (0: none). */
   searchProbes: number;
+  /** fleet: the fleet sizes, in backends. */
+  backends: number[];
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...] [--routing-sweep on] [--node PATH] [--rates 500,2000,5000] [--rounds ${DEFAULT_ROUNDS}] [--search-probes ${DEFAULT_SEARCH_PROBES}]`;
+const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...] [--routing-sweep on] [--node PATH] [--rates 500,2000,5000] [--rounds ${DEFAULT_ROUNDS}] [--search-probes ${DEFAULT_SEARCH_PROBES}] [--backends ${DEFAULT_FLEET_SIZES.join(',')}]`;
 
 function workloadName(raw: string): WorkloadName {
   const trimmed = raw.trim();
@@ -71,6 +74,13 @@ const SETTERS: Record<string, FlagSetter<BenchArgs>> = {
   rounds: (args, value, name) => {
     args.rounds = positiveInt(name, value);
   },
+  backends: (args, value, name) => {
+    args.backends = value.split(',').map((n) => {
+      const size = positiveInt(name, n.trim());
+      if (size > MAX_FLEET_SIZE) throw new Error(`--${name}: at most ${MAX_FLEET_SIZE} backends, got ${size}`);
+      return size;
+    });
+  },
   'search-probes': (args, value, name) => {
     args.searchProbes = numberIn(name, value, 0, 20);
     if (!Number.isInteger(args.searchProbes)) throw new Error(`--${name} must be a whole number from 0 to 20, got '${value}'`);
@@ -92,6 +102,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     rates: [...DEFAULT_RATES],
     rounds: DEFAULT_ROUNDS,
     searchProbes: DEFAULT_SEARCH_PROBES,
+    backends: [...DEFAULT_FLEET_SIZES],
   };
   return readFlags(argv, USAGE, defaults, SETTERS);
 }

@@ -13,8 +13,8 @@ import { WORKLOADS } from './workloads.js';
 /** /metrics scrapes timed, with the proxy idle and then under the chat load. */
 export const SCRAPES = 10;
 const CURL_MAX_TIME_S = 10;
-/** curl's own bound, plus the time to start it. */
-const CURL_TIMEOUT_MS = (CURL_MAX_TIME_S + 5) * 1000;
+/** Beyond curl's own bound: the time to start it. */
+const CURL_START_MS = 5_000;
 /** The chat load is up after this. */
 const LOAD_RAMP_MS = 1000;
 
@@ -38,17 +38,21 @@ export interface ScrapeReport {
   busy: ScrapeTiming;
 }
 
-interface Scrape {
+export interface Scrape {
   status: number;
   ms: number;
   bytes: number;
 }
 
-/** One GET /metrics by curl (a separate process, so the load generator's event loop is not in the timing). */
-async function curlScrape(url: string): Promise<Scrape> {
+/**
+ * One GET /metrics by curl (a separate process, so the load generator's event loop is not in the timing).
+ * A scrape past `maxTimeS` (curl exit 28) is status 0, timed at the bound.
+ */
+export async function curlScrape(url: string, maxTimeS = CURL_MAX_TIME_S): Promise<Scrape> {
   const format = '%{http_code} %{time_total} %{size_download}';
-  const args = ['-s', '-o', '/dev/null', '--max-time', String(CURL_MAX_TIME_S), '-w', format, url];
-  const { code, stdout, stderr } = await run('curl', args, {}, CURL_TIMEOUT_MS);
+  const args = ['-s', '-o', '/dev/null', '--max-time', String(maxTimeS), '-w', format, url];
+  const { code, stdout, stderr } = await run('curl', args, {}, maxTimeS * 1000 + CURL_START_MS);
+  if (code === 28) return { status: 0, ms: maxTimeS * 1000, bytes: 0 };
   if (code !== 0) throw new Error(`curl ${url} exited with ${code}: ${stderr.trim()}`);
   const [status, seconds, bytes] = stdout.trim().split(' ').map(Number);
   return { status: status ?? 0, ms: (seconds ?? 0) * 1000, bytes: bytes ?? 0 };

@@ -10,6 +10,7 @@ import { findNginx, NGINX_INSTALL_HINT } from './nginx.js';
 import { checkAltNode } from './node-binary.js';
 import { renderHeader } from './report-header.js';
 import type { RunContext } from './run-context.js';
+import { runFleetWorkload } from './run-fleet.js';
 import { runHttpWorkloads } from './run-http.js';
 import { runOverheadWorkload } from './run-overhead.js';
 import { planRuns } from './run-plan.js';
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   const stream = plan.withStream ? await runStreamWorkload(context) : null;
   const overhead = plan.withOverhead ? await runOverheadWorkload(context) : null;
   const routing = plan.withRouting ? await runRoutingWorkload(context) : null;
+  const fleet = plan.withFleet ? await runFleetWorkload(context) : null;
   exitCodes[backend.name] = await backend.stop();
   clearTimeout(watchdog);
 
@@ -66,10 +68,11 @@ async function main(): Promise<void> {
     ...(stream === null ? [] : [stream.section]),
     ...(overhead === null ? [] : [overhead.section]),
     ...(routing === null ? [] : [routing.section]),
+    ...(fleet === null ? [] : [fleet.section]),
   ];
   const markdown = `${header}\n\n${sections.join('\n\n')}\n`;
   console.log(markdown);
-  writeResults({ markdown, command, args, nginx, altNode, exitCodes, http, stream, overhead, routing });
+  writeResults({ markdown, command, args, nginx, altNode, exitCodes, http, stream, overhead, routing, fleet });
 }
 
 killChildrenAtExit('bench', () => workDir);

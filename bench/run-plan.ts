@@ -1,4 +1,5 @@
 import type { BenchArgs } from './bench-args.js';
+import { IDLE_S, SCRAPE_MAX_S, SCRAPES, SMALL_SIZES } from './fleet-workload.js';
 import type { Nginx } from './nginx.js';
 import type { AltNode } from './node-binary.js';
 import { overheadTargetDefs, selectOverheadTargets } from './overhead-targets.js';
@@ -17,12 +18,15 @@ const STREAM_RUN_SLACK_S = 2;
 const ROUTING_RUN_SLACK_S = 20;
 /** The scrape timing: its chat load, ten scrapes idle, starting curl. */
 const SCRAPE_SLACK_S = 20;
+/** A fleet size besides its idle window and scrapes: starting the proxy, its chats, the series read, stopping it. */
+const FLEET_SIZE_SLACK_S = 90;
 
 export interface RunPlan {
   httpNames: HttpWorkloadName[];
   withStream: boolean;
   withOverhead: boolean;
   withRouting: boolean;
+  withFleet: boolean;
   totalRuns: number;
   /** The watchdog kills everything after this: a hung target must not hold the shared machine. */
   budgetS: number;
@@ -48,15 +52,26 @@ export function planRuns(args: BenchArgs, nginx: Nginx | null, node: AltNode | n
   const scrapeS = httpNames.includes('chat') ? args.duration + SCRAPE_SLACK_S : 0;
   const withRouting = args.workloads.includes('routing');
   const routingRuns = withRouting ? routingVariants(args).length * ROUTING_MIXES.length * args.reps : 0;
+  const fleet = args.workloads.includes('fleet') ? fleetBudget(args) : { runs: 0, seconds: 0 };
   const budgetS = Math.ceil(
     httpRuns * (args.duration + args.warmup + HTTP_RUN_SLACK_S) +
       streamRuns * streamRunS +
       scrapeS +
       routingRuns * (args.duration + ROUTING_RUN_SLACK_S) +
       overhead.seconds +
+      fleet.seconds +
       FIXED_BUDGET_S,
   );
-  return { httpNames, withStream, withOverhead, withRouting, totalRuns: httpRuns + streamRuns + overhead.runs + routingRuns, budgetS };
+  const totalRuns = httpRuns + streamRuns + overhead.runs + routingRuns + fleet.runs;
+  return { httpNames, withStream, withOverhead, withRouting, withFleet: fleet.runs > 0, totalRuns, budgetS };
+}
+
+/** One run per fleet size and one per small-request window; a scrape may take up to curl's bound. */
+function fleetBudget(args: BenchArgs): { runs: number; seconds: number } {
+  const smallRuns = SMALL_SIZES.filter((size) => args.backends.includes(size)).length * args.reps;
+  const sizeS = IDLE_S + SCRAPES * SCRAPE_MAX_S + FLEET_SIZE_SLACK_S;
+  const smallS = args.warmup + args.duration + HTTP_RUN_SLACK_S;
+  return { runs: args.backends.length + smallRuns, seconds: args.backends.length * sizeS + smallRuns * smallS };
 }
 
 /** Counted runs (sequential and fixed rates; the search's probes are not counted) and the seconds all may take. */

@@ -55,21 +55,11 @@ export function findLogLine<T>(logPath: string, pick: (line: LogLine) => T | nul
   return null;
 }
 
-export function startBackend(logPath: string): Promise<Server> {
-  const args = [
-    BACKEND_ENTRY,
-    '--host',
-    '127.0.0.1',
-    '--also-hosts',
-    FLEET_HOSTS.slice(1).join(','),
-    '--port',
-    '0',
-    '--ttft-ms',
-    '0',
-    '--token-delay-ms',
-    '0',
-  ];
-  return startNode('backend', args, logPath, (line) =>
+/** The mock backend on `hosts` (the first is its main address), same port on each. */
+export function startBackend(logPath: string, hosts: readonly string[] = FLEET_HOSTS, name = 'backend'): Promise<Server> {
+  const also = hosts.length > 1 ? ['--also-hosts', hosts.slice(1).join(',')] : [];
+  const args = [BACKEND_ENTRY, '--host', hosts[0] ?? '127.0.0.1', ...also, '--port', '0', '--ttft-ms', '0', '--token-delay-ms', '0'];
+  return startNode(name, args, logPath, (line) =>
     line.msg === 'mock backend listening' && typeof line.url === 'string' ? line.url : null,
   );
 }

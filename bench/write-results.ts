@@ -7,6 +7,7 @@ import { cpuModel } from './machine.js';
 import type { Nginx } from './nginx.js';
 import type { AltNode } from './node-binary.js';
 import { pkgVersion } from './pkg-version.js';
+import type { FleetResults } from './run-fleet.js';
 import type { HttpResults } from './run-http.js';
 import type { OverheadResults } from './run-overhead.js';
 import type { RoutingResults } from './run-routing-all.js';
@@ -26,6 +27,7 @@ export interface Results {
   stream: StreamResults | null;
   overhead: OverheadResults | null;
   routing: RoutingResults | null;
+  fleet: FleetResults | null;
 }
 
 /**
@@ -37,8 +39,17 @@ export function writeResults(results: Results): void {
   const stream = results.stream === null ? [] : [`stream-${args.streams.join('-')}`];
   const overhead = results.overhead === null ? [] : ['overhead'];
   const routing = results.routing === null ? [] : [args.routingSweep ? 'routing-sweep' : 'routing'];
+  const fleet = results.fleet === null ? [] : [`fleet-${args.backends.join('-')}`];
   const node = results.altNode === null ? [] : [results.altNode.tag];
-  const tag = [...args.workloads.filter(isHttpWorkload), ...stream, ...overhead, ...routing, ...node, ...(args.targets ?? [])].join('-');
+  const tag = [
+    ...args.workloads.filter(isHttpWorkload),
+    ...stream,
+    ...overhead,
+    ...routing,
+    ...fleet,
+    ...node,
+    ...(args.targets ?? []),
+  ].join('-');
   const json = `${JSON.stringify(resultsJson(results), null, 2)}\n`;
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, 'latest.md'), results.markdown);
@@ -88,5 +99,6 @@ function resultsJson(results: Results): Record<string, unknown> {
           },
     routing: results.routing?.rows ?? null,
     prefixKeyCost: results.routing?.keyCost ?? null,
+    fleet: results.fleet === null ? null : { runs: results.fleet.runs, small: results.fleet.small },
   };
 }
