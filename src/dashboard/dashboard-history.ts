@@ -1,6 +1,13 @@
 import { DEFAULT_DASHBOARD_SAMPLE_MS } from '../config/defaults.js';
 import { parsePromText } from '../metrics/prom-text.js';
-import { type DashboardHistory, type DashboardPoint, DashboardSeries, HISTORY_MS, readDashboard } from './dashboard-series.js';
+import {
+  type DashboardHistory,
+  type DashboardPoint,
+  DashboardSeries,
+  HISTORY_MS,
+  type Reading,
+  readDashboard,
+} from './dashboard-series.js';
 import { HistoryRing } from './history-ring.js';
 
 /**
@@ -18,23 +25,42 @@ export interface DashboardHistoryRecorder {
   close(): void;
 }
 
+/** The dashboard's families of the merged /metrics, and a stamp that changes whenever one of them does. */
+export interface DashboardSample {
+  readonly text: string;
+  readonly stamp: string;
+}
+
 /**
- * The primary's memory of the dashboard's series: it samples the merged /metrics (`read`, which never
- * rejects; null when the merge failed) and keeps the last HISTORY_POINTS points in a fixed ring, and the
- * readings of one quantile window (QUANTILE_WINDOW_MS over the interval, plus one).
+ * The primary's memory of the dashboard's series: it samples the DASHBOARD_FAMILIES of the merged /metrics
+ * (`read`, which never rejects; null when the merge failed) and keeps the last HISTORY_POINTS points in a
+ * fixed ring, and the readings of one quantile window (QUANTILE_WINDOW_MS over the interval, plus one).
+ * While the stamp stays the same nothing is parsed again: the last reading stands, at the new time.
  */
-export function createDashboardHistory(read: () => Promise<string | null>, intervalMs: number, now = Date.now): DashboardHistoryRecorder {
+export function createDashboardHistory(
+  read: () => Promise<DashboardSample | null>,
+  intervalMs: number,
+  now = Date.now,
+): DashboardHistoryRecorder {
   const series = new DashboardSeries();
   const ring = new HistoryRing<DashboardPoint>(HISTORY_POINTS);
   let timer: NodeJS.Timeout | null = null;
   let sampling = false;
+  let last: { stamp: string; reading: Reading } | null = null;
   const sample = async (): Promise<void> => {
     // A merge can wait up to the worker timeout; never stack samples behind a slow one.
     if (sampling) return;
     sampling = true;
     try {
-      const text = await read();
-      if (text !== null) ring.push(series.add(readDashboard(parsePromText(text), now())));
+      const answer = await read();
+      if (answer === null) return;
+      const t = now();
+      const reading =
+        last !== null && last.stamp === answer.stamp
+          ? { t, backends: last.reading.backends }
+          : readDashboard(parsePromText(answer.text), t);
+      last = { stamp: answer.stamp, reading };
+      ring.push(series.add(reading));
     } finally {
       sampling = false;
     }

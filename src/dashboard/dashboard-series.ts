@@ -87,7 +87,25 @@ export interface DashboardHistory {
   readonly readings: readonly Reading[];
 }
 
-/** Reduces a parsed /metrics to what the dashboard draws, per backend. */
+/**
+ * Every metric family readDashboard() reads: the primary's history samples only these (and only when one
+ * of them changed), not the whole exposition.
+ */
+export const DASHBOARD_FAMILIES = [
+  'in_flight_requests',
+  'input_requests_total',
+  'output_requests_total',
+  'prompt_tokens_total',
+  'completion_tokens_total',
+  'stream_outcomes_total',
+  'upstream_retries_total',
+  'overload_rejections_total',
+  'time_to_first_token_seconds',
+  'decoding_throughput_tokens_per_second',
+  'proxy_overhead_seconds',
+] as const;
+
+/** Reduces a parsed /metrics to what the dashboard draws, per backend (it reads DASHBOARD_FAMILIES only). */
 export function readDashboard(samples: PromSamples, t: number): Reading {
   const backends: Record<string, BackendReading> = {};
   for (const url of backendUrls(samples)) {

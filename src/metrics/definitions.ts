@@ -58,18 +58,36 @@ export interface WorkerMetrics {
    * reader of the registry: the recorders bring them up to date there.
    */
   beforeRead(hook: () => void): void;
+  /**
+   * Runs `read` (which reads the whole registry) after the beforeRead hooks ran once; meanwhile every
+   * metric's own collect stays quiet (one refresh per snapshot, not one per metric, and one consistent view).
+   */
+  readFresh<T>(read: () => Promise<T>): Promise<T>;
 }
 
 /** The per-worker request metrics, registered on `registry`. Every worker must create identical buckets: the primary sums them element-wise. */
 export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   const registers = [registry];
   const hooks: Array<() => void> = [];
-  const collect = (): void => {
+  let quiet = false;
+  const refresh = (): void => {
     for (const hook of hooks) hook();
+  };
+  const collect = (): void => {
+    if (!quiet) refresh();
   };
   return {
     beforeRead(hook) {
       hooks.push(hook);
+    },
+    async readFresh(read) {
+      refresh();
+      quiet = true;
+      try {
+        return await read();
+      } finally {
+        quiet = false;
+      }
     },
     timeToFirstByte: new FastHistogram({
       name: 'time_to_first_byte_seconds',

@@ -9,19 +9,26 @@ export interface FastHistogramConfig<L extends string> {
   readonly registers: readonly Registry[];
 }
 
-/** One label set's counts; `observe` is the hot-path call. */
+/**
+ * One label set's counts; `observe` is the hot-path call. A series is exported once it has an observation
+ * (or was made to exist at 0 with `zero()`): binding it ahead of the requests grows no `/metrics`.
+ */
 export class HistogramSeries {
   readonly #bounds: Float64Array;
   /** Per bucket, not cumulative; the last slot is (last bound, +Inf). */
   readonly #counts: Float64Array;
   readonly labels: Readonly<Record<string, string>>;
+  /** Its label values joined: unique within its histogram. */
+  readonly key: string;
   #sum = 0;
   #count = 0;
+  #zeroed = false;
 
-  constructor(bounds: Float64Array, labels: Readonly<Record<string, string>>) {
+  constructor(bounds: Float64Array, labels: Readonly<Record<string, string>>, key: string) {
     this.#bounds = bounds;
     this.#counts = new Float64Array(bounds.length + 1);
     this.labels = labels;
+    this.key = key;
   }
 
   observe(value: number): void {
@@ -35,8 +42,35 @@ export class HistogramSeries {
     this.#count++;
   }
 
+  /** Observations so far: a series whose count has not moved has not changed. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** In the exposition: observed at least once, or made to exist at 0. */
+  get exported(): boolean {
+    return this.#count > 0 || this.#zeroed;
+  }
+
+  zero(): void {
+    this.#zeroed = true;
+  }
+
+  /** The exported numbers in order: the cumulative bucket counts, +Inf's, _sum, _count. */
+  values(): number[] {
+    const out: number[] = [];
+    let cumulative = 0;
+    for (let i = 0; i < this.#bounds.length; i++) {
+      cumulative += this.#counts[i] as number;
+      out.push(cumulative);
+    }
+    out.push(this.#count, this.#sum, this.#count);
+    return out;
+  }
+
   /** The series as prom-client's Histogram#get() shapes it: cumulative buckets, +Inf, _sum, _count. */
   exportTo(out: MetricValueWithName<string>[], name: string): void {
+    if (!this.exported) return;
     let cumulative = 0;
     const bounds = this.#bounds;
     for (let i = 0; i < bounds.length; i++) {
@@ -76,7 +110,12 @@ export class FastHistogram<L extends string> {
     for (const registry of config.registers) registry.registerMetric(this as never);
   }
 
-  /** The series for these label values (in labelNames order), created at 0 on first use. Bind it once, observe often. */
+  /** The upper bounds of the buckets as the exposition writes them (`le`), '+Inf' last. */
+  get le(): Array<number | string> {
+    return [...this.#bounds, '+Inf'];
+  }
+
+  /** The series for these label values (in labelNames order), exported from its first observation. Bind it once, observe often. */
   labels(...values: string[]): HistogramSeries {
     if (values.length !== this.labelNames.length) {
       throw new Error(`${this.name}: expected ${this.labelNames.length} label values, got ${values.length}`);
@@ -88,7 +127,7 @@ export class FastHistogram<L extends string> {
       this.labelNames.forEach((name, i) => {
         labels[name] = values[i] as string;
       });
-      series = new HistogramSeries(this.#bounds, labels);
+      series = new HistogramSeries(this.#bounds, labels, key);
       this.#series.set(key, series);
     }
     return series;
@@ -96,7 +135,12 @@ export class FastHistogram<L extends string> {
 
   /** Makes the series exist at 0 (so rate() sees its first observation). */
   zero(labels: Record<L, string>): void {
-    this.labels(...this.labelNames.map((name) => labels[name]));
+    this.labels(...this.labelNames.map((name) => labels[name])).zero();
+  }
+
+  /** Every series bound so far, exported or not. */
+  series(): IterableIterator<HistogramSeries> {
+    return this.#series.values();
   }
 
   /** What Registry#getMetricsAsJSON() and Registry#metrics() read, shaped as prom-client's Histogram#get(). */

@@ -4,7 +4,8 @@ import type { LlmMetrics } from './definitions.js';
 import type { HistogramSeries } from './fast-histogram.js';
 
 /**
- * The LLM metrics of one backend and one completion endpoint, bound at startup. Counts are deferred
+ * The LLM metrics of one backend and one completion endpoint, bound at startup (the counters exported at 0
+ * from then on, the histograms from their first observation). Counts are deferred
  * (DeferredCount): `flush()` runs before the registry is read.
  */
 export class LlmRouteRecorder {
@@ -26,7 +27,8 @@ export class LlmRouteRecorder {
     const promptTokens = metrics.promptTokens.labels(url, endpoint);
     const completionTokens = metrics.completionTokens.labels(url, endpoint);
     const estimated = metrics.usageEstimated.labels(url, endpoint);
-    // Every series exists from startup at 0: rate() and increase() see the first request too.
+    // The counters exist from startup at 0: rate() and increase() see the first request too. The histograms
+    // appear with their first observation (a quantile over a window does not miss one sample).
     for (const counter of [promptTokens, completionTokens, estimated]) counter.inc(0);
     this.#promptTokens = new DeferredCount(promptTokens);
     this.#completionTokens = new DeferredCount(completionTokens);
@@ -40,16 +42,6 @@ export class LlmRouteRecorder {
     this.#outcomes = outcomes;
     this.#requestPrompt = metrics.requestPromptTokens.labels(url, endpoint);
     this.#requestCompletion = metrics.requestCompletionTokens.labels(url, endpoint);
-    const labels = { url, endpoint };
-    for (const histogram of [
-      metrics.timeToFirstToken,
-      metrics.timePerOutputToken,
-      metrics.decodingThroughput,
-      metrics.requestPromptTokens,
-      metrics.requestCompletionTokens,
-    ]) {
-      histogram.zero(labels);
-    }
   }
 
   record(result: CompletionResult): void {

@@ -9,7 +9,8 @@ const COMPLETION_ENDPOINTS = new Set(['/v1/chat/completions', '/v1/completions']
 
 /**
  * Bound metric children for one backend and one endpoint, made when the backend joins so the hot path only
- * looks them up. Requests answered before a backend was chosen have no LLM metrics and no zeroed series.
+ * looks them up; a series is exported from its first count (the completion counters from startup). Requests
+ * answered before a backend was chosen have no LLM metrics and no zeroed series.
  * Request counts are deferred (see DeferredCount): `flush()` must run before the registry is read.
  */
 export class RouteRecorder {
@@ -27,13 +28,9 @@ export class RouteRecorder {
 
   constructor(metrics: WorkerMetrics, backend: BackendRecorder, url: string, endpoint: string, zeroCompletionSeries: boolean) {
     this.llm = COMPLETION_ENDPOINTS.has(endpoint) && zeroCompletionSeries ? new LlmRouteRecorder(metrics.llm, url, endpoint) : null;
-    if (this.llm !== null) {
-      // The completion series exist from startup at 0, so rate() sees the very first request.
-      metrics.inputRequests.labels(url, endpoint).inc(0);
-      metrics.timeToFirstByte.zero({ url, endpoint });
-      metrics.requestDuration.zero({ url, endpoint });
-      metrics.proxyOverhead.zero({ url, endpoint });
-    }
+    // The completion endpoints' counters exist from startup at 0, so rate() sees the very first request;
+    // every histogram series appears with its first observation (issue 18: series grow with what happened).
+    if (this.llm !== null) metrics.inputRequests.labels(url, endpoint).inc(0);
     this.#ttfb = metrics.timeToFirstByte.labels(url, endpoint);
     this.#duration = metrics.requestDuration.labels(url, endpoint);
     this.#overhead = metrics.proxyOverhead.labels(url, endpoint);
@@ -93,6 +90,8 @@ export class BackendRecorder {
   readonly #retries: Record<RetryReason, DeferredCount>;
   readonly #routes = new Map<string, RouteRecorder>();
   #inFlightCount = 0;
+  /** The gauges' values as last set: in-flight, input QPS, output QPS. */
+  #shown: [number, number, number] = [0, 0, 0];
 
   constructor(metrics: WorkerMetrics, url: string, zeroCompletionSeries: boolean) {
     this.url = url;
@@ -144,11 +143,18 @@ export class BackendRecorder {
     this.#retries[reason].add();
   }
 
-  /** Called before each snapshot: gauges are computed and deferred counts handed over only when somebody looks. */
+  /**
+   * Called before each snapshot: gauges are computed and deferred counts handed over only when somebody
+   * looks, and a gauge is set only when its value moved (prom-client hashes the labels on every set).
+   */
   refresh(): void {
-    this.#inFlight.set(this.#inFlightCount);
-    this.#inputQps.set(this.#inputRate.perSecond());
-    this.#outputQps.set(this.#outputRate.perSecond());
+    const inFlight = this.#inFlightCount;
+    const inputQps = this.#inputRate.perSecond();
+    const outputQps = this.#outputRate.perSecond();
+    if (inFlight !== this.#shown[0]) this.#inFlight.set(inFlight);
+    if (inputQps !== this.#shown[1]) this.#inputQps.set(inputQps);
+    if (outputQps !== this.#shown[2]) this.#outputQps.set(outputQps);
+    this.#shown = [inFlight, inputQps, outputQps];
     this.#overload.flush();
     for (const reason of RETRY_REASONS) this.#retries[reason].flush();
     for (const route of this.#routes.values()) route.flush();

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
 import { createDashboardHistory } from '../dashboard/dashboard-history.js';
+import { DASHBOARD_FAMILIES } from '../dashboard/dashboard-series.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createPrimaryMetrics } from '../metrics/definitions.js';
 import { createFleetMetrics } from '../metrics/fleet-metrics.js';
@@ -69,10 +70,10 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
     onMessage: (worker, message) => {
       switch (message.type) {
         case 'iproxy:metrics-res':
-          aggregator.onSnapshot(worker.id, message.id, message.metrics);
+          aggregator.onSnapshot(worker.id, message.id, message.delta);
           break;
         case 'iproxy:final-metrics':
-          aggregator.onFinalSnapshot(worker.id, message.metrics);
+          aggregator.onFinalSnapshot(worker.id, message.delta);
           supervisor.send(worker, { type: 'iproxy:final-ack' });
           break;
         case 'iproxy:scrape-req':
@@ -106,10 +107,14 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
       return { status: 500, contentType: 'text/plain', body: 'metrics aggregation failed\n' };
     }
   };
-  const history = createDashboardHistory(
-    () => scrape().then((answer) => (answer.status === 200 ? answer.body : null)),
-    config.dashboardSampleMs,
-  );
+  const history = createDashboardHistory(async () => {
+    try {
+      return await aggregator.renderFamilies(supervisor.workers(), DASHBOARD_FAMILIES);
+    } catch (err) {
+      log.error({ err }, 'metrics aggregation failed');
+      return null;
+    }
+  }, config.dashboardSampleMs);
   const historyAnswer = () => ({ status: 200, contentType: 'application/json', body: history.json() });
   const health = () => {
     const totals = loads.totals();

@@ -1,8 +1,9 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { MetricsDelta } from '../metrics/snapshot-delta.js';
 import type { ConfigStatus } from './config-status.js';
 import type { BackendOut, FleetState } from './fleet.js';
 
-/** One worker's registry as prom-client's getMetricsAsJSON() gives it. */
+/** One registry as prom-client's getMetricsAsJSON() gives it (the primary's, and the retired workers' totals). */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 /** One worker as /healthz reports it. */
@@ -26,8 +27,9 @@ export type WorkerToPrimary =
   | { type: 'iproxy:ready'; address: string; port: number }
   /** The worker cannot listen (its error code: EADDRINUSE, EADDRNOTAVAIL, ...) and exits. */
   | { type: 'iproxy:listen-failed'; code: string }
-  | { type: 'iproxy:metrics-res'; id: number; metrics: MetricsSnapshot }
-  | { type: 'iproxy:final-metrics'; metrics: MetricsSnapshot }
+  /** The series that changed since this worker's previous answer (all of them when asked for `full`). */
+  | { type: 'iproxy:metrics-res'; id: number; delta: MetricsDelta }
+  | { type: 'iproxy:final-metrics'; delta: MetricsDelta }
   | { type: 'iproxy:scrape-req'; id: number }
   /** Per backend URL: this worker's attempts in progress and of those the ones still prefilling (sent when they changed, at most every few tens of ms). */
   | { type: 'iproxy:load'; load: LoadReport }
@@ -36,7 +38,7 @@ export type WorkerToPrimary =
   | { type: 'iproxy:history-req'; id: number };
 
 export type PrimaryToWorker =
-  | { type: 'iproxy:metrics-req'; id: number }
+  | { type: 'iproxy:metrics-req'; id: number; full: boolean }
   | { type: 'iproxy:scrape-res'; id: number; status: number; contentType: string; body: string }
   | { type: 'iproxy:history-res'; id: number; status: number; contentType: string; body: string }
   | { type: 'iproxy:state'; workersAlive: number; startedAtMs: number; workers: WorkerInfo[]; config: ConfigStatus }

@@ -26,6 +26,7 @@ export class MetricsRelay {
   readonly #send: (message: WorkerToPrimary) => boolean;
   #nextId = 1;
 
+  /** `send` is false only when the channel is closed (see channelSender): then the answer is 503 at once. */
   constructor(send: (message: WorkerToPrimary) => boolean) {
     this.#send = send;
   }

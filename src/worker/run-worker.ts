@@ -8,12 +8,14 @@ import type { Config } from '../config/types.js';
 import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createWorkerMetrics } from '../metrics/definitions.js';
 import { createRequestRecorder } from '../metrics/request-recorder.js';
+import { type MetricsDelta, SnapshotDiffer } from '../metrics/snapshot-delta.js';
 import { type ConfigStatus, configHealth, FIRST_CONFIG } from '../shared/config-status.js';
 import type { FleetState } from '../shared/fleet.js';
 import { healthBody } from '../shared/health.js';
 import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPrimary } from '../shared/ipc.js';
 import { createLogger, flushLogger, type Logger } from '../shared/logger.js';
 import { ERR_DRAIN_DEADLINE, ProxyError } from '../shared/proxy-error.js';
+import { channelSender } from './channel-sender.js';
 import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
 import { MetricsRelay } from './metrics-relay.js';
 import { WorkerFleet } from './worker-fleet.js';
@@ -53,8 +55,7 @@ export function runWorker(config: Config): void {
   registerDefaultMetrics(registry);
   const metrics = createWorkerMetrics(registry);
   const recorder = createRequestRecorder(metrics, config.maxInFlightPerWorker);
-  // The callback keeps a failed send (channel closing during shutdown) from becoming an 'error' event that kills us.
-  const send = (message: WorkerToPrimary): boolean => (process.connected ? (process.send?.(message, ignoreSendError) ?? false) : false);
+  const send = channelSender<WorkerToPrimary>(process);
   const relay = new MetricsRelay(send);
   // Until the first broadcast, what the primary knew at fork time (never "0 workers alive" while we serve).
   const initial = JSON.parse(process.env[WORKER_STATE_ENV] ?? '{}') as {
@@ -97,18 +98,24 @@ export function runWorker(config: Config): void {
       },
     },
   });
-  // The recorder's collect hook brings its deferred counts and gauges up to date on every read.
-  const snapshot = () => registry.getMetricsAsJSON();
+  // Each answer to the primary holds what changed since the one before; answers are made one at a time.
+  const differ = new SnapshotDiffer(registry);
+  let reading: Promise<unknown> = Promise.resolve();
+  const snapshot = (full: boolean): Promise<MetricsDelta> => {
+    const next = reading.then(() => metrics.readFresh(() => differ.next(full)));
+    reading = next.catch(() => undefined);
+    return next;
+  };
   let finalAck: (() => void) | null = null;
   const drain = createDrain(config, proxy, fleet, log, async () => {
-    const metrics = await snapshot();
+    const delta = await snapshot(false);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, FINAL_ACK_TIMEOUT_MS);
       finalAck = () => {
         clearTimeout(timer);
         resolve();
       };
-      if (!send({ type: 'iproxy:final-metrics', metrics })) finalAck();
+      if (!send({ type: 'iproxy:final-metrics', delta })) finalAck();
     });
   });
 
@@ -116,7 +123,7 @@ export function runWorker(config: Config): void {
     if (!isProxyMessage<PrimaryToWorker>(message)) return;
     switch (message.type) {
       case 'iproxy:metrics-req':
-        void snapshot().then((metrics) => send({ type: 'iproxy:metrics-res', id: message.id, metrics }));
+        void snapshot(message.full).then((delta) => send({ type: 'iproxy:metrics-res', id: message.id, delta }));
         break;
       case 'iproxy:scrape-res':
       case 'iproxy:history-res':
@@ -167,8 +174,6 @@ export function runWorker(config: Config): void {
     send({ type: 'iproxy:ready', address: address.address, port: address.port });
   });
 }
-
-function ignoreSendError(): void {}
 
 function createDrain(
   config: Config,

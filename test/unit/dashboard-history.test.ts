@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createDashboardHistory, HISTORY_POINTS } from '../../src/dashboard/dashboard-history.js';
+import { createDashboardHistory, type DashboardSample, HISTORY_POINTS } from '../../src/dashboard/dashboard-history.js';
 import { type DashboardHistory, QUANTILE_WINDOW_MS } from '../../src/dashboard/dashboard-series.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -9,12 +9,16 @@ const URL_A = 'http://a:8000';
 /** Long enough for dozens of 1 ms intervals to pass, had the timer kept running. */
 const QUIET_MS = 100;
 
-function metricsWith(requestsIn: number): string {
-  return `in_flight_requests{url="${URL_A}"} 0\ninput_requests_total{url="${URL_A}",endpoint="/v1/models"} ${requestsIn}\n`;
+/** The families the history reads, with a stamp of their own per count (the aggregator's versions). */
+function metricsWith(requestsIn: number): DashboardSample {
+  return {
+    text: `in_flight_requests{url="${URL_A}"} 0\ninput_requests_total{url="${URL_A}",endpoint="/v1/models"} ${requestsIn}\n`,
+    stamp: String(requestsIn),
+  };
 }
 
 /** A read that answers from `answers` in turn and then never again (like a merge stuck on a worker). */
-function scriptedRead(answers: Array<string | null>): { read: () => Promise<string | null>; reads: () => number } {
+function scriptedRead(answers: Array<DashboardSample | null>): { read: () => Promise<DashboardSample | null>; reads: () => number } {
   let reads = 0;
   return {
     read: () => {
@@ -81,6 +85,27 @@ test('a failed merge adds no point, and a slow one is not stacked upon', async (
     [
       [1_000, 0, null],
       [3_000, 2, 4],
+    ],
+  );
+});
+
+test('while the stamp stays the same the last reading stands at the new time, and the text is not read again', async (t) => {
+  // The second and third answers carry the first one's stamp and a text that is not metrics at all.
+  const same = { text: 'not the exposition\n', stamp: '5' };
+  const script = scriptedRead([metricsWith(5), same, same, metricsWith(7)]);
+  const history = createDashboardHistory(script.read, 1, () => script.reads() * 1_000);
+  t.after(() => history.close());
+  history.start();
+  await eventually('the fifth read', script.reads, (n) => n === 5);
+  history.close();
+  const body = JSON.parse(history.json()) as DashboardHistory;
+  assert.deepEqual(
+    body.points.map((p) => [p.t, p.seconds, p.backends[URL_A]?.requestsIn]),
+    [
+      [1_000, 0, null],
+      [2_000, 1, 0],
+      [3_000, 1, 0],
+      [4_000, 1, 2],
     ],
   );
 });
