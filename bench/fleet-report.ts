@@ -30,7 +30,7 @@ const FLEET_HEADER = [
   'primary CPU per scrape',
   'workers CPU per scrape',
   `scrape answered in (median of ${SCRAPES})`,
-  'scrape statuses',
+  'statuses (all reads)',
   'primary RSS',
   'worker RSS (mean)',
   `idle CPU over ${IDLE_S} s (primary + workers)`,
@@ -38,12 +38,13 @@ const FLEET_HEADER = [
 ];
 
 function fleetRow(run: FleetRun): string[] {
-  const statuses = [...new Set(run.scrapes.map((s) => (s.status === 0 ? `timeout ${SCRAPE_MAX_S} s` : String(s.status))))];
+  const all = [...run.failedReads, ...run.scrapes.map((s) => s.status)];
+  const statuses = [...new Set(all.map((status) => (status === 0 ? `timeout ${SCRAPE_MAX_S} s` : String(status))))];
   return [
     fmt(run.backends),
     fmt(run.series),
     fmt(run.seriesPerBackend),
-    `${fmt(run.bytes / 1e6, 2)} MB`,
+    run.bytes === null ? '–' : `${fmt(run.bytes / 1e6, 2)} MB`,
     `${fmt(run.primaryCpuMsPerScrape, 1)} ms`,
     `${fmt(run.workersCpuMsPerScrape, 1)} ms`,
     `${fmt(run.scrapeMedianMs, 0)} ms (${fmt(Math.min(...run.scrapes.map((s) => s.ms)), 0)}–${fmt(Math.max(...run.scrapes.map((s) => s.ms)), 0)})`,
@@ -79,7 +80,7 @@ export function renderFleetSection(runs: readonly FleetRun[], small: readonly Sm
   const parts = [
     '## fleet: the proxy itself as the fleet grows',
     '',
-    `One mock backend process takes connections on as many loopback addresses as the largest fleet (127.0.0.1, 127.0.0.2, …), one backend URL each. For each size a fresh proxy (${FLEET_WORKERS} workers, \`--routing round-robin --access-log off\`, every other flag at its default) gets ${REQUESTS_PER_BACKEND} streamed chats per backend (${CHAT_TOKENS} tokens, no delays, ${TRAFFIC_CONCURRENCY} at a time), rests ${SETTLE_MS / 1000} s, then ${IDLE_S} s with no traffic and no scrape (idle CPU), then one untimed \`GET /metrics\` (the series: every sample line, each bucket, _sum and _count counted; "of one backend" = the lines labelled with the first backend's url), then ${SCRAPES} scrapes by curl on the main port, one after the other (the worker that takes one asks the primary, which merges every worker's metrics). CPU per scrape = the process's CPU over those scrapes (/proc/<pid>/task/*/schedstat, ns) less its idle rate over the same time, divided by ${SCRAPES}. RSS after the scrapes. Latency is wall time on a shared 2-core machine: read it with the load average.`,
+    `One mock backend process takes connections on as many loopback addresses as the largest fleet (127.0.0.1, 127.0.0.2, …), one backend URL each. For each size a fresh proxy (${FLEET_WORKERS} workers, \`--routing round-robin --access-log off\`, every other flag at its default) gets ${REQUESTS_PER_BACKEND} streamed chats per backend (${CHAT_TOKENS} tokens, no delays, ${TRAFFIC_CONCURRENCY} at a time), rests ${SETTLE_MS / 1000} s, then ${IDLE_S} s with no traffic and no scrape (idle CPU), then an untimed \`GET /metrics\` (tried up to 3 times until one answers 200; every status is in the table) (the series: every sample line, each bucket, _sum and _count counted; "of one backend" = the lines labelled with the first backend's url), then ${SCRAPES} scrapes by curl on the main port, one after the other (the worker that takes one asks the primary, which merges every worker's metrics). CPU per scrape = the process's CPU over those scrapes (/proc/<pid>/task/*/schedstat, ns) less its idle rate over the same time, divided by ${SCRAPES}. RSS after the scrapes. Latency is wall time on a shared 2-core machine: read it with the load average.`,
     '',
     markdownTable(FLEET_HEADER, runs.map(fleetRow)),
   ];

@@ -23,6 +23,8 @@ import { startProxy } from './targets.js';
 const CHAT_TIMEOUT_MS = 30_000;
 /** The read of /metrics that counts the series: Prometheus' own patience would be 10 s; ours is the bench's. */
 const SERIES_READ_TIMEOUT_MS = SCRAPE_MAX_S * 1000;
+/** Reads of /metrics to count the series: the build before issue 18 could answer 503 to one. */
+const SERIES_READS = 3;
 
 /** One fleet size, measured on a fresh proxy. */
 export interface FleetRun {
@@ -31,11 +33,13 @@ export interface FleetRun {
   loadAvg: number[];
   chats: number;
   chatFailures: number;
-  /** Sample lines of /metrics (every bucket, _sum and _count counted). */
-  series: number;
+  /** Sample lines of /metrics (every bucket, _sum and _count counted); null when no read answered 200. */
+  series: number | null;
   /** Of those, the lines of the first backend (it served chat only). */
-  seriesPerBackend: number;
-  bytes: number;
+  seriesPerBackend: number | null;
+  bytes: number | null;
+  /** Statuses of the untimed reads that did not answer 200 (0: no answer in time). */
+  failedReads: number[];
   scrapes: Scrape[];
   scrapeMedianMs: number;
   /** CPU of the primary (and of all workers) over the timed scrapes, less its idle rate, per scrape. */
@@ -106,11 +110,31 @@ function cpuNs(pids: readonly number[]): number {
   return total;
 }
 
-/** Reads /metrics once (untimed) and counts its sample lines, in all and of one backend. */
-async function countSeries(url: string, firstBackend: string): Promise<{ series: number; seriesPerBackend: number; bytes: number }> {
-  const res = await request(`${url}/metrics`, { signal: AbortSignal.timeout(SERIES_READ_TIMEOUT_MS) });
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`GET /metrics answered ${res.statusCode}: ${text.slice(0, 200)}`);
+interface SeriesCount {
+  series: number | null;
+  seriesPerBackend: number | null;
+  bytes: number | null;
+  /** Statuses of the reads that failed before one answered 200 (or of all SERIES_READS when none did). */
+  failedReads: number[];
+}
+
+/** Reads /metrics (untimed, up to SERIES_READS times until one answers 200) and counts its sample lines, in all and of one backend. */
+async function countSeries(url: string, firstBackend: string): Promise<SeriesCount> {
+  const failedReads: number[] = [];
+  for (let i = 0; i < SERIES_READS; i++) {
+    try {
+      const res = await request(`${url}/metrics`, { signal: AbortSignal.timeout(SERIES_READ_TIMEOUT_MS) });
+      const text = await res.body.text();
+      if (res.statusCode === 200) return { ...countLines(text, firstBackend), failedReads };
+      failedReads.push(res.statusCode);
+    } catch {
+      failedReads.push(0);
+    }
+  }
+  return { series: null, seriesPerBackend: null, bytes: null, failedReads };
+}
+
+function countLines(text: string, firstBackend: string): { series: number; seriesPerBackend: number; bytes: number } {
   let series = 0;
   let seriesPerBackend = 0;
   for (const samples of parsePromText(text).values()) {

@@ -42,7 +42,7 @@ export async function runFleetWorkload(context: RunContext): Promise<FleetResult
       console.error(`bench: ${context.progress()} fleet ${size} backends`);
       const run = await measureFleet(backend, size, join(context.workDir, `fleet-${size}.log`));
       console.error(
-        `bench: fleet ${size}: ${run.series} series, ${(run.bytes / 1e6).toFixed(2)} MB, scrape ${run.scrapeMedianMs.toFixed(0)} ms (${run.scrapes.map((s) => s.status).join(',')}), primary ${run.primaryCpuMsPerScrape.toFixed(1)} ms CPU per scrape, idle ${run.idleCpuPct.toFixed(1)}% of a core`,
+        `bench: fleet ${size}: ${run.series} series, ${((run.bytes ?? 0) / 1e6).toFixed(2)} MB, scrape ${run.scrapeMedianMs.toFixed(0)} ms (${run.scrapes.map((s) => s.status).join(',')}), primary ${run.primaryCpuMsPerScrape.toFixed(1)} ms CPU per scrape, idle ${run.idleCpuPct.toFixed(1)}% of a core`,
       );
       runs.push(run);
     }
