@@ -4,7 +4,15 @@
  * and two readings give one point of every series. Pure and Node-free: the page inlines this module as
  * built (src/dashboard/page/tsconfig.json compiles it without Node types).
  */
-import { type BucketCounts, bucketDelta, histogramBuckets, histogramQuantile, type PromSamples, sumSamples } from '../metrics/prom-text.js';
+import {
+  type BucketCounts,
+  bucketDelta,
+  histogramBuckets,
+  histogramQuantile,
+  type PromSample,
+  type PromSamples,
+  sumSamples,
+} from '../metrics/prom-text.js';
 
 /** How far back the dashboard looks: the page's time axis and the primary's history ring. */
 export const HISTORY_MS = 15 * 60_000;
@@ -108,21 +116,25 @@ export const DASHBOARD_FAMILIES = [
 /** Reduces a parsed /metrics to what the dashboard draws, per backend (it reads DASHBOARD_FAMILIES only). */
 export function readDashboard(samples: PromSamples, t: number): Reading {
   const backends: Record<string, BackendReading> = {};
-  for (const url of backendUrls(samples)) {
+  const byUrl = samplesByUrl(samples);
+  for (const url of [...byUrl.keys()].sort()) {
+    // Only the backend's own samples: one pass over the exposition in all, not one per backend.
+    const own = byUrl.get(url) as PromSamples;
+    if (!own.has('in_flight_requests') && !own.has('input_requests_total')) continue;
     const where = { url };
     backends[url] = {
-      inFlight: sumSamples(samples, 'in_flight_requests', where),
-      requestsIn: sumSamples(samples, 'input_requests_total', where),
-      requestsOut: sumSamples(samples, 'output_requests_total', where),
-      promptTokens: sumSamples(samples, 'prompt_tokens_total', where),
-      completionTokens: sumSamples(samples, 'completion_tokens_total', where),
-      statuses: statusClasses(samples, url),
+      inFlight: sumSamples(own, 'in_flight_requests', where),
+      requestsIn: sumSamples(own, 'input_requests_total', where),
+      requestsOut: sumSamples(own, 'output_requests_total', where),
+      promptTokens: sumSamples(own, 'prompt_tokens_total', where),
+      completionTokens: sumSamples(own, 'completion_tokens_total', where),
+      statuses: statusClasses(own, url),
       // Every outcome but `completed`: the errors panel draws what did not complete.
-      outcomes: totalsBy(samples, 'stream_outcomes_total', url, 'outcome', 'completed'),
-      retries: totalsBy(samples, 'upstream_retries_total', url, 'reason'),
-      ttft: toList(histogramBuckets(samples, 'time_to_first_token_seconds', where)),
-      throughput: toList(histogramBuckets(samples, 'decoding_throughput_tokens_per_second', where)),
-      overhead: toList(histogramBuckets(samples, 'proxy_overhead_seconds', where)),
+      outcomes: totalsBy(own, 'stream_outcomes_total', url, 'outcome', 'completed'),
+      retries: totalsBy(own, 'upstream_retries_total', url, 'reason'),
+      ttft: toList(histogramBuckets(own, 'time_to_first_token_seconds', where)),
+      throughput: toList(histogramBuckets(own, 'decoding_throughput_tokens_per_second', where)),
+      overhead: toList(histogramBuckets(own, 'proxy_overhead_seconds', where)),
     };
   }
   return { t, backends };
@@ -197,13 +209,27 @@ export class DashboardSeries {
   }
 }
 
-/** Every backend the proxy reports: each has its in-flight gauge from startup. */
-function backendUrls(samples: PromSamples): string[] {
-  const urls = new Set<string>();
-  for (const name of ['in_flight_requests', 'input_requests_total']) {
-    for (const sample of samples.get(name) ?? []) if (sample.labels.url !== undefined) urls.add(sample.labels.url);
+/**
+ * The samples of each `url` label value, by metric name. Every backend the proxy reports has its in-flight
+ * gauge from startup (and its completion counters); readDashboard() keeps the urls that have one of them.
+ */
+function samplesByUrl(samples: PromSamples): Map<string, Map<string, PromSample[]>> {
+  const out = new Map<string, Map<string, PromSample[]>>();
+  for (const [name, list] of samples) {
+    for (const sample of list) {
+      const url = sample.labels.url;
+      if (url === undefined) continue;
+      let own = out.get(url);
+      if (own === undefined) {
+        own = new Map();
+        out.set(url, own);
+      }
+      const named = own.get(name);
+      if (named === undefined) own.set(name, [sample]);
+      else named.push(sample);
+    }
   }
-  return [...urls].sort();
+  return out;
 }
 
 function statusClasses(samples: PromSamples, url: string): Record<StatusClass, number> {

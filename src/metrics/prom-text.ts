@@ -4,7 +4,7 @@
  * imports: the dashboard page inlines this module as built.
  */
 
-interface PromSample {
+export interface PromSample {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number;

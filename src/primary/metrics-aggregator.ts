@@ -146,26 +146,24 @@ export class MetricsAggregator {
 
   async #collect(workers: readonly Worker[]): Promise<void> {
     await Promise.all(workers.map((worker) => this.#ask(worker)));
-    const primary = await this.#primaryRegistry.getMetricsAsJSON();
-    // From here to aggregate() synchronous: every worker counts exactly once, either through its snapshot
-    // or, if it exited meanwhile, through the retired totals.
-    for (const family of primary) this.#dirty.add(family.name);
-    const dirty = [...this.#dirty];
-    this.#dirty.clear();
-    const inputs: MetricsSnapshot[] = [];
-    for (const { snapshot } of this.#live.values()) inputs.push(familiesOf(dirty, (name) => snapshot.family(name)));
-    inputs.push(familiesOf(dirty, (name) => this.#retired.get(name)));
-    inputs.push(primary as MetricsSnapshot);
-    const merged = AggregatorRegistry.aggregate(inputs);
-    const present = new Set<string>();
-    for (const metric of merged.getMetricsAsArray()) {
-      present.add(metric.name);
-      this.#texts.set(metric.name, await merged.getSingleMetricAsString(metric.name));
-      this.#versions.set(metric.name, (this.#versions.get(metric.name) ?? 0) + 1);
+    const primary = byName((await this.#primaryRegistry.getMetricsAsJSON()) as MetricsSnapshot);
+    // From here to the last aggregate() synchronous: every worker counts exactly once in every family, either
+    // through its snapshot or, if it exited meanwhile, through the retired totals. One family at a time, so
+    // that what a merge allocates is collectable before the next one (the primary's peak memory).
+    for (const name of primary.keys()) this.#dirty.add(name);
+    const merged: Array<{ name: string; registry: Registry | null }> = [];
+    for (const name of this.#dirty) {
+      const inputs: MetricsSnapshot[] = [];
+      for (const { snapshot } of this.#live.values()) inputs.push(familiesOf(snapshot.family(name)));
+      inputs.push(familiesOf(this.#retired.get(name)), familiesOf(primary.get(name)));
+      // A family no process has any more, or one whose aggregator omits it (process_start_time_seconds), has no text.
+      const registry: Registry | null = inputs.some((input) => input.length > 0) ? AggregatorRegistry.aggregate(inputs) : null;
+      merged.push({ name, registry: registry?.getSingleMetric(name) === undefined ? null : registry });
     }
-    for (const name of dirty) {
-      if (present.has(name)) continue;
-      this.#texts.delete(name);
+    this.#dirty.clear();
+    for (const { name, registry } of merged) {
+      if (registry === null) this.#texts.delete(name);
+      else this.#texts.set(name, await registry.getSingleMetricAsString(name));
       this.#versions.set(name, (this.#versions.get(name) ?? 0) + 1);
     }
   }
@@ -196,13 +194,9 @@ export class MetricsAggregator {
   }
 }
 
-function familiesOf(names: readonly string[], find: (name: string) => MetricFamily | undefined): MetricsSnapshot {
-  const out: MetricsSnapshot = [];
-  for (const name of names) {
-    const family = find(name);
-    if (family !== undefined) out.push(family);
-  }
-  return out;
+/** A family as the one-element snapshot AggregatorRegistry.aggregate() takes (none when absent). */
+function familiesOf(family: MetricFamily | undefined): MetricsSnapshot {
+  return family === undefined ? [] : [family];
 }
 
 function byName(snapshot: MetricsSnapshot): Map<string, MetricFamily> {
