@@ -9,6 +9,12 @@ import { createNameResolver, type ResolveAddresses } from './name-resolver.js';
 
 /** State changes that come together (a probe round, several workers' verdicts) go out as one broadcast. */
 const BROADCAST_COALESCE_MS = 5;
+/**
+ * A probe that changed nothing but its own record (/healthz's lastCheck) goes out with the next broadcast,
+ * at the latest this long after: probes are spread over the interval, and one broadcast of the whole state
+ * per probe would cost every worker a parse of every backend's entry, 51 times a second at 256 backends.
+ */
+const LAST_CHECK_COALESCE_MS = 1_000;
 const PROBE_KEEP_ALIVE_MS = 4_000;
 
 export interface FleetHooks {
@@ -37,6 +43,8 @@ export class Fleet {
   /** The model series exported per backend, so that a model it no longer serves stops being exported. */
   readonly #exportedModels = new Map<string, Set<string>>();
   #broadcastTimer: NodeJS.Timeout | null = null;
+  /** When the pending broadcast goes out (epoch ms). */
+  #broadcastAtMs = 0;
   #panic = false;
   #started = false;
   #closed = false;
@@ -54,7 +62,9 @@ export class Fleet {
     if (this.#config.dnsRefreshMs > 0) await Promise.all(this.#config.backends.map((backend) => this.#resolveOne(backend)));
     this.#sync(false);
     this.#started = true;
-    for (const member of this.#members.values()) this.#watch(member);
+    // Probes and model reads are spread evenly over their intervals, not sent in one burst per round.
+    const members = [...this.#members.values()];
+    for (const [i, member] of members.entries()) this.#watch(member, i / members.length);
     if (this.#config.dnsRefreshMs > 0) this.#every(this.#config.dnsRefreshMs, () => this.#refreshNames());
   }
 
@@ -173,11 +183,19 @@ export class Fleet {
     if (changed.some(Boolean) && !this.#closed) this.#sync(true);
   }
 
-  /** Starts the probe loop and the model discovery of a member. */
-  #watch(member: FleetMember): void {
+  /**
+   * Starts the probe loop and the model discovery of a member. `phase` (0 to 1) places its first probe and
+   * its second model read that far into their intervals; its models are read at once (routing needs them).
+   */
+  #watch(member: FleetMember, phase = 0): void {
     this.#metrics.weight.labels(member.url).set(member.source.weight);
-    if (this.#config.healthIntervalMs > 0) void this.#probe(member);
-    void this.#discover(member);
+    const { healthIntervalMs, discoveryIntervalMs } = this.#config;
+    if (healthIntervalMs > 0) {
+      const firstMs = Math.floor(healthIntervalMs * phase);
+      if (firstMs === 0) void this.#probe(member);
+      else this.#after(firstMs, () => void this.#probe(member));
+    }
+    void this.#discover(member, discoveryIntervalMs + Math.floor(discoveryIntervalMs * phase));
   }
 
   async #probe(member: FleetMember): Promise<void> {
@@ -202,34 +220,46 @@ export class Fleet {
     } else if (transition === 'up') {
       this.#log.info({ backend: member.url }, 'backend up again (health checks pass)');
       // Back up: read its models again, they may have changed while it was down.
-      void this.#discover(member, false);
+      void this.#discover(member, null);
     }
-    this.#changed();
+    this.#changed(transition !== null);
     if (config.healthIntervalMs > 0) this.#after(config.healthIntervalMs, () => void this.#probe(member));
   }
 
-  async #discover(member: FleetMember, repeat = true): Promise<void> {
+  /** Reads the member's models, and again `nextInMs` later (then every interval); null: once. */
+  async #discover(member: FleetMember, nextInMs: number | null): Promise<void> {
     if (this.#closed || this.#members.get(member.url) !== member || member.source.models !== null) return;
     if (this.#config.discoveryIntervalMs === 0) return;
     const cards = await discoverModels(this.#agent, `${member.origin}${member.basePath}/v1/models`, member.host);
     if (this.#closed || this.#members.get(member.url) !== member) return;
     if (cards !== null) {
       const before = member.models?.join('\u0000');
+      const changed = JSON.stringify(member.discovered) !== JSON.stringify(cards);
       member.discovered = cards;
       if (before !== member.models?.join('\u0000')) this.#log.info({ backend: member.url, models: member.models }, 'backend models');
-      this.#changed();
+      if (changed) this.#changed();
     }
-    if (repeat) this.#after(this.#config.discoveryIntervalMs, () => void this.#discover(member));
+    const interval = this.#config.discoveryIntervalMs;
+    if (nextInMs !== null) this.#after(nextInMs, () => void this.#discover(member, interval));
   }
 
-  /** Schedules one broadcast for the changes of this turn, and brings the fleet gauges and the panic log up to date. */
-  #changed(): void {
-    if (this.#broadcastTimer !== null || this.#closed) return;
+  /**
+   * Schedules one broadcast for the changes of this turn, and brings the fleet gauges and the panic log up
+   * to date. `urgent`: a change routing depends on; otherwise (a probe's own record) within a second.
+   */
+  #changed(urgent = true): void {
+    if (this.#closed) return;
+    const atMs = Date.now() + (urgent ? BROADCAST_COALESCE_MS : LAST_CHECK_COALESCE_MS);
+    if (this.#broadcastTimer !== null) {
+      if (this.#broadcastAtMs <= atMs) return;
+      clearTimeout(this.#broadcastTimer);
+    }
+    this.#broadcastAtMs = atMs;
     this.#broadcastTimer = setTimeout(() => {
       this.#broadcastTimer = null;
       this.#refreshGauges();
       this.#hooks.changed(this.state());
-    }, BROADCAST_COALESCE_MS);
+    }, atMs - Date.now());
     this.#broadcastTimer.unref();
   }
 

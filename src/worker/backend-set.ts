@@ -24,6 +24,8 @@ const NO_BACKEND: Selection = Object.freeze({ kind: 'no_backend' });
 
 export interface BackendSetHooks {
   out(verdict: BackendOut): void;
+  /** A backend's attempts in progress or in prefill changed. */
+  loadChanged(): void;
   /** How an affinity-routed request's first attempt went. */
   affinity(result: AffinityResult): void;
 }
@@ -83,7 +85,10 @@ export class BackendSet {
       seen.add(entry.url);
       let backend = this.#byUrl.get(entry.url);
       if (backend === undefined || backend.removed) {
-        backend = new Backend(entry, this.#config, this.#recorder.backend(entry.url), { out: (verdict) => this.#hooks.out(verdict) });
+        backend = new Backend(entry, this.#config, this.#recorder.backend(entry.url), {
+          out: (verdict) => this.#hooks.out(verdict),
+          loadChanged: () => this.#hooks.loadChanged(),
+        });
         this.#byUrl.set(entry.url, backend);
         clearTimeout(this.#forgetTimers.get(entry.url));
         this.#forgetTimers.delete(entry.url);

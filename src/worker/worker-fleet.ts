@@ -44,7 +44,9 @@ export class WorkerFleet implements FailoverContext {
   readonly #panic: Record<PanicScope, DeferredCount>;
   readonly #link: WorkerFleetLink;
   readonly #workerId: number;
-  readonly #reportTimer: NodeJS.Timeout;
+  /** Set while a load report is due: one goes out LOAD_REPORT_MS after a change, none while nothing changes. */
+  #reportTimer: NodeJS.Timeout | null = null;
+  #closed = false;
   #state: FleetState;
   #lastReport = '';
 
@@ -71,6 +73,7 @@ export class WorkerFleet implements FailoverContext {
     const affinity = affinityCounts(metrics, config);
     this.backends = new BackendSet(config, recorder, {
       out: (verdict) => link.out(verdict),
+      loadChanged: () => this.#scheduleReport(),
       affinity: (result) => affinity?.[result].add(),
     });
     this.#state = initial;
@@ -80,8 +83,6 @@ export class WorkerFleet implements FailoverContext {
       if (affinity !== null) for (const result of AFFINITY_RESULTS) affinity[result].flush();
       for (const backend of this.backends.all) metrics.backendInFlight.labels(backend.url).set(backend.inFlight);
     });
-    this.#reportTimer = setInterval(() => this.#report(), LOAD_REPORT_MS);
-    this.#reportTimer.unref();
   }
 
   onPanic(scope: PanicScope): void {
@@ -122,8 +123,19 @@ export class WorkerFleet implements FailoverContext {
   }
 
   close(): Promise<void> {
-    clearInterval(this.#reportTimer);
+    this.#closed = true;
+    if (this.#reportTimer !== null) clearTimeout(this.#reportTimer);
+    this.#reportTimer = null;
     return this.backends.close();
+  }
+
+  #scheduleReport(): void {
+    if (this.#reportTimer !== null || this.#closed) return;
+    this.#reportTimer = setTimeout(() => {
+      this.#reportTimer = null;
+      this.#report();
+    }, LOAD_REPORT_MS);
+    this.#reportTimer.unref();
   }
 
   #report(): void {

@@ -36,7 +36,11 @@ function setOf(
   const config = configFromFlags({ ...defaults, ...flags });
   const recorder = createRequestRecorder(createWorkerMetrics(new Registry()), 8);
   const outs: BackendOut[] = [];
-  const set = new BackendSet(config, recorder, { out: (verdict) => outs.push(verdict), affinity: (result) => affinity.push(result) });
+  const set = new BackendSet(config, recorder, {
+    out: (verdict) => outs.push(verdict),
+    affinity: (result) => affinity.push(result),
+    loadChanged: () => undefined,
+  });
   set.apply({ backends, modelCards: [] });
   t.after(() => set.close());
   return { set, outs };
