@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { VERSION } from '../shared/version.js';
 import { backendsFromList, backendsFromUrls, duplicateUrl } from './backend-list.js';
 import { type ConfigFile, readConfigFile } from './config-file.js';
-import { AUTO_IN_FLIGHT_PER_CONNECTION, ENV_PREFIX } from './defaults.js';
+import { AUTO_IN_FLIGHT_PER_CONNECTION, AUTO_IN_FLIGHT_PER_WORKER, ENV_PREFIX } from './defaults.js';
 import {
   MAX_PREFIX_BYTES,
   parseDnsServer,
@@ -142,7 +142,9 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
   }
   const maxInFlight = v('max-in-flight', (raw) => parseInteger(raw, 0, 10_000_000));
   const perWorker =
-    maxInFlight === 0 ? AUTO_IN_FLIGHT_PER_CONNECTION * config.upstreamConnections : Math.ceil(maxInFlight / config.workers);
+    maxInFlight === 0
+      ? Math.max(AUTO_IN_FLIGHT_PER_WORKER, AUTO_IN_FLIGHT_PER_CONNECTION * config.upstreamConnections)
+      : Math.ceil(maxInFlight / config.workers);
   return Object.freeze({ ...config, maxInFlightPerWorker: perWorker });
 }
 

@@ -17,7 +17,15 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Node's own default: a client that takes longer to send its headers gets 408 (slowloris). */
 export const DEFAULT_CLIENT_HEADER_TIMEOUT_MS = 60_000;
-/** With --max-in-flight 0, each worker admits this many times --upstream-connections at once. */
+/**
+ * With --max-in-flight 0, each worker admits this many requests at once (or twice --upstream-connections,
+ * if that is more). Sized for LLM streams (issue 18): a stream holds its slot for its whole generation and
+ * is idle between tokens, so a worker runs out of CPU long before 4,096 of them (at 20 ms per token they
+ * are 200k writes a second); the count bounds memory (about 57 MB per 1,000 open streams) against a flood
+ * of slow clients. Twice the upstream pool (512 by default) shed streams a healthy proxy could carry.
+ */
+export const AUTO_IN_FLIGHT_PER_WORKER = 4_096;
+/** …at least this many times --upstream-connections, so that a large pool is never starved by the count. */
 export const AUTO_IN_FLIGHT_PER_CONNECTION = 2;
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 export const ENV_PREFIX = 'INFERENCE_PROXY';

@@ -160,7 +160,8 @@ export const FLAGS = {
   'max-in-flight': {
     type: 'string',
     default: '0',
-    describe: 'Most requests in progress over all workers; more get 503 with Retry-After (0: 2 x --upstream-connections per worker)',
+    describe:
+      'Most requests in progress over all workers; more get 503 with Retry-After (0: 4096 per worker, or 2 x --upstream-connections if more)',
   },
   'client-header-timeout': {
     type: 'string',

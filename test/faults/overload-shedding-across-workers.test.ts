@@ -61,3 +61,24 @@ test('--max-in-flight 4 on 2 workers: the excess gets 503 + Retry-After, the adm
   assert.equal(sumSamples(metrics, 'in_flight_limit'), 4, 'the limits of the 2 workers add up to --max-in-flight');
   assert.equal(mock.stats.requests, admitted.length, 'shed requests never reached the backend');
 });
+
+test('with the default --max-in-flight, streams beyond twice the upstream pool wait for a connection instead of a 503', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  const mock = await startMockBackend(t);
+  // A pool of 2 connections: the old default admitted 2 × 2 = 4 requests per worker and shed the rest.
+  const running = await startCluster(t, ['--workers', '1', '--backend-url', mock.url, '--upstream-connections', '2']);
+  const N = 10;
+  const STREAM = { ...JSON_HEADERS, 'x-mock-ttft-ms': '0', 'x-mock-token-delay-ms': '100' };
+  const results = await Promise.all(
+    Array.from({ length: N }, () => call(`${running.url}${CHAT}`, { body: chatBody({ stream: true, max_tokens: 4 }), headers: STREAM })),
+  );
+  assert.deepEqual(
+    results.map((r) => [r.status, r.error, r.text.endsWith('data: [DONE]\n\n')]),
+    results.map(() => [200, null, true]),
+  );
+  const metrics = parsePromText((await call(`${running.url}/metrics`)).text);
+  assert.equal(sampleValue(metrics, 'overload_rejections_total', { url: 'none' }), undefined);
+  assert.equal(sumSamples(metrics, 'in_flight_limit'), 4_096);
+  assert.equal(mock.stats.completionRequests, N);
+});

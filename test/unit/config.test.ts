@@ -64,7 +64,7 @@ const DEFAULT_CONFIG: Config = {
   bodyLimitBytes: d.DEFAULT_BODY_LIMIT_BYTES,
   drainTimeoutMs: d.DEFAULT_DRAIN_TIMEOUT_MS,
   keepAliveTimeoutMs: d.DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-  maxInFlightPerWorker: 2 * d.DEFAULT_UPSTREAM_CONNECTIONS,
+  maxInFlightPerWorker: d.AUTO_IN_FLIGHT_PER_WORKER,
   clientHeaderTimeoutMs: d.DEFAULT_CLIENT_HEADER_TIMEOUT_MS,
   apiKeyDigests: [],
   metricsPort: null,
@@ -620,8 +620,9 @@ test('--api-key-file reads one key per line, skipping blanks and comments; keys 
   assertConfigExit(await buildConfig(['--api-key', 'has space']), 'api-key');
 });
 
-test('--max-in-flight is divided over the workers; 0 means twice the upstream pool per worker', async () => {
+test('--max-in-flight is divided over the workers; 0 means 4,096 per worker, or twice a larger upstream pool', async () => {
   assert.equal((await configOf(['--workers', '4', '--max-in-flight', '10'])).maxInFlightPerWorker, 3);
-  assert.equal((await configOf(['--workers', '2', '--upstream-connections', '50'])).maxInFlightPerWorker, 100);
+  assert.equal((await configOf(['--workers', '2', '--upstream-connections', '50'])).maxInFlightPerWorker, 4_096);
+  assert.equal((await configOf(['--workers', '2', '--upstream-connections', '4000'])).maxInFlightPerWorker, 8_000);
   assertConfigExit(await buildConfig(['--max-in-flight', '-1']), 'max-in-flight');
 });
