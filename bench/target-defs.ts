@@ -214,6 +214,12 @@ export function streamTargetDefs(dir: string, upstreamConnections: number, nginx
       { name: FLEET_TARGET, about: FLEET_ABOUT, start: oursOnFleet(dir, `stream-${FLEET_TARGET}`, upstream) },
       { name: 'proxy-2w', about: 'same, 2 workers', onNode: true, start: ours(dir, 'stream-proxy-2w', 2, upstream) },
       {
+        name: 'proxy-2w-defaults',
+        about:
+          'proxy-2w with every flag at its default: `--upstream-connections` 256 per worker (more streams wait for a connection) and `--max-in-flight` auto',
+        start: ours(dir, 'stream-proxy-2w-defaults', 2),
+      },
+      {
         name: PLAIN_TARGET,
         about:
           'same as proxy-1w but `--backend-url <backend>/v1` and requests to `/chat/completions`, which the proxy forwards as an ordinary path: no body read, no injection, no scanning (still access log + request metrics)',
