@@ -38,7 +38,7 @@ const FLEET_HEADER = [
 ];
 
 function fleetRow(run: FleetRun): string[] {
-  const all = [...run.failedReads, ...run.scrapes.map((s) => s.status)];
+  const all = [...run.failedReads, ...(run.series === null ? [] : [200]), ...run.scrapes.map((s) => s.status)];
   const statuses = [...new Set(all.map((status) => (status === 0 ? `timeout ${SCRAPE_MAX_S} s` : String(status))))];
   return [
     fmt(run.backends),

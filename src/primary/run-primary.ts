@@ -48,7 +48,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
   // Explicit exec: under pm2 fork mode process.argv[1] is pm2's container, not our entry.
   cluster.schedulingPolicy = config.clusterScheduling === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
   // IPC with the V8 serializer: a scrape's text (MBs at 256 backends) crosses as a copy of its bytes, not as a
-  // JSON string escaped on one side and parsed on the other (17 ms and 16 ms per scrape at 64 backends, issue 18).
+  // JSON string escaped on one side and parsed on the other (issue 18).
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false, serialization: 'advanced' });
   const supervisor: Supervisor = new Supervisor(config, log, metrics, {
     onFork: (worker) => aggregator.track(worker.id),
