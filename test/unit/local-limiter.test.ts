@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { periodEnd, periodOf } from '../../src/tenants/budget-period.js';
+import { gcraAdjust, gcraTake, gcraView } from '../../src/tenants/gcra.js';
+import { LocalLimiter } from '../../src/tenants/local-limiter.js';
+import type { TenantKey, TenantLimits } from '../../src/tenants/tenant-types.js';
+import { durationText } from '../../src/tenants/verdict.js';
+
+const NONE: TenantLimits = { requests: null, tokens: null, parallel: null, budget: null };
+const key = (name: string, limits: Partial<TenantLimits>): TenantKey => ({
+  name,
+  digest: name.padEnd(64, '0'),
+  models: null,
+  admin: false,
+  limits: { ...NONE, ...limits },
+});
+
+test('GCRA: the whole limit at once, then it refills evenly; refunds never go past full', () => {
+  const rate = { amount: 10, perMs: 1000 };
+  let tat = 0;
+  for (let i = 0; i < 10; i++) {
+    const take = gcraTake(tat, 5000, rate, 1);
+    assert.equal(take.ok, true);
+    if (take.ok) tat = take.tat;
+  }
+  assert.deepEqual(gcraTake(tat, 5000, rate, 1), { ok: false, retryMs: 100 });
+  assert.deepEqual(gcraView(tat, 5000, rate), { limit: 10, remaining: 0, resetMs: 1000 });
+  assert.deepEqual(gcraView(tat, 5250, rate), { limit: 10, remaining: 2, resetMs: 750 });
+  assert.equal(gcraTake(tat, 5000, rate, 11).ok, false);
+  assert.deepEqual(gcraTake(0, 5000, rate, 11), { ok: false, retryMs: null });
+  // A refund of 4 frees 4 now; a refund larger than what is held stops at full.
+  assert.deepEqual(gcraView(gcraAdjust(tat, 5000, rate, -4), 5000, rate), { limit: 10, remaining: 4, resetMs: 600 });
+  assert.deepEqual(gcraView(gcraAdjust(tat, 5000, rate, -40), 5000, rate), { limit: 10, remaining: 10, resetMs: 0 });
+  // A charge beyond the estimate puts the key in debt: nothing left until it is paid back.
+  assert.deepEqual(gcraView(gcraAdjust(tat, 5000, rate, 5), 5000, rate), { limit: 10, remaining: 0, resetMs: 1500 });
+});
+
+test('budget periods turn at UTC day and month boundaries, and at epoch multiples of a duration', () => {
+  const now = Date.UTC(2026, 11, 31, 23, 59, 59, 500);
+  assert.equal(periodEnd({ tokens: 1, period: 'day' }, now), Date.UTC(2027, 0, 1));
+  assert.equal(periodEnd({ tokens: 1, period: 'month' }, now), Date.UTC(2027, 0, 1));
+  assert.equal(periodEnd({ tokens: 1, period: 'month' }, Date.UTC(2026, 1, 3)), Date.UTC(2026, 2, 1));
+  assert.notEqual(periodOf({ tokens: 1, period: 'month' }, now), periodOf({ tokens: 1, period: 'month' }, now + 500));
+  assert.equal(periodOf({ tokens: 1, period: 'month' }, now - 86_400_000 * 20), periodOf({ tokens: 1, period: 'month' }, now));
+  assert.equal(periodEnd({ tokens: 1, period: 10_000 }, 123_456), 130_000);
+});
+
+test('reset durations are written as OpenAI writes them', () => {
+  assert.deepEqual([0, 20.2, 999, 1000, 1500, 59_999, 60_000, 360_000, 3_723_000].map(durationText), [
+    '0ms',
+    '21ms',
+    '999ms',
+    '1s',
+    '1.5s',
+    '59.999s',
+    '1m0s',
+    '6m0s',
+    '1h2m3s',
+  ]);
+});
+
+test('a request is admitted only when every limit allows it, and takes from none when one refuses', () => {
+  const limiter = new LocalLimiter([
+    key('t', { requests: { amount: 3, perMs: 60_000 }, tokens: { amount: 100, perMs: 60_000 }, parallel: 2 }),
+  ]);
+  const first = limiter.admit('t', 60, 1000);
+  assert.equal(first.ok, true);
+  assert.deepEqual(first.view, {
+    requests: { limit: 3, remaining: 2, resetMs: 20_000 },
+    tokens: { limit: 100, remaining: 40, resetMs: 36_000 },
+    budgetLeft: null,
+  });
+  const tooMany = limiter.admit('t', 60, 1000);
+  assert.equal(tooMany.ok, false);
+  if (!tooMany.ok) {
+    assert.equal(tooMany.limit, 'tpm');
+    assert.equal(tooMany.retryAfterMs, 12_000);
+    assert.match(tooMany.message, /rate limit reached for tokens \(100 per 1m0s; this request needs 60\)/);
+  }
+  // The refusal took nothing: the request count is as the first admission left it.
+  assert.equal(limiter.admit('t', 10, 1000).view.requests?.remaining, 1);
+  const third = limiter.admit('t', 10, 1000);
+  assert.equal(third.ok, false);
+  if (!third.ok) assert.equal(third.limit, 'parallel');
+  // The first settles at 20 real tokens: 40 are refunded, and a parallel slot frees.
+  if (first.ok) limiter.settle(first.ticket, 20, 1000);
+  const fourth = limiter.admit('t', 50, 1000);
+  assert.equal(fourth.ok, true);
+  assert.equal(fourth.view.requests?.remaining, 0);
+  if (fourth.ok) limiter.settle(fourth.ticket, 50, 1000);
+  const fifth = limiter.admit('t', 1, 1000);
+  assert.equal(fifth.ok, false);
+  if (!fifth.ok) assert.equal(fifth.limit, 'rpm');
+});
+
+test('a budget refuses what does not fit, renews with its period and survives new limits', () => {
+  const budget = { tokens: 1000, period: 10_000 } as const;
+  const limiter = new LocalLimiter([key('t', { budget })]);
+  const a = limiter.admit('t', 600, 1000);
+  assert.equal(a.ok, true);
+  const b = limiter.admit('t', 600, 1000);
+  assert.equal(b.ok, false);
+  if (!b.ok) {
+    assert.equal(b.limit, 'budget');
+    assert.equal(b.retryAfterMs, 9000);
+    assert.equal(b.view.budgetLeft, 400);
+  }
+  if (a.ok) limiter.settle(a.ticket, 700, 2000);
+  assert.equal(limiter.budgetLeft('t', 2000), 300);
+  limiter.reconfigure([key('t', { budget: { tokens: 2000, period: 10_000 } }), key('u', {})]);
+  assert.equal(limiter.budgetLeft('t', 2000), 1300);
+  assert.equal(limiter.budgetLeft('t', 10_000), 2000);
+  const never = limiter.admit('t', 2001, 10_000);
+  assert.equal(never.ok, false);
+  if (!never.ok) assert.equal(never.retryAfterMs, null);
+  assert.equal(limiter.admit('u', 5, 0).ok, true);
+  limiter.reconfigure([]);
+  assert.equal(limiter.budgetLeft('t', 2000), null);
+});
