@@ -9,12 +9,18 @@ export const ERROR_CATALOG = {
   invalid_request_target: { status: 400, type: 'invalid_request_error' },
   bad_request_body: { status: 400, type: 'invalid_request_error' },
   invalid_api_key: { status: 401, type: 'invalid_request_error' },
+  // A key's reach: a model it may not use, an engine's admin route (see tenants/admin-routes.ts).
+  model_not_allowed: { status: 403, type: 'invalid_request_error' },
+  admin_route_forbidden: { status: 403, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   request_timeout: { status: 408, type: 'invalid_request_error' },
   request_too_large: { status: 413, type: 'invalid_request_error' },
   headers_too_large: { status: 431, type: 'invalid_request_error' },
+  // A key's limits (rpm, tpm, max_parallel), and its spent budget, with the codes OpenAI sends.
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  insufficient_quota: { status: 429, type: 'insufficient_quota' },
   // Nothing is sent: the client left (recorded as 499 in metrics and logs).
   client_closed: { status: 499, type: 'client_closed' },
   // The proxy or its backends.
@@ -26,6 +32,8 @@ export const ERROR_CATALOG = {
   proxy_overloaded: { status: 503, type: 'overloaded' },
   proxy_draining: { status: 503, type: 'unavailable' },
   metrics_unavailable: { status: 503, type: 'unavailable' },
+  // The shared rate-limit store (Redis) is down and --redis-failure is closed.
+  ratelimit_unavailable: { status: 503, type: 'unavailable' },
   backend_timeout: { status: 504, type: 'upstream_timeout' },
 } as const satisfies Record<string, { status: number; type: string }>;
 

@@ -1,0 +1,67 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/**
+ * Per-key metrics (the `key` label is a key's configured name, so the config file bounds the series).
+ * The counters live in every worker and are summed by the primary; the budget gauge and the store errors
+ * live in the primary only, which holds the limits.
+ */
+export interface TenantWorkerMetrics {
+  readonly requests: Counter<'key' | 'status'>;
+  readonly tokens: Counter<'key' | 'kind'>;
+  readonly rejected: Counter<'key' | 'limit'>;
+}
+
+export interface TenantPrimaryMetrics {
+  readonly budgetRemaining: Gauge<'key'>;
+  readonly storeErrors: Counter;
+}
+
+/** `collect` brings the deferred counts up to date before the registry is read. */
+export function createTenantWorkerMetrics(registry: Registry, collect: () => void): TenantWorkerMetrics {
+  const registers = [registry];
+  return {
+    requests: new Counter({
+      name: 'tenant_requests_total',
+      help: 'Requests that presented a named key (or an --api-key key, as key="api-key"), counted when the response ends, by status (429: a rate limit or the budget, 403: a model or route the key may not use).',
+      labelNames: ['key', 'status'],
+      registers,
+      collect,
+    }),
+    tokens: new Counter({
+      name: 'tenant_tokens_total',
+      help: 'Tokens of completion requests by key, as the backend reported them (completion tokens of a stream without usage: its content events).',
+      labelNames: ['key', 'kind'],
+      registers,
+      collect,
+    }),
+    rejected: new Counter({
+      name: 'ratelimit_rejected_total',
+      help: 'Requests refused for a key limit: rpm, tpm, parallel (max_parallel) and budget answer 429, model (a model the key may not use) 403.',
+      labelNames: ['key', 'limit'],
+      registers,
+      collect,
+    }),
+  };
+}
+
+export function createTenantPrimaryMetrics(registry: Registry, budgetLeft: () => Iterable<[string, number]>): TenantPrimaryMetrics {
+  const registers = [registry];
+  const budgetRemaining: Gauge<'key'> = new Gauge({
+    name: 'tenant_budget_remaining_tokens',
+    help: "Tokens left in a key's budget for its current period (day, month or configured window, UTC), as this instance knows it (with Redis: the shared count at the last lease).",
+    labelNames: ['key'],
+    registers,
+    collect() {
+      budgetRemaining.reset();
+      for (const [key, left] of budgetLeft()) budgetRemaining.labels(key).set(left);
+    },
+  });
+  return {
+    budgetRemaining,
+    storeErrors: new Counter({
+      name: 'ratelimit_store_errors_total',
+      help: 'Admission decisions that needed the shared store (Redis) and could not have it (error, timeout, disconnected): each fell back to per-instance limits (--redis-failure open) or was answered 503 (closed).',
+      registers,
+    }),
+  };
+}
