@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { VERSION } from '../shared/version.js';
+import { keysFromList } from '../tenants/key-list.js';
 import { backendsFromList, backendsFromUrls, duplicateUrl } from './backend-list.js';
 import { type ConfigFile, readConfigFile } from './config-file.js';
 import { AUTO_IN_FLIGHT_PER_CONNECTION, AUTO_IN_FLIGHT_PER_WORKER, ENV_PREFIX } from './defaults.js';
@@ -135,6 +136,12 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
     removedSeriesGraceMs: v('removed-series-grace', parseTimeout),
     affinityBound: v('affinity-bound', parseOneOf<AffinityBound>(AFFINITY_BOUNDS)),
     dashboardSampleMs: v('dashboard-sample-interval', parsePositiveTimeout),
+    ...tenantKeys(origins),
+    defaultMaxTokens: v('default-max-tokens', count(1, 10_000_000)),
+    allowAdminRoutes: v('allow-admin-routes', parseOnOff),
+    redisUrl: v('redis-url', parseRedisUrl),
+    redisTimeoutMs: v('redis-timeout', parsePositiveTimeout),
+    redisFailure: v('redis-failure', parseOneOf(['open', 'closed'] as const)),
   };
   if (config.metricsPort !== null && config.metricsPort !== 0 && config.metricsPort === config.port) {
     const label = flagLabel('metrics-port', origins);
@@ -146,6 +153,31 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
       ? Math.max(AUTO_IN_FLIGHT_PER_WORKER, AUTO_IN_FLIGHT_PER_CONNECTION * config.upstreamConnections)
       : Math.ceil(maxInFlight / config.workers);
   return Object.freeze({ ...config, maxInFlightPerWorker: perWorker });
+}
+
+/** The config file's `keys:`; their key_env variables are read from this process's environment. */
+function tenantKeys(origins: FlagOrigins): Pick<Config, 'keys' | 'keyWarnings'> {
+  const file = origins.file;
+  if (file === null || file.keys === undefined) return { keys: Object.freeze([]), keyWarnings: Object.freeze([]) };
+  try {
+    const list = keysFromList(file.keys, process.env);
+    return { keys: list.keys, keyWarnings: list.warnings };
+  } catch (err) {
+    throw new ConfigError(`${file.path}: ${(err as Error).message}`);
+  }
+}
+
+function parseRedisUrl(raw: unknown): string | null {
+  const text = String(raw ?? '').trim();
+  if (text === '') return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error('expected a redis:// or rediss:// URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`expected redis:// or rediss://, got ${url.protocol}`);
+  return text;
 }
 
 const API_KEY_PATTERN = /^[\x21-\x7e]{1,512}$/;
@@ -187,7 +219,7 @@ function oneLine(message: string, argv: readonly string[]): string {
 }
 
 /** Flags that may stand alone (`--access-log` means on). */
-const VALUELESS_OK = new Set<string>(['access-log', 'inject-usage', 'server-timing', 'help', 'version']);
+const VALUELESS_OK = new Set<string>(['access-log', 'inject-usage', 'server-timing', 'allow-admin-routes', 'help', 'version']);
 
 /**
  * yargs silently applies the default when a string flag has no value (`--port $PORT` with PORT unset);
@@ -217,12 +249,13 @@ const CHECK_CONFIG = 'check-config';
 /** A backend whose `models:` list is empty serves no model by name: accepted, but almost surely a mistake. */
 function configWarnings(config: Config, file: ConfigFile | null): string[] {
   const where = file === null ? '' : `${file.path}: `;
-  return config.backends
+  const backends = config.backends
     .filter((backend) => backend.models !== null && backend.models.length === 0)
     .map(
       (backend) =>
         `${where}backend ${backend.url}: models: [] lists no model, so no request that names a model goes to it (leave models: out to read its GET /v1/models)`,
     );
+  return [...backends, ...config.keyWarnings.map((warning) => `${where}${warning}`)];
 }
 
 /**

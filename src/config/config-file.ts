@@ -3,11 +3,13 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FLAGS } from './flags.js';
 
-/** What a --config file holds: flag values by flag name, and the backends list when it has one. */
+/** What a --config file holds: flag values by flag name, and the backends and keys lists when it has them. */
 export interface ConfigFile {
   readonly path: string;
   readonly flags: Readonly<Record<string, string | string[]>>;
   readonly backends: unknown;
+  /** The named keys (tenants) list, parsed by keysFromList. */
+  readonly keys: unknown;
 }
 
 /** Flags that make no sense inside the file itself. */
@@ -40,9 +42,14 @@ export function readConfigFile(path: string): ConfigFile {
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${path}: expected a mapping of flag names to values`);
   const flags: Record<string, string | string[]> = {};
   let backends: unknown;
+  let keys: unknown;
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (key === 'backends') {
       backends = value;
+      continue;
+    }
+    if (key === 'keys') {
+      keys = value;
       continue;
     }
     if (!(key in FLAGS) || NOT_IN_FILE.has(key))
@@ -52,7 +59,7 @@ export function readConfigFile(path: string): ConfigFile {
   if (backends !== undefined && flags['backend-url'] !== undefined) {
     throw new Error(`${path}: give either backends: or backend-url:, not both`);
   }
-  return Object.freeze({ path, flags: Object.freeze(flags), backends });
+  return Object.freeze({ path, flags: Object.freeze(flags), backends, keys });
 }
 
 function flagText(path: string, key: string, value: unknown): string | string[] {

@@ -58,3 +58,7 @@ export const DEFAULT_PREFIX_BYTES = 1024;
 export const DEFAULT_REMOVED_SERIES_GRACE_MS = 5 * 60_000;
 /** The primary samples the merged metrics for the dashboard's history this often. */
 export const DEFAULT_DASHBOARD_SAMPLE_MS = 10_000;
+/** A shared rate-limit decision never waits longer for Redis than this. */
+export const DEFAULT_REDIS_TIMEOUT_MS = 50;
+/** Tokens a completion without max_tokens reserves for its answer (settled to the real usage when it ends). */
+export const DEFAULT_MAX_TOKENS_RESERVED = 1024;

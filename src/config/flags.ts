@@ -170,6 +170,31 @@ export const FLAGS = {
   },
   'api-key': { type: 'string', describe: 'Require Authorization: Bearer <key> on proxied routes; repeat for several keys' },
   'api-key-file': { type: 'string', describe: 'File with one API key per line (blank lines and # comments ignored)' },
+  'allow-admin-routes': {
+    type: 'string',
+    default: 'off',
+    describe:
+      "Forward the engines' admin routes (/sleep, /update_weights_from_disk, ... see README) for every key: on or off (off: only keys with admin: true)",
+  },
+  'default-max-tokens': {
+    type: 'string',
+    default: String(d.DEFAULT_MAX_TOKENS_RESERVED),
+    describe: "Tokens a completion without max_tokens reserves against its key's tpm and budget until its real usage is known",
+  },
+  'redis-url': {
+    type: 'string',
+    describe: "redis:// or rediss:// URL: the keys' limits are shared by every instance using it (unset: each instance alone)",
+  },
+  'redis-timeout': {
+    type: 'string',
+    default: String(d.DEFAULT_REDIS_TIMEOUT_MS),
+    describe: 'Longest wait for Redis on a rate-limit decision, ms; past it --redis-failure decides',
+  },
+  'redis-failure': {
+    type: 'string',
+    default: 'open',
+    describe: 'Redis down or slow: open (each instance enforces the limits alone) or closed (503 for requests that need Redis)',
+  },
   'metrics-port': { type: 'string', describe: 'Also serve /metrics and /healthz from the primary on this port (off by default)' },
   'metrics-host': { type: 'string', default: d.DEFAULT_METRICS_HOST, describe: 'Address for --metrics-port' },
   'removed-series-grace': {

@@ -1,4 +1,5 @@
 import type { Level } from 'pino';
+import type { TenantKey } from '../tenants/tenant-types.js';
 
 /** One configured backend. `url` is the label value used in every metric. */
 export interface BackendConfig {
@@ -69,6 +70,18 @@ export interface Config {
   readonly serverTiming: boolean;
   /** Hold a stream's head until its first event, so that failover covers a backend failing in prefill. */
   readonly holdStreamHead: boolean;
+  /** The config file's named keys (tenants), with their models and limits; their keys are only digests. */
+  readonly keys: readonly TenantKey[];
+  /** Problems worth a warning in the keys (a key in clear), logged by the primary. */
+  readonly keyWarnings: readonly string[];
+  /** Tokens reserved for the answer of a completion without max_tokens. */
+  readonly defaultMaxTokens: number;
+  /** Forward the engines' admin routes for every key (else only for keys with admin: true). */
+  readonly allowAdminRoutes: boolean;
+  /** Null: the limits are this instance's own. */
+  readonly redisUrl: string | null;
+  readonly redisTimeoutMs: number;
+  readonly redisFailure: 'open' | 'closed';
   /** --routing session: the request header that names the session (lower case). */
   readonly sessionHeader: string;
   /** Affinity routing: a home backend takes a request while its load is at most this many times the mean. */

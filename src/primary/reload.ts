@@ -3,7 +3,18 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../shared/logger.js';
 
 /** Settings tied to the listening sockets and the worker slots: only a restart changes them. */
-const RESTART_ONLY = ['host', 'port', 'workers', 'clusterScheduling', 'metricsPort', 'metricsHost', 'maxInFlightPerWorker'] as const;
+const RESTART_ONLY = [
+  'host',
+  'port',
+  'workers',
+  'clusterScheduling',
+  'metricsPort',
+  'metricsHost',
+  'maxInFlightPerWorker',
+  'redisUrl',
+  'redisTimeoutMs',
+  'redisFailure',
+] as const;
 
 /**
  * The configuration a reload (SIGHUP) puts in force: the command line the proxy was started with, the

@@ -8,9 +8,13 @@ import { registerDefaultMetrics } from '../metrics/default-metrics.js';
 import { createPrimaryMetrics } from '../metrics/definitions.js';
 import { createFleetMetrics } from '../metrics/fleet-metrics.js';
 import { type ConfigStatus, configHealth, FIRST_CONFIG, type ReloadResult } from '../shared/config-status.js';
+import { createTenantPrimaryMetrics } from '../metrics/tenant-metrics.js';
 import { fleetHealth, healthBody } from '../shared/health.js';
 import { createLogger, flushLogger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
+import { AdmissionService } from '../tenants/admission-service.js';
+import { createLimitStore } from '../tenants/create-limit-store.js';
+import { redactedUrl } from '../tenants/redis-store.js';
 import { Fleet } from './fleet.js';
 import { LoadTable } from './load-table.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
@@ -34,6 +38,15 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
   const metrics = createPrimaryMetrics(registry);
   metrics.workersConfigured.set(config.workers);
   const aggregator = new MetricsAggregator(registry, metrics);
+  // The keys' limits for every worker: admissions come over IPC and are answered from here.
+  const tenantMetrics = createTenantPrimaryMetrics(registry, () => limits.budgets());
+  const limits = createLimitStore(config, log, tenantMetrics.storeErrors);
+  const admission = new AdmissionService(limits, (workerId, message) => {
+    const worker = cluster.workers?.[workerId];
+    if (worker === undefined || !worker.isConnected()) return false;
+    supervisor.send(worker, message);
+    return true;
+  });
   const loads = new LoadTable((table) =>
     supervisor.broadcast({ type: 'iproxy:loads', loads: table.map(([id, load]) => [id, { ...load }]) }),
   );
@@ -54,6 +67,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
     onFork: (worker) => aggregator.track(worker.id),
     onExit: (worker) => {
       aggregator.retire(worker.id);
+      admission.workerGone(worker.id);
       loads.remove(worker.id);
     },
     state: () => ({
@@ -86,6 +100,12 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
           break;
         case 'iproxy:backend-out':
           fleet.onOut(message.verdict);
+          break;
+        case 'iproxy:admit':
+          admission.onAdmit(worker.id, message.q);
+          break;
+        case 'iproxy:settle':
+          admission.onSettle(worker.id, message.s);
           break;
         case 'iproxy:history-req':
           supervisor.send(worker, { type: 'iproxy:history-res', id: message.id, ...historyAnswer() });
@@ -149,6 +169,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
     await supervisor.stop();
     fleet.close();
     loads.close();
+    await limits.close();
     metricsServer?.close();
     log.info({}, 'stopped');
     flushLogger(log);
@@ -172,6 +193,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
       return;
     }
     config = next.config;
+    limits.reconfigure(config.keys);
     await fleet.reconfigure(config);
     supervisor.reconfigure(config);
     const generation = status.generation + 1;
@@ -202,6 +224,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
     log.info({ address: address.address, port: address.port }, 'metrics port listening');
   }
   await fleet.start();
+  await limits.start();
   try {
     await supervisor.start();
   } catch (err) {
@@ -221,5 +244,10 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
 }
 
 function summarize(config: Config): Record<string, unknown> {
-  return { ...config, backends: config.backends.map((b) => b.url) };
+  return {
+    ...config,
+    backends: config.backends.map((b) => b.url),
+    keys: config.keys.map((key) => key.name),
+    redisUrl: config.redisUrl === null ? null : redactedUrl(config.redisUrl),
+  };
 }

@@ -1,6 +1,7 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { MetricsDelta } from '../metrics/snapshot-delta.js';
 import type { ConfigStatus } from './config-status.js';
+import type { TenantPrimaryMessage, TenantWorkerMessage } from '../tenants/admission-messages.js';
 import type { BackendOut, FleetState } from './fleet.js';
 
 /** One registry as prom-client's getMetricsAsJSON() gives it (the primary's, and the retired workers' totals). */
@@ -35,7 +36,9 @@ export type WorkerToPrimary =
   | { type: 'iproxy:load'; load: LoadReport }
   /** This worker's verdict from live traffic: a backend to take out (max fails) or to leave alone (Retry-After). */
   | { type: 'iproxy:backend-out'; verdict: BackendOut }
-  | { type: 'iproxy:history-req'; id: number };
+  | { type: 'iproxy:history-req'; id: number }
+  /** Rate-limit admissions and settles (tenants/admission-client.ts). */
+  | TenantWorkerMessage;
 
 export type PrimaryToWorker =
   | { type: 'iproxy:metrics-req'; id: number; full: boolean }
@@ -46,7 +49,8 @@ export type PrimaryToWorker =
   | { type: 'iproxy:final-ack' }
   | { type: 'iproxy:fleet'; fleet: FleetState }
   /** Every worker's load report (see iproxy:load), by worker id. */
-  | { type: 'iproxy:loads'; loads: Array<[number, LoadReport]> };
+  | { type: 'iproxy:loads'; loads: Array<[number, LoadReport]> }
+  | TenantPrimaryMessage;
 
 const PREFIX = 'iproxy:';
 

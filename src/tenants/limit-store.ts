@@ -6,6 +6,8 @@ import type { Ticket, Verdict } from './verdict.js';
  * workers) or shared through Redis (RedisStore). One seam, so the admission service does not know which.
  */
 export interface LimitStore {
+  /** Resolves once the store can be used (Redis: connected, or given up on after a bound). */
+  start(): Promise<void>;
   /** Null: the store cannot decide now (shared store down and --redis-failure closed): the request gets 503. */
   admit(tenant: string, tokens: number): Verdict | null | Promise<Verdict | null>;
   /** The admitted request ended having used `used` tokens. */

@@ -13,6 +13,8 @@ export class LocalStore implements LimitStore {
     this.#budgeted = budgetedNames(keys);
   }
 
+  async start(): Promise<void> {}
+
   admit(tenant: string, tokens: number): Verdict {
     return this.#limiter.admit(tenant, tokens, Date.now());
   }

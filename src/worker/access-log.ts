@@ -10,6 +10,8 @@ export interface AttemptNote {
 /** One access-log record; null where a value does not apply to the request. */
 export interface AccessRecord {
   readonly requestId: string;
+  /** The name of the key the request presented (never the key); null without one. */
+  readonly key: string | null;
   readonly method: string | undefined;
   readonly path: string | undefined;
   readonly status: number;
@@ -62,7 +64,9 @@ export class AccessLog {
     if (!this.#enabled) return;
     const line =
       `{"level":"info","time":"${this.#isoNow()}"${this.#head}` +
-      `"request_id":${str(r.requestId)},"method":${str(r.method)},"path":${str(r.path)},"status":${r.status},` +
+      `"request_id":${str(r.requestId)},` +
+      (r.key === null ? '' : `"key":${str(r.key)},`) +
+      `"method":${str(r.method)},"path":${str(r.path)},"status":${r.status},` +
       `"backend":${str(r.backend)},"endpoint":${str(r.endpoint)},"ttfb_ms":${num(r.ttfbMs)},"duration_ms":${num(r.durationMs)},` +
       `"bytes_in":${r.bytesIn === null ? 'null' : r.bytesIn},"bytes_out":${r.bytesOut},"stream":${r.stream},"model":${str(r.model)},` +
       `"prompt_tokens":${r.promptTokens === null ? 'null' : r.promptTokens},"completion_tokens":${r.completionTokens === null ? 'null' : r.completionTokens},` +

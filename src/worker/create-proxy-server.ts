@@ -3,6 +3,7 @@ import type { Counter } from 'prom-client';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../shared/logger.js';
 import { type OwnEndpoints, serveOwnRoute } from '../shared/own-routes.js';
+import type { TenantGate } from '../tenants/tenant-gate.js';
 import { installClientErrorHandlers } from './client-errors.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { sendError } from './error-response.js';
@@ -30,6 +31,7 @@ export interface ProxyServerDeps {
   readonly log: Logger;
   /** /metrics and /healthz as this worker answers them (metrics merged by the primary, over IPC). */
   readonly own: OwnEndpoints;
+  readonly tenants: TenantGate;
 }
 
 /** Longest time for a whole request upload; it never applies to responses (long LLM streams). */
@@ -47,7 +49,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const headersTimeout = config.clientHeaderTimeoutMs;
   let draining = false;
   const isDraining = (): boolean => draining;
-  const proxy = createProxyHandler({ config, fleet: deps.fleet, malformed: deps.malformed, log, isDraining });
+  const proxy = createProxyHandler({ config, fleet: deps.fleet, malformed: deps.malformed, log, isDraining, tenants: deps.tenants });
   const own: OwnEndpoints = {
     metrics: deps.own.metrics,
     history: deps.own.history,

@@ -4,6 +4,7 @@ import type { RouteRecorder } from '../metrics/request-recorder.js';
 import type { RoutingFacts } from '../routing/selector.js';
 import { ERROR_CATALOG, type ErrorCode } from '../shared/error-catalog.js';
 import type { Logger } from '../shared/logger.js';
+import type { TenantTicket } from '../tenants/tenant-gate.js';
 import { ERR_CLIENT_ABORTED, ERR_RETRY_ELSEWHERE, ProxyError } from '../shared/proxy-error.js';
 import type { AccessLog } from './access-log.js';
 import { sendError } from './error-response.js';
@@ -68,6 +69,8 @@ export class ProxyExchange implements AttemptListener {
   readonly #failover: Failover;
   readonly #relay: ResponseRelay;
   readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
+  /** The key's request: its name for the log, its rate-limit headers, its settle when it ends. */
+  tenant: TenantTicket | null = null;
   /** Where the request is counted: the backend that answers it, or the proxy's own answers. */
   #route: RouteRecorder | null = null;
   /** Counted in flight under url="none" while its body is read, before any backend is chosen. */
@@ -226,6 +229,7 @@ export class ProxyExchange implements AttemptListener {
     const first = this.#first as UpstreamAttempt;
     const sentMs = first.sentMs >= 0 ? first.sentMs : attempt.sentMs;
     const outgoing = buildResponseHeaders(headers, this.#options.requestId);
+    if (this.tenant !== null && this.tenant.headers.length > 0) outgoing.push(...this.tenant.headers);
     if (this.#options.serverTiming) outgoing.push('server-timing', serverTiming(sentMs - this.#options.startMs, readyMs - sentMs));
     this.#relay.head(status, head.statusMessage, outgoing, headers['content-length'], flush);
     // The proxy's own time: before the request went out, and from the moment the head could go to the client.
@@ -313,6 +317,7 @@ export class ProxyExchange implements AttemptListener {
     route.ended(status, durationMs / 1000);
     const result = this.#tracker !== null && this.#attempt !== null ? this.#tracker.result(ending) : null;
     if (result !== null) route.llm?.record(result);
+    this.tenant?.ended(status, result);
     if (this.#options.accessLog !== null) this.#logAccess(this.#options.accessLog, status, durationMs, result, err);
   }
 
@@ -320,6 +325,7 @@ export class ProxyExchange implements AttemptListener {
     const detail = this.detail;
     accessLog.write({
       requestId: this.#options.requestId,
+      key: this.tenant?.tenant.name ?? null,
       method: this.#req.method,
       path: this.#req.url,
       status,

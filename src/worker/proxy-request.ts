@@ -7,8 +7,10 @@ import { injectUsageRequest, needsUsageInjection } from '../llm/inject-usage.js'
 import { inspectCompletionRequest } from '../llm/inspect-request.js';
 import { createKeyReader } from '../routing/routing-key.js';
 import type { Logger } from '../shared/logger.js';
+import { isAdminRoute } from '../tenants/admin-routes.js';
+import { requestModel } from '../tenants/request-model.js';
+import { type Tenant, type TenantGate, TenantTicket } from '../tenants/tenant-gate.js';
 import { AccessLog } from './access-log.js';
-import { createApiKeyCheck } from './api-key-auth.js';
 import { sendError } from './error-response.js';
 import { Failover, type FailoverContext } from './failover.js';
 import { classifyError } from './failures.js';
@@ -28,6 +30,8 @@ export interface ProxyHandlerDeps {
   readonly malformed: Counter<'status'>;
   readonly log: Logger;
   readonly isDraining: () => boolean;
+  /** Who the key is, what it may reach, and its limits (see tenants/). */
+  readonly tenants: TenantGate;
 }
 
 export interface ProxyHandler {
@@ -47,6 +51,8 @@ export interface ProxyHandler {
 /** Seconds a shed client is asked to wait before trying again. */
 const RETRY_AFTER_S = '1';
 const MODELS_ENDPOINT = '/v1/models';
+/** What a request that is not a completion reserves of its key's tokens: the proxy measures usage on completions only. */
+const NO_TOKENS = Object.freeze({ tokens: 0, prompt: 0 });
 
 /**
  * Everything that is not one of the proxy's own pages: refused targets and methods, then authentication,
@@ -55,8 +61,7 @@ const MODELS_ENDPOINT = '/v1/models';
  * and relays the answer.
  */
 export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
-  const { config, fleet, log, isDraining } = deps;
-  const authorized = createApiKeyCheck(config.apiKeyDigests);
+  const { config, fleet, log, isDraining, tenants } = deps;
   const keyOf = createKeyReader(config);
   const accessLog = config.accessLog ? new AccessLog(log) : null;
   const exchanges = new Set<ProxyExchange>();
@@ -98,8 +103,14 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       holdStreamHead: config.holdStreamHead,
     });
     context.exchange = exchange;
-    if (authorized !== null && !authorized(req.headers)) {
+    const tenant = tenants.identify(req.headers);
+    if (tenant === null && tenants.authRequired) {
       exchange.reject('invalid_api_key', 'a valid API key is required (Authorization: Bearer <key>)', ['www-authenticate', 'Bearer']);
+      return;
+    }
+    if (tenant !== null) exchange.tenant = tenants.unlimited(tenant);
+    if (isAdminRoute(route.upstreamPath) && !tenants.mayUseAdminRoutes(tenant)) {
+      exchange.reject('admin_route_forbidden', 'this route administers the inference engine; the key may not use it', []);
       return;
     }
     // Shed instead of queueing without bound; the requests already admitted keep their latency.
@@ -109,15 +120,22 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       return;
     }
     if (route.endpoint === MODELS_ENDPOINT && (req.method === 'GET' || req.method === 'HEAD')) {
-      exchange.answer(200, JSON.stringify({ object: 'list', data: fleet.backends.modelCards }));
+      const cards = fleet.backends.modelCards;
+      exchange.answer(200, JSON.stringify({ object: 'list', data: tenant?.restricted ? cards.filter((card) => tenant.mayUse(String(card.id))) : cards }));
       return;
     }
     exchanges.add(exchange);
+    // A key limited to some models has any body read for its model too (a multipart form's included).
+    const readModel = route.modelInBody || (tenant?.restricted === true && hasBody(req));
     // A body that names the model is read into a Buffer (and may be rewritten): undici sets its Content-Length then.
-    const headers = buildUpstreamHeaders(req, requestId, '', route.modelInBody);
-    if (!route.modelInBody) {
+    const headers = buildUpstreamHeaders(req, requestId, '', readModel);
+    if (!readModel) {
       exchange.detail.bytesIn = requestBodyLength(req);
       exchange.detail.model = route.pathModel;
+      if (tenant !== null) {
+        if (tenant.limited) exchange.reading();
+        if (!(await admitted(exchange, tenant, route.pathModel ?? undefined, NO_TOKENS))) return;
+      }
       const facts = { model: route.pathModel, key: keyOf(req.headers, null, null) };
       exchange.start({ method: req.method as string, path: route.upstreamPath, headers, body: hasBody(req) ? req : null }, facts);
       return;
@@ -139,6 +157,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     exchange.detail.bytesIn = body.length;
     exchange.detail.model = info.model;
     if (route.completion === null) {
+      if (tenant !== null && !(await admitted(exchange, tenant, requestModel(body, req.headers['content-type']), NO_TOKENS))) return;
       exchange.start(
         { method: 'POST', path: route.upstreamPath, headers, body },
         { model: info.model, key: keyOf(req.headers, null, null) },
@@ -146,10 +165,41 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       return;
     }
     exchange.detail.stream = info.stream;
+    if (tenant !== null && !(await admitted(exchange, tenant, info.model, tenants.reservation(body.length, info.json)))) return;
     const inject = config.injectUsage && needsUsageInjection(info);
     const forwarded = inject ? injectUsageRequest(body, info) : body;
     const facts = { model: info.model, key: keyOf(req.headers, route.completion, info.json) };
     exchange.start({ method: 'POST', path: route.upstreamPath, headers, body: forwarded }, facts, new CompletionTracker(startMs, inject));
+  }
+
+  /**
+   * The key's say on the request: a model it may not use (`model` undefined: the request names none, having
+   * no body) gets 403; a key with limits is admitted from what its worker holds, or after a lease from the
+   * primary, and a refusal is answered here (429, or 503 when the limits cannot be decided). True when the
+   * request may go on.
+   */
+  async function admitted(
+    exchange: ProxyExchange,
+    tenant: Tenant,
+    model: string | null | undefined,
+    reserve: { tokens: number; prompt: number },
+  ): Promise<boolean> {
+    if (tenant.restricted && model !== undefined && (model === null || !tenant.mayUse(model))) {
+      tenant.recorder.rejected('model');
+      const what = model === null ? 'the request names no model' : `the key may not use the model ${JSON.stringify(model)}`;
+      exchange.reject('model_not_allowed', what, []);
+      return false;
+    }
+    if (!tenant.limited) return true;
+    const admission = tenants.admit(tenant, reserve);
+    const outcome = admission instanceof Promise ? await admission : admission;
+    if (outcome instanceof TenantTicket) {
+      exchange.tenant = outcome;
+      return true;
+    }
+    if (outcome.limit !== null) tenant.recorder.rejected(outcome.limit);
+    exchange.reject(outcome.code, outcome.message, outcome.headers);
+    return false;
   }
 
   return {

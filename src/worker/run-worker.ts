@@ -15,6 +15,7 @@ import { healthBody } from '../shared/health.js';
 import { isProxyMessage, type PrimaryToWorker, type WorkerInfo, type WorkerToPrimary } from '../shared/ipc.js';
 import { createLogger, flushLogger, type Logger } from '../shared/logger.js';
 import { ERR_DRAIN_DEADLINE, ProxyError } from '../shared/proxy-error.js';
+import { createWorkerTenants } from '../tenants/worker-tenants.js';
 import { channelSender } from './channel-sender.js';
 import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
 import { MetricsRelay } from './metrics-relay.js';
@@ -57,6 +58,7 @@ export function runWorker(config: Config): void {
   const recorder = createRequestRecorder(metrics, config.maxInFlightPerWorker);
   const send = channelSender<WorkerToPrimary>(process);
   const relay = new MetricsRelay(send);
+  const tenants = createWorkerTenants(config, registry, send);
   // Until the first broadcast, what the primary knew at fork time (never "0 workers alive" while we serve).
   const initial = JSON.parse(process.env[WORKER_STATE_ENV] ?? '{}') as {
     workersAlive?: number;
@@ -80,6 +82,7 @@ export function runWorker(config: Config): void {
     fleet,
     malformed: metrics.malformedRequests,
     log,
+    tenants: tenants.gate,
     own: {
       metrics: () => relay.request(),
       history: () => relay.request('iproxy:history-req'),
@@ -146,6 +149,9 @@ export function runWorker(config: Config): void {
         break;
       case 'iproxy:loads':
         fleet.onLoads(message.loads);
+        break;
+      case 'iproxy:verdicts':
+        tenants.client.onMessage(message);
         break;
     }
   });

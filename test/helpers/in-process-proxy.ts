@@ -9,6 +9,9 @@ import { createFleetMetrics } from '../../src/metrics/fleet-metrics.js';
 import { createRequestRecorder } from '../../src/metrics/request-recorder.js';
 import { Fleet } from '../../src/primary/fleet.js';
 import { createLogger } from '../../src/shared/logger.js';
+import { AdmissionService } from '../../src/tenants/admission-service.js';
+import { LocalStore } from '../../src/tenants/local-store.js';
+import { createWorkerTenants } from '../../src/tenants/worker-tenants.js';
 import { createProxyServer, type ProxyServer } from '../../src/worker/create-proxy-server.js';
 import { WorkerFleet } from '../../src/worker/worker-fleet.js';
 
@@ -45,7 +48,19 @@ export async function startInProcessProxy(t: TestContext, flags: Record<string, 
     out: (verdict) => keeper.onOut(verdict),
   });
   const fleet = worker;
+  // The primary's admission service in this process: the messages go straight across, a turn later.
+  let service: AdmissionService | null = null;
+  const tenants = createWorkerTenants(config, registry, (message) => {
+    if (message.type === 'iproxy:admit') service?.onAdmit(1, message.q);
+    else service?.onSettle(1, message.s);
+    return true;
+  });
+  service = new AdmissionService(new LocalStore(config.keys), (_worker, message) => {
+    setImmediate(() => tenants.client.onMessage(message));
+    return true;
+  });
   const proxy = createProxyServer({
+    tenants: tenants.gate,
     config,
     fleet,
     malformed: metrics.malformedRequests,

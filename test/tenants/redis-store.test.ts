@@ -149,7 +149,11 @@ test('sharing resumes once redis is back', { skip }, async (t) => {
   assert.equal(a.store.shared, false);
   await redis.restart();
   // A tries redis again after the retry delay, once reconnected; B was never cut off and reconnects.
-  await eventually('A shares again', async () => (await admit(a.store, 0), a.store.shared), Boolean, { timeoutMs: 10_000, everyMs: 200 });
+  const resumed = async (): Promise<boolean> => {
+    await admit(a.store, 0);
+    return a.store.shared;
+  };
+  await eventually('A shares again', resumed, Boolean, { timeoutMs: 10_000, everyMs: 200 });
   await eventually('B is connected again', () => b.store.shared, Boolean, { timeoutMs: 10_000, everyMs: 100 });
   let admitted = 0;
   const refusedBy = new Set<string>();

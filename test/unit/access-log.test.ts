@@ -15,6 +15,7 @@ function capture(level: string) {
 }
 
 const RECORD: AccessRecord = {
+  key: null,
   requestId: 'id-"quoted"',
   method: 'POST',
   path: '/v1/chat/completions?x="\\\n\u0001',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,4 +221,49 @@ test('a missing or wrongly named file exits 2', async (t) => {
   assert.equal(await exitLine(['--config', missing]), `inference-proxy: ${missing}: cannot read it (ENOENT)`);
   const toml = fileWith(t, 'fleet.toml', 'port = 1\n');
   assert.equal(await exitLine(['--config', toml]), `inference-proxy: ${toml}: expected a .yaml, .yml or .json file`);
+});
+
+test('keys: named keys with models and limits; their keys stay digests, a plain key gives a warning', async (t) => {
+  const path = fileWith(
+    t,
+    'keys.yaml',
+    [
+      'redis-url: redis://127.0.0.1:6379',
+      'keys:',
+      '  - name: team-a',
+      '    key_env: TEAM_A_KEY',
+      '    models: [llama-*]',
+      '    tpm: {tokens: 6000, per: 10s}',
+      '    budget: {tokens: 1000000, per: month}',
+      '  - name: ops',
+      '    key: plain-ops-key',
+      '    admin: true',
+      '',
+    ].join('\n'),
+  );
+  const saved = process.env.TEAM_A_KEY;
+  process.env.TEAM_A_KEY = 'team-a-secret';
+  t.after(() => {
+    if (saved === undefined) delete process.env.TEAM_A_KEY;
+    else process.env.TEAM_A_KEY = saved;
+  });
+  const config = await configOf(['--config', path]);
+  const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+  assert.deepEqual(
+    config.keys.map((key) => [key.name, key.digest, key.models, key.admin]),
+    [
+      ['team-a', sha('team-a-secret'), ['llama-*'], false],
+      ['ops', sha('plain-ops-key'), null, true],
+    ],
+  );
+  assert.deepEqual(config.keys[0]?.limits.tokens, { amount: 6000, perMs: 10_000 });
+  assert.equal(config.redisUrl, 'redis://127.0.0.1:6379');
+  assert.equal(JSON.stringify(config).includes('team-a-secret'), false, 'the key itself is nowhere in the config');
+  assert.equal(JSON.stringify(config).includes('plain-ops-key'), false);
+  assert.deepEqual(config.keyWarnings, ['keys[1] (ops): the key is written in clear in the config file; prefer key_sha256 or key_env']);
+  const bad = fileWith(t, 'bad-keys.yaml', 'keys:\n  - name: team-a\n    key_env: NOT_SET_FOR_THIS_TEST\n');
+  assert.equal(
+    await exitLine(['--config', bad]),
+    `inference-proxy: ${bad}: keys[0] (team-a): key_env: the environment variable NOT_SET_FOR_THIS_TEST is not set`,
+  );
 });

@@ -89,6 +89,13 @@ const DEFAULT_CONFIG: Config = {
   removedSeriesGraceMs: 300_000,
   affinityBound: 'both',
   dashboardSampleMs: 10_000,
+  keys: [],
+  keyWarnings: [],
+  defaultMaxTokens: 1024,
+  allowAdminRoutes: false,
+  redisUrl: null,
+  redisTimeoutMs: 50,
+  redisFailure: 'open',
 };
 
 test('no arguments give the documented defaults', async () => {
@@ -202,6 +209,16 @@ test('every flag is parsed', async () => {
     'prefill',
     '--dashboard-sample-interval',
     '500',
+    '--default-max-tokens',
+    '256',
+    '--allow-admin-routes',
+    'on',
+    '--redis-url',
+    'rediss://:secret@redis.internal:6380/2',
+    '--redis-timeout',
+    '20',
+    '--redis-failure',
+    'closed',
   ]);
   assert.deepEqual(config, {
     backends: [{ url: 'https://llm.internal:9443/base', origin: 'https://llm.internal:9443', basePath: '/base', weight: 1, models: null }],
@@ -247,6 +264,13 @@ test('every flag is parsed', async () => {
     removedSeriesGraceMs: 30_000,
     affinityBound: 'prefill',
     dashboardSampleMs: 500,
+    keys: [],
+    keyWarnings: [],
+    defaultMaxTokens: 256,
+    allowAdminRoutes: true,
+    redisUrl: 'rediss://:secret@redis.internal:6380/2',
+    redisTimeoutMs: 20,
+    redisFailure: 'closed',
   });
 });
 
@@ -332,6 +356,12 @@ const BAD_VALUES: ReadonlyArray<readonly [string, string]> = [
   ['removed-series-grace', 'soon'],
   ['affinity-bound', 'either'],
   ['dashboard-sample-interval', '0'],
+  ['redis-url', 'http://redis:6379'],
+  ['redis-url', 'not a url'],
+  ['redis-timeout', '0'],
+  ['redis-failure', 'maybe'],
+  ['default-max-tokens', '0'],
+  ['allow-admin-routes', 'sometimes'],
 ];
 
 for (const [flag, value] of BAD_VALUES) {
