@@ -11,6 +11,7 @@ import { Fleet } from '../../src/primary/fleet.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { AdmissionService } from '../../src/tenants/admission-service.js';
 import { LocalStore } from '../../src/tenants/local-store.js';
+import type { TenantKey } from '../../src/tenants/tenant-types.js';
 import { createWorkerTenants } from '../../src/tenants/worker-tenants.js';
 import { createProxyServer, type ProxyServer } from '../../src/worker/create-proxy-server.js';
 import { WorkerFleet } from '../../src/worker/worker-fleet.js';
@@ -21,18 +22,24 @@ export interface InProcessProxy {
   readonly proxy: ProxyServer;
   readonly registry: Registry;
   readonly fleet: WorkerFleet;
+  /** The keys' limits, as the primary would hold them. */
+  readonly limits: LocalStore;
 }
 
 /**
  * A single worker's proxy server in the test process, with the primary's fleet keeper (probes, model
  * discovery) wired straight to it: real sockets, real undici, no cluster. Closed by t.after.
  */
-export async function startInProcessProxy(t: TestContext, flags: Record<string, string | string[]>): Promise<InProcessProxy> {
+export async function startInProcessProxy(
+  t: TestContext,
+  flags: Record<string, string | string[]>,
+  keys: readonly TenantKey[] = [],
+): Promise<InProcessProxy> {
   const defaults: Record<string, unknown> = {};
   for (const [name, flag] of Object.entries(FLAGS)) if ('default' in flag) defaults[name] = flag.default;
   // No health checks or model discovery unless the test asks: tests that count a backend's requests stay exact.
   const quiet = { 'health-interval': '0', 'discovery-interval': '0' };
-  const config = configFromFlags({ ...defaults, 'log-level': 'silent', host: '127.0.0.1', port: '0', ...quiet, ...flags });
+  const config = { ...configFromFlags({ ...defaults, 'log-level': 'silent', host: '127.0.0.1', port: '0', ...quiet, ...flags }), keys };
   const registry = new Registry();
   const metrics = createWorkerMetrics(registry);
   const recorder = createRequestRecorder(metrics, config.maxInFlightPerWorker);
@@ -55,7 +62,8 @@ export async function startInProcessProxy(t: TestContext, flags: Record<string, 
     else service?.onSettle(1, message.s);
     return true;
   });
-  service = new AdmissionService(new LocalStore(config.keys), (_worker, message) => {
+  const limits = new LocalStore(config.keys);
+  service = new AdmissionService(limits, (_worker, message) => {
     setImmediate(() => tenants.client.onMessage(message));
     return true;
   });
@@ -86,5 +94,5 @@ export async function startInProcessProxy(t: TestContext, flags: Record<string, 
     await fleet.close();
   });
   const { port } = proxy.server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, config, proxy, registry, fleet };
+  return { url: `http://127.0.0.1:${port}`, config, proxy, registry, fleet, limits };
 }

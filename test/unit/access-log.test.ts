@@ -89,3 +89,12 @@ test('an error is added when there is one; nothing is written below level info',
   new AccessLog(quiet.log).write(RECORD);
   assert.equal(quiet.lines.length, 0);
 });
+
+test("a request that presented a named key carries the key's name, never the key", () => {
+  const { lines, log } = capture('info');
+  new AccessLog(log).write({ ...RECORD, key: 'team-a' });
+  new AccessLog(log).write(RECORD);
+  const [named, anonymous] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.equal(named?.key, 'team-a');
+  assert.equal(anonymous !== undefined && 'key' in anonymous, false);
+});
