@@ -21,6 +21,8 @@ export interface Answer {
   /** prompt + completion tokens of a 200 (0 otherwise). */
   readonly tokens: number;
   readonly error: string | null;
+  /** From sending to the end of the answer, ms. */
+  readonly ms: number;
 }
 
 export interface KeyLoad {
@@ -47,7 +49,7 @@ export function keyLoad(url: string, key: string, clients: number, body = chatBo
           const usage = (JSON.parse(res.text) as { usage?: { prompt_tokens: number; completion_tokens: number } }).usage;
           tokens = (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0);
         }
-        answers.push({ sentAt, status: res.status, tokens, error: res.error });
+        answers.push({ sentAt, status: res.status, tokens, error: res.error, ms: res.ms });
         if (res.status !== 200) await sleep(PAUSE_AFTER_429_MS);
       }
     } finally {
