@@ -29,6 +29,11 @@ export function dashboardHtml(script: string): string {
   #backends td[data-state="up"] { color: #1b7a1b; }
   #backends td[data-state="down"], #backends td[data-state="removed"] { color: #b00020; font-weight: 600; }
   #backends td[data-state="ejected"], #backends td[data-state="held"] { color: #b35900; font-weight: 600; }
+  #tenants-panel { margin-bottom: 12px; }
+  #tenants { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+  #tenants th, #tenants td { padding: 3px 10px; text-align: right; border-bottom: 1px solid #eee; white-space: nowrap; }
+  #tenants th { font-weight: 600; font-size: 12px; color: #555; }
+  #tenants :is(th, td):is(:first-child, :nth-child(4)) { text-align: left; }
 </style>
 </head>
 <body>
@@ -37,6 +42,10 @@ export function dashboardHtml(script: string): string {
 <div class="panel" id="backends-panel">
 <h2>Backends: state from /healthz; answered, share and retries over the last minute (retries count where the backend failed)</h2>
 <table id="backends"></table>
+</div>
+<div class="panel" id="tenants-panel" hidden>
+<h2>Keys: requests, tokens per second and rejections over the last minute (this page's polls), budget left now</h2>
+<table id="tenants"></table>
 </div>
 <div class="grid" id="grid"></div>
 <script type="module">

@@ -7,9 +7,11 @@
 import { type PromSamples, parsePromText, sumSamples } from '../../metrics/prom-text.js';
 import { type BackendState, backendRows, stateSummary } from '../backend-table.js';
 import { type DashboardHistory, DashboardSeries, HISTORY_MS, readDashboard } from '../dashboard-series.js';
+import { readTenants, TENANT_WINDOW_MS, type TenantsReading, tenantRows } from '../tenant-table.js';
 import { CHARTS, type ChartSpec, legendText, linesOf, type ShownPoint } from './chart-lines.js';
 import { drawBackends } from './draw-backends.js';
 import { colorOf, drawChart } from './draw-chart.js';
+import { drawTenants } from './draw-tenants.js';
 
 const POLL_MS = 2_000;
 
@@ -24,6 +26,8 @@ interface DashboardState {
   historyPoints: CountsByChart;
   /** The backends table's cells, as last drawn. */
   table: string[][];
+  /** The tenants table's cells, as last drawn. */
+  tenants: string[][];
   /** The same at the first draw, which comes before the page's first poll of /metrics. */
   firstDraw: { polls: number; points: CountsByChart; historyPoints: CountsByChart; table: string[][] } | null;
 }
@@ -44,11 +48,13 @@ function startDashboard(): void {
   const grid = document.getElementById('grid') as HTMLElement;
   const statusLine = document.getElementById('status') as HTMLElement;
   const table = document.getElementById('backends') as HTMLTableElement;
+  const tenantsTable = document.getElementById('tenants') as HTMLTableElement;
+  let tenantReadings: TenantsReading[] = [];
   const panels = CHARTS.map((chart) => createPanel(grid, chart));
   const series = new DashboardSeries();
   let shown: ShownPoint[] = [];
   let states: readonly BackendState[] | null = null;
-  const state: DashboardState = { polls: 0, errors: 0, points: {}, historyPoints: {}, table: [], firstDraw: null };
+  const state: DashboardState = { polls: 0, errors: 0, points: {}, historyPoints: {}, table: [], tenants: [], firstDraw: null };
   window.__dashboard = state;
 
   const redraw = (): void => {
@@ -70,6 +76,8 @@ function startDashboard(): void {
       const t = Date.now();
       const samples = parsePromText(metrics.value);
       shown.push({ point: series.add(readDashboard(samples, t)), fromHistory: false });
+      tenantReadings = [...tenantReadings.filter((reading) => reading.t >= t - TENANT_WINDOW_MS - POLL_MS), readTenants(samples, t)];
+      state.tenants = drawTenants(tenantsTable, tenantRows(tenantReadings));
       state.polls++;
       statusLine.className = '';
       statusLine.textContent = statusText(samples, states, t);
