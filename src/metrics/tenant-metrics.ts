@@ -13,6 +13,7 @@ export interface TenantWorkerMetrics {
 
 export interface TenantPrimaryMetrics {
   readonly budgetRemaining: Gauge<'key'>;
+  readonly budgetTokens: Gauge<'key'>;
   readonly storeErrors: Counter;
 }
 
@@ -44,7 +45,12 @@ export function createTenantWorkerMetrics(registry: Registry, collect: () => voi
   };
 }
 
-export function createTenantPrimaryMetrics(registry: Registry, budgetLeft: () => Iterable<[string, number]>): TenantPrimaryMetrics {
+/** `budgetLeft`: tokens left per budgeted key; `budgetTotals`: each budgeted key's budget per period, as configured. */
+export function createTenantPrimaryMetrics(
+  registry: Registry,
+  budgetLeft: () => Iterable<[string, number]>,
+  budgetTotals: () => Iterable<[string, number]> = () => [],
+): TenantPrimaryMetrics {
   const registers = [registry];
   const budgetRemaining: Gauge<'key'> = new Gauge({
     name: 'tenant_budget_remaining_tokens',
@@ -56,8 +62,19 @@ export function createTenantPrimaryMetrics(registry: Registry, budgetLeft: () =>
       for (const [key, left] of budgetLeft()) budgetRemaining.labels(key).set(left);
     },
   });
+  const budgetTokens: Gauge<'key'> = new Gauge({
+    name: 'tenant_budget_tokens',
+    help: "A key's token budget per period as configured: tenant_budget_remaining_tokens / tenant_budget_tokens is the share left (TenantBudgetLow).",
+    labelNames: ['key'],
+    registers,
+    collect() {
+      budgetTokens.reset();
+      for (const [key, tokens] of budgetTotals()) budgetTokens.labels(key).set(tokens);
+    },
+  });
   return {
     budgetRemaining,
+    budgetTokens,
     storeErrors: new Counter({
       name: 'ratelimit_store_errors_total',
       help: 'Admission decisions that needed the shared store (Redis) and could not have it (error, timeout, disconnected): each fell back to per-instance limits (--redis-failure open) or was answered 503 (closed).',

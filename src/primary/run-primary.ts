@@ -39,7 +39,11 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
   metrics.workersConfigured.set(config.workers);
   const aggregator = new MetricsAggregator(registry, metrics);
   // The keys' limits for every worker: admissions come over IPC and are answered from here.
-  const tenantMetrics = createTenantPrimaryMetrics(registry, () => limits.budgets());
+  const tenantMetrics = createTenantPrimaryMetrics(
+    registry,
+    () => limits.budgets(),
+    () => config.keys.flatMap((key) => (key.limits.budget === null ? [] : [[key.name, key.limits.budget.tokens] as [string, number]])),
+  );
   const limits = createLimitStore(config, log, tenantMetrics.storeErrors);
   const admission = new AdmissionService(limits, (workerId, message) => {
     const worker = cluster.workers?.[workerId];

@@ -196,3 +196,22 @@ test('the Backends row plots each fleet metric split per backend, and each backe
   for (const selector of selectors) assert.ok(selector.includes(NO_BACKEND), `${selector} leaves out url="none"`);
   assert.match(expr, /^sum by \(url\) \(.*\) \/ ignoring \(url\) group_left sum\(/);
 });
+
+test('the Tenants row plots each tenant metric split by key (and its status, kind or limit)', () => {
+  const { dashboard } = loadDashboard();
+  const queries = panelsOfRow(dashboard, 'Tenants').flatMap((panel) =>
+    (panel.targets ?? []).map((target) => promqlRefs(target.expr ?? '')),
+  );
+  const splits: ReadonlyArray<readonly [string, readonly string[]]> = [
+    ['tenant_requests_total', ['key', 'status']],
+    ['tenant_tokens_total', ['key', 'kind']],
+    ['ratelimit_rejected_total', ['key', 'limit']],
+    ['tenant_budget_remaining_tokens', ['key']],
+    ['ratelimit_store_errors_total', ['instance']],
+  ];
+  for (const [metric, labels] of splits) {
+    const plotting = queries.filter((refs) => refs.metrics.includes(metric));
+    assert.equal(plotting.length, 1, `one query of the Tenants row plots ${metric}`);
+    assert.deepEqual([...(plotting[0]?.groupingLabels ?? [])].sort(), [...labels].sort(), `${metric} is split by ${labels.join(', ')}`);
+  }
+});

@@ -11,6 +11,7 @@ import { Registry } from 'prom-client';
 import { ENV_PREFIX } from '../../src/config/defaults.js';
 import { createPrimaryMetrics, createWorkerMetrics } from '../../src/metrics/definitions.js';
 import { createFleetMetrics } from '../../src/metrics/fleet-metrics.js';
+import { createTenantPrimaryMetrics, createTenantWorkerMetrics } from '../../src/metrics/tenant-metrics.js';
 import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { chatBody, send } from './http.js';
 import { ROOT } from './processes.js';
@@ -26,12 +27,14 @@ export const flagOfEnv = (name: string): string =>
     .toLowerCase()
     .replace(/_/g, '-');
 
-/** Label names of every metric the proxy defines (definitions.ts, fleet-metrics.ts), by family name. */
+/** Label names of every metric the proxy defines (definitions.ts, fleet-metrics.ts, tenant-metrics.ts), by family name. */
 export function declaredLabels(): Map<string, readonly string[]> {
   const registry = new Registry();
   createWorkerMetrics(registry);
   createPrimaryMetrics(registry);
   createFleetMetrics(registry);
+  createTenantWorkerMetrics(registry, () => undefined);
+  createTenantPrimaryMetrics(registry, () => []);
   const labels = new Map<string, readonly string[]>();
   for (const metric of registry.getMetricsAsArray()) {
     // prom-client keeps the declared names on the metric; its typings do not expose them.

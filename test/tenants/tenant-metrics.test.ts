@@ -65,6 +65,7 @@ test('tenant_requests_total, tenant_tokens_total, ratelimit_rejected_total and t
     ['ratelimit_rejected_total{key="team-a",limit="model"} 1', 'ratelimit_rejected_total{key="team-b",limit="rpm"} 2'],
   );
   assert.deepEqual(lines(metrics, 'tenant_budget_remaining_tokens'), ['tenant_budget_remaining_tokens{key="team-a"} 986']);
+  assert.deepEqual(lines(metrics, 'tenant_budget_tokens'), ['tenant_budget_tokens{key="team-a"} 1000']);
   assert.deepEqual(lines(metrics, 'ratelimit_store_errors_total'), ['ratelimit_store_errors_total 0']);
   // The access log names the key, and never holds the key itself.
   await running.waitForLine((line) => line.msg === 'access' && line.key === 'team-b' && line.status === 429);
