@@ -12,26 +12,41 @@ export interface HttpTarget {
   name: string;
   url: string;
   proxy: Server | null;
+  /** Headers every request to it carries besides the workload's (a key). */
+  headers?: Record<string, string>;
 }
 
 /** Closed connections of the warm-up are gone after this. */
 const SETTLE_MS = 300;
 const REQUEST_TIMEOUT_S = 10;
 
-export function cannonOptions(url: string, workload: Workload, seconds: number, connections: number): autocannon.Options {
+export function cannonOptions(
+  url: string,
+  workload: Workload,
+  seconds: number,
+  connections: number,
+  extraHeaders: Record<string, string> = {},
+): autocannon.Options {
+  const headers = { ...workload.headers, ...extraHeaders };
   return {
     url: url + workload.path,
     method: workload.method,
     connections,
     duration: seconds,
     timeout: REQUEST_TIMEOUT_S,
-    ...(workload.headers === undefined ? {} : { headers: workload.headers }),
+    ...(Object.keys(headers).length === 0 ? {} : { headers }),
     ...(workload.body === undefined ? {} : { body: workload.body }),
   };
 }
 
-function fire(url: string, workload: Workload, seconds: number, connections: number): Promise<autocannon.Result> {
-  return autocannon(cannonOptions(url, workload, seconds, connections));
+function fire(
+  url: string,
+  workload: Workload,
+  seconds: number,
+  connections: number,
+  headers?: Record<string, string>,
+): Promise<autocannon.Result> {
+  return autocannon(cannonOptions(url, workload, seconds, connections, headers));
 }
 
 /** One run: an uncounted warm-up, then args.duration seconds of autocannon with the CPU of every party around it. */
@@ -42,13 +57,13 @@ export async function measureHttp(
   rep: number,
   args: BenchArgs,
 ): Promise<RunResult> {
-  await fire(target.url, workload, args.warmup, args.connections);
+  await fire(target.url, workload, args.warmup, args.connections, target.headers);
   await sleep(SETTLE_MS);
 
   const accessLog = target.proxy?.accessLogPath ?? null;
   const logBefore = accessLog === null ? 0 : fileSize(accessLog);
   const cpuWindow = startCpuWindow(target.proxy?.pid ?? null, backend.pid);
-  const result = await fire(target.url, workload, args.duration, args.connections);
+  const result = await fire(target.url, workload, args.duration, args.connections, target.headers);
   const cpu = cpuWindow.end();
   const logAfter = accessLog === null ? 0 : fileSize(accessLog);
 

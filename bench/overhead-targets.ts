@@ -3,6 +3,7 @@ import type { Nginx } from './nginx.js';
 import type { AltNode } from './node-binary.js';
 import { httpTargetDefs, portkeyDef, type TargetDef, withNodeTwins } from './target-defs.js';
 import { DIRECT_TARGET, NGINX_TARGET, PROXY_TARGET, SIMPLE_2W_TARGET, SIMPLE_TARGET } from './target-names.js';
+import { TENANT_TARGETS } from './tenant-targets.js';
 
 /** The backend asked straight for Portkey's request (Portkey serves /v1/* only, and our proxy answers /v1/models itself). */
 const DIRECT_MODELS_TARGET = 'direct-models';
@@ -18,7 +19,7 @@ export interface OverheadTargetDef extends TargetDef {
   reference: string;
 }
 
-const FROM_HTTP = [PROXY_TARGET, 'proxy-2w', SIMPLE_TARGET, SIMPLE_2W_TARGET, 'fastify', NGINX_TARGET];
+const FROM_HTTP = [PROXY_TARGET, 'proxy-2w', ...TENANT_TARGETS, SIMPLE_TARGET, SIMPLE_2W_TARGET, 'fastify', NGINX_TARGET];
 
 /**
  * direct and direct-models first (the references), then the proxies in the order of the tables: ours, the Node

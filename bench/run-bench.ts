@@ -18,6 +18,8 @@ import { runRoutingWorkload } from './run-routing-all.js';
 import { runStreamWorkload } from './run-stream.js';
 import { killAllNow, killChildrenAtExit } from './start-child.js';
 import { startBackend } from './targets.js';
+import { renderTenantCost } from './tenant-cost.js';
+import { hasRedisServer, REDIS_INSTALL_HINT } from './tenant-targets.js';
 import { writeResults } from './write-results.js';
 
 /** Logs of the backend and proxies; removed at the end, also on failure. */
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   const nginx = await findNginx();
   if (nginx === null) console.error(`bench: ${NGINX_INSTALL_HINT}`);
+  if (!hasRedisServer()) console.error(`bench: ${REDIS_INSTALL_HINT}`);
   const altNode = args.node === null ? null : await checkAltNode(args.node);
   const plan = planRuns(args, nginx, altNode);
   const watchdog = setTimeout(() => {
@@ -70,6 +73,8 @@ async function main(): Promise<void> {
     ...(routing === null ? [] : [routing.section]),
     ...(fleet === null ? [] : [fleet.section]),
   ];
+  const tenantCost = renderTenantCost(http?.summaries.small, overhead?.sequential);
+  if (tenantCost !== null) sections.push(tenantCost);
   const markdown = `${header}\n\n${sections.join('\n\n')}\n`;
   console.log(markdown);
   writeResults({ markdown, command, args, nginx, altNode, exitCodes, http, stream, overhead, routing, fleet });

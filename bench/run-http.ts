@@ -38,7 +38,13 @@ export async function runHttpWorkloads(names: readonly HttpWorkloadName[], conte
     names.some((n) => takesPart(d, n)),
   );
   const started = await startTargets(defs, backend);
-  const targets: Target[] = started.map(({ def, proxy }) => ({ name: def.name, url: proxy?.url ?? backend.url, proxy, def }));
+  const targets: Target[] = started.map(({ def, proxy }) => ({
+    name: def.name,
+    url: proxy?.url ?? backend.url,
+    proxy,
+    def,
+    ...(def.headers === undefined ? {} : { headers: def.headers(backend.url) }),
+  }));
   const runs: RunResult[] = [];
   let scrapes: ScrapeReport | null = null;
   try {

@@ -17,6 +17,7 @@ import {
   SIMPLE_TARGET,
 } from './target-names.js';
 import { fleetUrls, startBaselineProxy, startProxy } from './targets.js';
+import { hasRedisServer, tenantTargetDefs } from './tenant-targets.js';
 import type { HttpWorkloadName } from './workloads.js';
 
 /** Backend connections each Node proxy may open (per worker for ours) in small/chat; 64 client connections need no more. */
@@ -191,6 +192,7 @@ export function httpTargetDefs(dir: string, nginx: Nginx | null, node: AltNode |
       },
       { name: FLEET_TARGET, about: FLEET_ABOUT, start: oursOnFleet(dir, FLEET_TARGET) },
       { name: 'proxy-2w', about: 'inference-proxy, 2 workers, same config as proxy-1w', onNode: true, start: ours(dir, 'proxy-2w', 2) },
+      ...tenantTargetDefs(dir, '', hasRedisServer()),
       ...nodePeers(dir, '', upstream),
       ...baselineDefs(dir),
       ...nginxDefs(dir, nginx, true),
