@@ -77,7 +77,7 @@ export function createTenantPrimaryMetrics(
     budgetTokens,
     storeErrors: new Counter({
       name: 'ratelimit_store_errors_total',
-      help: 'Admission decisions that needed the shared store (Redis) and could not have it (error, timeout, disconnected): each fell back to per-instance limits (--redis-failure open) or was answered 503 (closed).',
+      help: "Leases of a key's limits that needed the shared store (Redis) and could not have it (error, timeout, disconnected): each was taken from this instance's own limits instead (--redis-failure open) or its request answered 503 (closed).",
       registers,
     }),
   };

@@ -105,11 +105,9 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
         case 'iproxy:backend-out':
           fleet.onOut(message.verdict);
           break;
-        case 'iproxy:admit':
-          admission.onAdmit(worker.id, message.q);
-          break;
-        case 'iproxy:settle':
-          admission.onSettle(worker.id, message.s);
+        case 'iproxy:limits':
+          admission.onGive(worker.id, message.g);
+          admission.onLease(worker.id, message.q);
           break;
         case 'iproxy:history-req':
           supervisor.send(worker, { type: 'iproxy:history-res', id: message.id, ...historyAnswer() });

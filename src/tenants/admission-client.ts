@@ -1,6 +1,14 @@
-import type { AdmitItem, SettleItem, TenantPrimaryMessage, TenantWorkerMessage, WireVerdict } from './admission-messages.js';
+import {
+  type GiveItem,
+  type LeaseItem,
+  type TenantPrimaryMessage,
+  type TenantWorkerMessage,
+  toTuple,
+  type WireVerdict,
+} from './admission-messages.js';
+import type { LeaseAsk, Units } from './allowance.js';
 
-/** How often pending admissions are checked against their deadline (only while some are pending). */
+/** How often pending leases are checked against their deadline (only while some are pending). */
 const SWEEP_MS = 100;
 
 export const NO_ANSWER: WireVerdict = Object.freeze({
@@ -9,6 +17,7 @@ export const NO_ANSWER: WireVerdict = Object.freeze({
   message: 'the proxy could not decide on the rate limits in time',
   requests: null,
   tokens: null,
+  budgetLeft: null,
 });
 
 interface Pending {
@@ -17,18 +26,17 @@ interface Pending {
 }
 
 /**
- * A worker's side of admission: asks the primary, which holds the limits for every worker. The first
- * admission of a turn of the event loop goes out at once (no added wait when requests come one by one);
- * the others of that turn, and all settles, go together at its end (one message for a burst). An answer
- * that does not come within `timeoutMs` becomes NO_ANSWER (503), so a request never waits unbounded.
+ * A worker's line to the primary, which holds the limits for every worker: leases and gives of one turn of
+ * the event loop go together in one message at its end (setImmediate). An answer that does not come within
+ * `timeoutMs` becomes NO_ANSWER (503), so a request never waits unbounded.
  */
 export class AdmissionClient {
   readonly #send: (message: TenantWorkerMessage) => boolean;
   readonly #timeoutMs: number;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
-  #admits: AdmitItem[] = [];
-  #settles: SettleItem[] = [];
+  #leases: LeaseItem[] = [];
+  #gives: GiveItem[] = [];
   #turnBusy = false;
   #sweep: NodeJS.Timeout | null = null;
 
@@ -37,23 +45,19 @@ export class AdmissionClient {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** Resolves with the primary's verdict; the id in `ids` names the request for settle(). */
-  admit(tenant: string, tokens: number): { readonly id: number; readonly verdict: Promise<WireVerdict> } {
+  lease(tenant: string, ask: LeaseAsk): Promise<WireVerdict> {
     const id = this.#nextId++;
     const verdict = new Promise<WireVerdict>((resolve) => {
       this.#pending.set(id, { resolve, deadline: performance.now() + this.#timeoutMs });
     });
     this.#sweep ??= setInterval(this.#expire, SWEEP_MS).unref();
-    if (this.#turnBusy) this.#admits.push([id, tenant, tokens]);
-    else {
-      this.#startTurn();
-      if (!this.#send({ type: 'iproxy:admit', q: [[id, tenant, tokens]] })) this.#answer(id, NO_ANSWER);
-    }
-    return { id, verdict };
+    this.#leases.push([id, tenant, toTuple(ask.need), toTuple(ask.want)]);
+    this.#startTurn();
+    return verdict;
   }
 
-  settle(id: number, used: number): void {
-    this.#settles.push([id, used]);
+  give(tenant: string, units: Units, period: number | null): void {
+    this.#gives.push([tenant, toTuple(units), period ?? -1]);
     this.#startTurn();
   }
 
@@ -80,16 +84,11 @@ export class AdmissionClient {
 
   readonly #flush = (): void => {
     this.#turnBusy = false;
-    if (this.#admits.length > 0) {
-      const admits = this.#admits;
-      this.#admits = [];
-      if (!this.#send({ type: 'iproxy:admit', q: admits })) for (const [id] of admits) this.#answer(id, NO_ANSWER);
-    }
-    if (this.#settles.length > 0) {
-      const settles = this.#settles;
-      this.#settles = [];
-      this.#send({ type: 'iproxy:settle', s: settles });
-    }
+    const leases = this.#leases;
+    const gives = this.#gives;
+    this.#leases = [];
+    this.#gives = [];
+    if (!this.#send({ type: 'iproxy:limits', g: gives, q: leases })) for (const [id] of leases) this.#answer(id, NO_ANSWER);
   };
 
   readonly #expire = (): void => {

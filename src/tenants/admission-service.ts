@@ -1,6 +1,6 @@
-import type { AdmitItem, SettleItem, TenantPrimaryMessage, WireVerdict } from './admission-messages.js';
+import { fromTuple, type GiveItem, type LeaseItem, type TenantPrimaryMessage, toTuple, type WireVerdict } from './admission-messages.js';
 import type { LimitStore } from './limit-store.js';
-import type { Ticket, Verdict } from './verdict.js';
+import type { LeaseVerdict } from './verdict.js';
 
 const UNAVAILABLE: WireVerdict = Object.freeze({
   ok: false,
@@ -8,18 +8,19 @@ const UNAVAILABLE: WireVerdict = Object.freeze({
   message: 'the shared rate-limit store is unavailable',
   requests: null,
   tokens: null,
+  budgetLeft: null,
 });
 
 /**
- * The primary's side of admission: asks the store for each worker's admissions and answers them in one
- * message per batch, and keeps every admitted request's ticket until its worker says it ended. A worker
- * that dies leaves tickets nobody will settle: they are settled at their reservation (the backend may have
- * done the work), which also frees their max_parallel slots.
+ * The primary's side of the limits: answers each worker's leases from the store, in one message per batch,
+ * and takes back what workers give. It counts the max_parallel slots each worker holds: a worker that dies
+ * cannot give them back, so they are given back for it (the other units it held count as spent).
  */
 export class AdmissionService {
-  #store: LimitStore;
+  readonly #store: LimitStore;
   readonly #send: (workerId: number, message: TenantPrimaryMessage) => boolean;
-  readonly #tickets = new Map<number, Map<number, Ticket>>();
+  /** max_parallel slots held, by worker and key. */
+  readonly #slots = new Map<number, Map<string, number>>();
 
   /** `send` returns false when the worker is gone. */
   constructor(store: LimitStore, send: (workerId: number, message: TenantPrimaryMessage) => boolean) {
@@ -27,63 +28,72 @@ export class AdmissionService {
     this.#send = send;
   }
 
-  onAdmit(workerId: number, items: readonly AdmitItem[]): void {
+  onLease(workerId: number, items: readonly LeaseItem[]): void {
     const answered: Array<[number, WireVerdict]> = [];
-    for (const [id, tenant, tokens] of items) {
-      const verdict = this.#store.admit(tenant, tokens);
+    for (const [id, tenant, need, want] of items) {
+      const verdict = this.#store.lease(tenant, { need: fromTuple(need), want: fromTuple(want) });
       if (verdict instanceof Promise) {
         verdict.then(
           (settled) => {
-            // The worker may have gone while the store decided: then nobody will settle this ticket.
-            if (!this.#send(workerId, { type: 'iproxy:verdicts', v: [[id, this.#record(workerId, id, settled)]] }))
-              this.workerGone(workerId);
+            const wire = this.#record(workerId, tenant, settled);
+            // The worker may have gone while the store decided: what it was granted goes back.
+            if (!this.#send(workerId, { type: 'iproxy:verdicts', v: [[id, wire]] })) this.#lost(workerId, tenant, settled);
           },
           () => this.#send(workerId, { type: 'iproxy:verdicts', v: [[id, UNAVAILABLE]] }),
         );
       } else {
-        answered.push([id, this.#record(workerId, id, verdict)]);
+        answered.push([id, this.#record(workerId, tenant, verdict)]);
       }
     }
     if (answered.length > 0 && !this.#send(workerId, { type: 'iproxy:verdicts', v: answered })) this.workerGone(workerId);
   }
 
-  onSettle(workerId: number, items: readonly SettleItem[]): void {
-    const tickets = this.#tickets.get(workerId);
-    if (tickets === undefined) return;
-    for (const [id, used] of items) {
-      const ticket = tickets.get(id);
-      if (ticket === undefined) continue;
-      tickets.delete(id);
-      this.#store.settle(ticket, used);
+  onGive(workerId: number, items: readonly GiveItem[]): void {
+    for (const [tenant, units, period] of items) {
+      this.#store.give(tenant, fromTuple(units), period < 0 ? null : period);
+      this.#addSlots(workerId, tenant, -units[3]);
     }
   }
 
-  /** The worker exited: whatever it held is settled at its reservation. */
+  /** The worker exited: the max_parallel slots it held are free again. */
   workerGone(workerId: number): void {
-    const tickets = this.#tickets.get(workerId);
-    this.#tickets.delete(workerId);
-    if (tickets === undefined) return;
-    for (const ticket of tickets.values()) this.#store.settle(ticket, ticket.tokens);
+    const held = this.#slots.get(workerId);
+    this.#slots.delete(workerId);
+    if (held === undefined) return;
+    for (const [tenant, slots] of held) if (slots > 0) this.#store.give(tenant, { requests: 0, tokens: 0, budget: 0, slots }, null);
   }
 
-  /** Requests admitted and not yet ended, over every worker. */
-  get outstanding(): number {
-    let count = 0;
-    for (const tickets of this.#tickets.values()) count += tickets.size;
-    return count;
-  }
-
-  #record(workerId: number, id: number, verdict: Verdict | null): WireVerdict {
+  #record(workerId: number, tenant: string, verdict: LeaseVerdict | null): WireVerdict {
     if (verdict === null) return UNAVAILABLE;
-    const { requests, tokens } = verdict.view;
-    if (!verdict.ok)
-      return { ok: false, limit: verdict.limit, retryAfterMs: verdict.retryAfterMs, message: verdict.message, requests, tokens };
-    let tickets = this.#tickets.get(workerId);
-    if (tickets === undefined) {
-      tickets = new Map();
-      this.#tickets.set(workerId, tickets);
+    const { requests, tokens, budgetLeft } = verdict.view;
+    if (!verdict.ok) {
+      return {
+        ok: false,
+        limit: verdict.limit,
+        retryAfterMs: verdict.retryAfterMs,
+        message: verdict.message,
+        requests,
+        tokens,
+        budgetLeft,
+      };
     }
-    tickets.set(id, verdict.ticket);
-    return { ok: true, requests, tokens };
+    this.#addSlots(workerId, tenant, verdict.granted.slots);
+    return { ok: true, granted: toTuple(verdict.granted), period: verdict.period ?? -1, requests, tokens, budgetLeft };
+  }
+
+  #lost(workerId: number, tenant: string, verdict: LeaseVerdict | null): void {
+    if (verdict === null || !verdict.ok) return;
+    this.#store.give(tenant, { ...verdict.granted, slots: 0 }, verdict.period);
+    this.workerGone(workerId);
+  }
+
+  #addSlots(workerId: number, tenant: string, slots: number): void {
+    if (slots === 0) return;
+    let held = this.#slots.get(workerId);
+    if (held === undefined) {
+      held = new Map();
+      this.#slots.set(workerId, held);
+    }
+    held.set(tenant, Math.max(0, (held.get(tenant) ?? 0) + slots));
   }
 }

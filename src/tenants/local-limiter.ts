@@ -1,7 +1,8 @@
+import { extraOf, type LeaseAsk, type Units } from './allowance.js';
 import { periodEnd, periodOf } from './budget-period.js';
 import { gcraAdjust, gcraTake, gcraView } from './gcra.js';
 import type { TenantKey, TenantLimits } from './tenant-types.js';
-import { type LimitsView, NO_VIEW, perText, type Ticket, type Verdict } from './verdict.js';
+import { type LeaseVerdict, type LimitsView, NO_VIEW, perText, type Ticket, type Verdict } from './verdict.js';
 
 /** A refused max_parallel has no natural wait: a request in progress may end any moment. */
 export const PARALLEL_RETRY_MS = 1_000;
@@ -10,15 +11,17 @@ interface TenantState {
   limits: TenantLimits;
   requestsTat: number;
   tokensTat: number;
-  inFlight: number;
+  /** max_parallel slots handed out (held by workers, in use or not). */
+  slots: number;
   period: number;
   budgetUsed: number;
 }
 
 /**
- * Every key's limits held in this process: exact for whatever asks it, which is the primary on behalf of
- * all its workers (embedded mode), and the per-instance fallback when Redis fails (--redis-failure open).
- * Admission checks every limit first and takes from all of them only when all allow (no partial holds).
+ * Every key's limits held in this process: the primary's for all its workers (embedded mode), and the
+ * per-instance fallback when Redis fails (--redis-failure open). Holders lease units from it (lease()) and
+ * give back what they did not spend (give()); a lease checks every limit first and takes from all of them
+ * only when all can give what is needed (no partial holds).
  */
 export class LocalLimiter {
   readonly #tenants = new Map<string, TenantState>();
@@ -34,14 +37,19 @@ export class LocalLimiter {
     for (const key of keys) {
       const state = this.#tenants.get(key.name);
       if (state !== undefined) state.limits = key.limits;
-      else this.#tenants.set(key.name, { limits: key.limits, requestsTat: 0, tokensTat: 0, inFlight: 0, period: -1, budgetUsed: 0 });
+      else this.#tenants.set(key.name, { limits: key.limits, requestsTat: 0, tokensTat: 0, slots: 0, period: -1, budgetUsed: 0 });
     }
   }
 
-  admit(tenant: string, tokens: number, now: number): Verdict {
+  /**
+   * Grants, for every limit, between `need` and `want` units (as many as are free), or nothing when one
+   * limit cannot give its `need`: then the refusal names it and when the need would fit.
+   */
+  lease(tenant: string, ask: LeaseAsk, now: number): LeaseVerdict {
     const state = this.#tenants.get(tenant);
-    if (state === undefined) return { ok: true, view: NO_VIEW, ticket: { tenant, tokens: 0, period: null, parallel: false } };
+    if (state === undefined) return { ok: true, granted: ask.want, period: null, view: NO_VIEW };
     const { limits } = state;
+    const { need, want } = ask;
     const budget = limits.budget;
     if (budget !== null) {
       const period = periodOf(budget, now);
@@ -50,45 +58,83 @@ export class LocalLimiter {
         state.budgetUsed = 0;
       }
       const left = budget.tokens - state.budgetUsed;
-      if (tokens > left) {
-        const retry = tokens > budget.tokens ? null : periodEnd(budget, now) - now;
-        return refuse('budget', retry, this.#view(state, now), budgetMessage(left, budget.tokens, tokens, periodEnd(budget, now)));
+      if (want.budget > 0 && need.budget > left) {
+        const end = periodEnd(budget, now);
+        return refuse(
+          'budget',
+          need.budget > budget.tokens ? null : end - now,
+          this.#view(state, now),
+          budgetMessage(left, budget.tokens, need.budget, end),
+        );
       }
     }
-    if (limits.parallel !== null && state.inFlight >= limits.parallel) {
+    if (limits.parallel !== null && want.slots > 0 && state.slots + need.slots > limits.parallel) {
       return refuse(
         'parallel',
         PARALLEL_RETRY_MS,
         this.#view(state, now),
-        `the key has ${state.inFlight} requests in progress, its max_parallel`,
+        `the key has ${limits.parallel} requests in progress, its max_parallel`,
       );
     }
-    const requests = limits.requests === null ? null : gcraTake(state.requestsTat, now, limits.requests, 1);
+    const requests =
+      limits.requests === null || want.requests === 0 ? null : gcraTake(state.requestsTat, now, limits.requests, need.requests);
     if (requests !== null && !requests.ok) {
-      return refuse('rpm', requests.retryMs, this.#view(state, now), rateMessage('requests', limits.requests, 1));
+      return refuse('rpm', requests.retryMs, this.#view(state, now), rateMessage('requests', limits.requests, need.requests));
     }
-    const cost = limits.tokens === null ? null : gcraTake(state.tokensTat, now, limits.tokens, tokens);
-    if (cost !== null && !cost.ok) {
-      return refuse('tpm', cost.retryMs, this.#view(state, now), rateMessage('tokens', limits.tokens, tokens));
+    const tokens = limits.tokens === null || want.tokens === 0 ? null : gcraTake(state.tokensTat, now, limits.tokens, need.tokens);
+    if (tokens !== null && !tokens.ok) {
+      return refuse('tpm', tokens.retryMs, this.#view(state, now), rateMessage('tokens', limits.tokens, need.tokens));
     }
-    if (requests?.ok) state.requestsTat = requests.tat;
-    if (cost?.ok) state.tokensTat = cost.tat;
-    if (budget !== null) state.budgetUsed += tokens;
-    const parallel = limits.parallel !== null;
-    if (parallel) state.inFlight++;
-    return { ok: true, view: this.#view(state, now), ticket: { tenant, tokens, period: budget === null ? null : state.period, parallel } };
+    const granted = {
+      requests:
+        limits.requests === null || requests === null
+          ? 0
+          : need.requests + extraUnits(requests.tat, now, limits.requests, want.requests, need.requests),
+      tokens:
+        limits.tokens === null || tokens === null ? 0 : need.tokens + extraUnits(tokens.tat, now, limits.tokens, want.tokens, need.tokens),
+      budget:
+        budget === null
+          ? 0
+          : need.budget + extraOf(want.budget, need.budget, budget.tokens - state.budgetUsed - need.budget, budget.tokens, true),
+      slots:
+        limits.parallel === null
+          ? 0
+          : need.slots + extraOf(want.slots, need.slots, limits.parallel - state.slots - need.slots, limits.parallel),
+    };
+    if (limits.requests !== null && requests !== null)
+      state.requestsTat = gcraAdjust(state.requestsTat, now, limits.requests, granted.requests);
+    if (limits.tokens !== null && tokens !== null) state.tokensTat = gcraAdjust(state.tokensTat, now, limits.tokens, granted.tokens);
+    state.budgetUsed += granted.budget;
+    state.slots += granted.slots;
+    return { ok: true, granted, period: budget === null ? null : state.period, view: this.#view(state, now) };
   }
 
-  /** The request ended having used `used` tokens: the difference from its reservation is refunded or charged. */
-  settle(ticket: Ticket, used: number, now: number): void {
-    const state = this.#tenants.get(ticket.tenant);
+  /** Units back from a holder (positive: unspent or refunded; negative: used beyond what it held). */
+  give(tenant: string, units: Units, period: number | null, now: number): void {
+    const state = this.#tenants.get(tenant);
     if (state === undefined) return;
-    if (ticket.parallel && state.inFlight > 0) state.inFlight--;
-    const delta = used - ticket.tokens;
-    if (delta === 0) return;
-    if (state.limits.tokens !== null) state.tokensTat = gcraAdjust(state.tokensTat, now, state.limits.tokens, delta);
-    // A request that straddles the end of a budget period was charged to the old one, which is gone.
-    if (state.limits.budget !== null && ticket.period === state.period) state.budgetUsed = Math.max(0, state.budgetUsed + delta);
+    const { limits } = state;
+    if (limits.requests !== null && units.requests !== 0)
+      state.requestsTat = gcraAdjust(state.requestsTat, now, limits.requests, -units.requests);
+    if (limits.tokens !== null && units.tokens !== 0) state.tokensTat = gcraAdjust(state.tokensTat, now, limits.tokens, -units.tokens);
+    // Units of a budget period that is over belong to it: nothing to give back.
+    if (limits.budget !== null && period === state.period) state.budgetUsed = Math.max(0, state.budgetUsed - units.budget);
+    state.slots = Math.max(0, state.slots - units.slots);
+  }
+
+  /** One request admitted on its own (a lease of exactly what it needs), for callers without a holder. */
+  admit(tenant: string, tokens: number, now: number): Verdict {
+    const limits = this.#tenants.get(tenant)?.limits;
+    const one = requestUnits(limits, tokens);
+    const lease = this.lease(tenant, { need: one, want: one }, now);
+    if (!lease.ok) return lease;
+    return { ok: true, view: lease.view, ticket: { tenant, tokens, period: lease.period, parallel: one.slots > 0 } };
+  }
+
+  /** The request admitted by admit() ended having used `used` tokens. */
+  settle(ticket: Ticket, used: number, now: number): void {
+    const back = ticket.tokens - used;
+    this.give(ticket.tenant, { requests: 0, tokens: back, budget: back, slots: ticket.parallel ? 1 : 0 }, ticket.period, now);
   }
 
   /** Tokens left in the key's budget now; null without a budget (or for an unknown key). */
@@ -110,7 +156,27 @@ export class LocalLimiter {
   }
 }
 
-function refuse(limit: 'rpm' | 'tpm' | 'parallel' | 'budget', retryAfterMs: number | null, view: LimitsView, message: string): Verdict {
+/** Units beyond the need that the rate can still give at `now` once the need is taken (TAT `after`), up to `extra`. */
+function extraUnits(after: number, now: number, rate: { amount: number; perMs: number }, want: number, need: number): number {
+  return want <= need ? 0 : extraOf(want, need, gcraView(after, now, rate).remaining, rate.amount);
+}
+
+/** What one request reserving `tokens` takes from each limit the key has. */
+export function requestUnits(limits: TenantLimits | undefined, tokens: number): Units {
+  return {
+    requests: limits?.requests ? 1 : 0,
+    tokens: limits?.tokens ? tokens : 0,
+    budget: limits?.budget ? tokens : 0,
+    slots: limits?.parallel ? 1 : 0,
+  };
+}
+
+function refuse(
+  limit: 'rpm' | 'tpm' | 'parallel' | 'budget',
+  retryAfterMs: number | null,
+  view: LimitsView,
+  message: string,
+): LeaseVerdict {
   return { ok: false, limit, retryAfterMs, view, message };
 }
 

@@ -1,9 +1,10 @@
+import type { LeaseAsk, Units } from './allowance.js';
 import type { LimitStore } from './limit-store.js';
 import { LocalLimiter } from './local-limiter.js';
 import type { TenantKey } from './tenant-types.js';
-import type { Ticket, Verdict } from './verdict.js';
+import type { LeaseVerdict } from './verdict.js';
 
-/** Without --redis-url: the primary holds every key's limits for all its workers, exactly. */
+/** Without --redis-url: the primary holds every key's limits for all its workers, on its own clock. */
 export class LocalStore implements LimitStore {
   readonly #limiter: LocalLimiter;
   #budgeted: readonly string[];
@@ -15,12 +16,12 @@ export class LocalStore implements LimitStore {
 
   async start(): Promise<void> {}
 
-  admit(tenant: string, tokens: number): Verdict {
-    return this.#limiter.admit(tenant, tokens, Date.now());
+  lease(tenant: string, ask: LeaseAsk): LeaseVerdict {
+    return this.#limiter.lease(tenant, ask, Date.now());
   }
 
-  settle(ticket: Ticket, used: number): void {
-    this.#limiter.settle(ticket, used, Date.now());
+  give(tenant: string, units: Units, period: number | null): void {
+    this.#limiter.give(tenant, units, period, Date.now());
   }
 
   *budgets(): Iterable<[string, number]> {

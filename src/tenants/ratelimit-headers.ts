@@ -18,7 +18,7 @@ export function rateLimitHeaders(verdict: Pick<WireVerdict, 'requests' | 'tokens
  * retry-after-ms (which the openai SDKs prefer), or, when waiting cannot help (the request asks more than
  * the limit, or the budget is spent), x-should-retry: false so that the SDKs do not retry at all.
  */
-export function refusalHeaders(verdict: WireVerdict): string[] {
+export function refusalHeaders(verdict: Pick<WireVerdict, 'requests' | 'tokens' | 'retryAfterMs' | 'limit'>): string[] {
   const out = rateLimitHeaders(verdict);
   const retryMs = verdict.retryAfterMs ?? null;
   if (retryMs !== null)

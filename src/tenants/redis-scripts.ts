@@ -11,8 +11,9 @@
  * take ARGV: instance, holding ttl ms, then per limit (0s for a limit the key does not have):
  *   rpm want, need, amount, per ms; tpm want, need, amount, per ms; budget want, need, total, expire-at ms;
  *   parallel want, need, max, slots this instance holds now.
- * It grants, for every limit, between `need` and `want` units (as many as are free up to `want`), or
- * nothing at all when one limit cannot give its `need`. Returns
+ * It grants, for every limit, between `need` and `want` units (beyond the need, only what is free beyond
+ * half the limit, 1% of a budget: LEASE_FLOOR_FRACTION in allowance.ts), or nothing at all when one limit
+ * cannot give its `need`. Returns
  *   {ok, failed limit (1 rpm, 2 tpm, 3 budget, 4 parallel; 0), retry ms (-1: never, -2: at the budget's
  *    period end), rpm granted, remaining, reset ms, tpm granted, remaining, reset ms, budget granted, left,
  *    parallel granted}.
@@ -108,7 +109,7 @@ for i, r in ipairs(rates) do
   if r.amount > 0 then
     local granted = 0
     if out[1] == 1 and r.want > 0 then
-      granted = math.min(r.want, r.free)
+      granted = r.need + math.max(0, math.min(r.want - r.need, r.free - r.need - math.ceil(r.amount * 0.5)))
       r.base = r.base + granted * r.interval
       store_tat(r.key, r.base, r.per)
     end
@@ -121,7 +122,7 @@ end
 if budget_total > 0 then
   local granted = 0
   if out[1] == 1 and a[9] > 0 then
-    granted = math.min(a[9], budget_total - budget_used)
+    granted = a[10] + math.max(0, math.min(a[9] - a[10], budget_total - budget_used - a[10] - math.ceil(budget_total * 0.01)))
     redis.call('INCRBY', KEYS[3], granted)
     redis.call('PEXPIREAT', KEYS[3], a[12])
   end
@@ -131,7 +132,7 @@ end
 
 if a[15] > 0 then
   local granted = 0
-  if out[1] == 1 and a[13] > 0 then granted = math.min(a[13], a[15] - par_total) end
+  if out[1] == 1 and a[13] > 0 then granted = a[14] + math.max(0, math.min(a[13] - a[14], a[15] - par_total - a[14] - math.ceil(a[15] * 0.5))) end
   hold(KEYS[4], a[16] + granted)
   out[12] = granted
 end

@@ -2,23 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import type { Logger } from '../shared/logger.js';
-import { periodEnd, periodOf } from './budget-period.js';
-import type { RateView } from './gcra.js';
+import { Allowance, chunkOf, extraOf, LEASE_TTL_MS, type LeaseAsk, NO_UNITS, type Units } from './allowance.js';
+import { periodEnd } from './budget-period.js';
 import type { LimitStore } from './limit-store.js';
-import { budgetMessage, LocalLimiter, PARALLEL_RETRY_MS, rateMessage } from './local-limiter.js';
+import { budgetMessage, LocalLimiter, PARALLEL_RETRY_MS, rateMessage, requestUnits } from './local-limiter.js';
 import { budgetedNames } from './local-store.js';
 import { GIVE_SCRIPT, TAKE_SCRIPT } from './redis-scripts.js';
 import type { TenantKey, TenantLimits } from './tenant-types.js';
-import { type LimitsView, NO_VIEW, type Ticket, type Verdict } from './verdict.js';
+import { type LeaseVerdict, NO_VIEW, type Ticket, type Verdict } from './verdict.js';
 
-/**
- * An instance leases this share of a limit at a time and spends it without asking Redis again: the
- * worst case over-admission over all instances is what they hold unspent at once, at most one lease plus
- * one request's reservation each (README, "Tenants").
- */
-export const LEASE_FRACTION = 0.05;
-/** Unspent units go back to Redis this long after they were leased (so an idle instance holds nothing). */
-export const LEASE_TTL_MS = 1_000;
 const LEASE_CHECK_MS = 250;
 /** An instance's max_parallel slots expire this long after its last call: a dead instance frees them. */
 const HOLD_TTL_MS = 10_000;
@@ -38,36 +30,22 @@ type ScriptedRedis = Redis & {
   iproxyGive(...args: Array<string | number>): Promise<number>;
 };
 
-/** One key's shared limits as this instance holds them: units leased from Redis and not spent yet. */
+/** One key's shared limits as this instance holds them: units leased from Redis and not lent to a worker yet. */
 interface Shared {
-  limits: TenantLimits;
+  readonly allowance: Allowance;
   /** The hash tag every key of this key's limits shares: `{iproxy:<name>}`. */
   readonly prefix: string;
-  requests: number;
-  tokens: number;
-  budget: number;
-  budgetPeriod: number;
-  slotsHeld: number;
-  slotsUsed: number;
-  /** When the units now held were leased (Date.now()); 0 when none are. */
-  leasedAt: number;
   lastCallAt: number;
   pending: Promise<unknown> | null;
-  /** What Redis said at the last call, for the headers between calls. */
-  remote: { requests: RateView | null; tokens: RateView | null; budgetLeft: number | null; at: number };
-}
-
-interface SharedTicket extends Ticket {
-  readonly fallback: boolean;
 }
 
 /**
- * With --redis-url: every key's limits are shared by the instances that use the same Redis. Each
- * instance (its primary, for all its workers) leases units in chunks with one atomic script call
- * (redis-scripts.ts) and spends them locally; refunds and usage beyond a reservation are settled into the
- * local allowance, and whatever is left goes back after LEASE_TTL_MS. When Redis fails or is slower than
- * --redis-timeout, `open` falls back to the limits of this instance alone (a LocalLimiter), `closed`
- * answers 503; the client reconnects by itself and sharing resumes on the next successful call.
+ * With --redis-url: every key's limits are shared by the instances that use the same Redis. An instance's
+ * primary leases units in chunks with one atomic script call (redis-scripts.ts) and lends them on to its
+ * workers' leases; what comes back unspent, and what is left, goes back to Redis after LEASE_TTL_MS. When
+ * Redis fails or is slower than --redis-timeout, `open` falls back to the limits of this instance alone (a
+ * LocalLimiter), `closed` answers 503; the client reconnects by itself and sharing resumes on the next
+ * successful call.
  */
 export class RedisStore implements LimitStore {
   readonly #client: ScriptedRedis;
@@ -121,37 +99,54 @@ export class RedisStore implements LimitStore {
     else this.#failed(new Error('no connection to redis at startup'), false);
   }
 
-  admit(tenant: string, tokens: number): Verdict | null | Promise<Verdict | null> {
+  lease(tenant: string, ask: LeaseAsk): LeaseVerdict | null | Promise<LeaseVerdict | null> {
     const shared = this.#shared.get(tenant);
-    if (shared === undefined) return { ok: true, view: NO_VIEW, ticket: { tenant, tokens: 0, period: null, parallel: false } };
-    // One lease at a time per key: the others wait for it and then spend from it.
-    if (shared.pending !== null) return shared.pending.then(() => this.admit(tenant, tokens));
+    if (shared === undefined) return { ok: true, granted: ask.want, period: null, view: NO_VIEW };
+    // One call to Redis at a time per key: the others wait for it and then lend from what it brought.
+    if (shared.pending !== null) return shared.pending.then(() => this.lease(tenant, ask));
     const now = Date.now();
-    this.#rollPeriod(shared, now);
-    if (this.#covers(shared, tokens)) return this.#spend(shared, tenant, tokens, now);
+    const { allowance } = shared;
+    allowance.roll(now);
+    if (covers(allowance, ask.need)) return this.#lend(shared, ask, now);
     if (this.#degraded && (this.#client.status !== 'ready' || performance.now() < this.#retryAt)) {
       this.#errors.inc();
-      return this.#fallbackAdmit(tenant, tokens);
+      return this.#fallbackLease(tenant, ask);
     }
-    const lease = this.#lease(shared, tenant, tokens, now);
+    const lease = this.#take(shared, tenant, ask, now);
     shared.pending = lease.finally(() => {
       shared.pending = null;
     });
     return lease;
   }
 
-  settle(ticket: Ticket, used: number): void {
-    if ((ticket as SharedTicket).fallback) {
-      this.#fallback.settle(ticket, used, Date.now());
+  give(tenant: string, units: Units, period: number | null): void {
+    if (this.#degraded) {
+      this.#fallback.give(tenant, units, period, Date.now());
       return;
     }
-    const shared = this.#shared.get(ticket.tenant);
+    const shared = this.#shared.get(tenant);
     if (shared === undefined) return;
-    if (ticket.parallel && shared.slotsUsed > 0) shared.slotsUsed--;
-    const delta = used - ticket.tokens;
-    if (shared.limits.tokens !== null) shared.tokens -= delta;
-    if (shared.limits.budget !== null && ticket.period === shared.budgetPeriod) shared.budget -= delta;
+    const { allowance } = shared;
+    allowance.requests += units.requests;
+    allowance.tokens += units.tokens;
+    if (period === allowance.period) allowance.budget += units.budget;
+    allowance.slotsUsed = Math.max(0, allowance.slotsUsed - units.slots);
+    if (allowance.leasedAt === 0 && allowance.holding) allowance.leasedAt = Date.now();
     this.#arm();
+  }
+
+  /** Single requests without a worker in between (tests, tools): a lease of exactly one request's units. */
+  async admit(tenant: string, tokens: number): Promise<Verdict | null> {
+    const one = requestUnits(this.#shared.get(tenant)?.allowance.limits, tokens);
+    const lease = await this.lease(tenant, { need: one, want: one });
+    if (lease === null || !lease.ok) return lease;
+    return { ok: true, view: lease.view, ticket: { tenant, tokens, period: lease.period, parallel: one.slots > 0 } };
+  }
+
+  /** The request admitted by admit() ended having used `used` tokens. */
+  settle(ticket: Ticket, used: number): void {
+    const back = ticket.tokens - used;
+    this.give(ticket.tenant, { requests: 0, tokens: back, budget: back, slots: ticket.parallel ? 1 : 0 }, ticket.period);
   }
 
   *budgets(): Iterable<[string, number]> {
@@ -159,8 +154,8 @@ export class RedisStore implements LimitStore {
     for (const name of this.#budgeted) {
       const shared = this.#shared.get(name);
       if (shared === undefined) continue;
-      const left = this.#degraded ? this.#fallback.budgetLeft(name, now) : shared.remote.budgetLeft;
-      yield [name, Math.max(0, (left ?? shared.limits.budget?.tokens ?? 0) + (this.#degraded ? 0 : Math.max(0, shared.budget)))];
+      const left = this.#degraded ? this.#fallback.budgetLeft(name, now) : shared.allowance.view(now).budgetLeft;
+      yield [name, left ?? shared.allowance.limits.budget?.tokens ?? 0];
     }
   }
 
@@ -176,9 +171,9 @@ export class RedisStore implements LimitStore {
       if (shared !== undefined) {
         // Units leased under the old limits go back; the new ones lease afresh.
         void this.#giveBack(shared, true);
-        shared.limits = key.limits;
+        shared.allowance.limits = key.limits;
       } else {
-        this.#shared.set(key.name, newShared(key));
+        this.#shared.set(key.name, { allowance: new Allowance(key.limits), prefix: `{iproxy:${key.name}}`, lastCallAt: 0, pending: null });
       }
     }
     this.#fallback.reconfigure(keys);
@@ -190,8 +185,7 @@ export class RedisStore implements LimitStore {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     // Unspent leases go back, so that a restart loses nothing of the limits it held.
-    const gives = [...this.#shared.values()].map((shared) => this.#giveBack(shared, true));
-    await Promise.allSettled(gives);
+    await Promise.allSettled([...this.#shared.values()].map((shared) => this.#giveBack(shared, true)));
     await Promise.race([
       this.#client.quit().catch(() => undefined),
       new Promise((resolve) => setTimeout(resolve, this.#options.timeoutMs * 4)),
@@ -199,121 +193,95 @@ export class RedisStore implements LimitStore {
     this.#client.disconnect();
   }
 
-  #rollPeriod(shared: Shared, now: number): void {
-    const budget = shared.limits.budget;
-    if (budget === null) return;
-    const period = periodOf(budget, now);
-    if (period === shared.budgetPeriod) return;
-    // Units leased from the old period belong to it; the new one starts with none held here.
-    shared.budgetPeriod = period;
-    shared.budget = 0;
-    shared.remote.budgetLeft = null;
+  /** Lends a worker at least its need and up to its want from what this instance holds (which covers the need). */
+  #lend(shared: Shared, ask: LeaseAsk, now: number): LeaseVerdict {
+    const { allowance } = shared;
+    const { need, want } = ask;
+    const { limits } = allowance;
+    // Beyond the need, only what this instance holds and what the whole key has free beyond the floor.
+    const view = allowance.view(now);
+    const extra = (wanted: number, needed: number, held: number, free: number | undefined, limit: number, budget = false): number =>
+      needed + Math.min(Math.max(0, held - needed), extraOf(wanted, needed, (free ?? 0) - needed, limit, budget));
+    const idle = allowance.slotsHeld - allowance.slotsUsed;
+    const granted = {
+      requests: extra(want.requests, need.requests, allowance.requests, view.requests?.remaining, limits.requests?.amount ?? 0),
+      tokens: extra(want.tokens, need.tokens, allowance.tokens, view.tokens?.remaining, limits.tokens?.amount ?? 0),
+      budget: extra(want.budget, need.budget, allowance.budget, view.budgetLeft ?? 0, limits.budget?.tokens ?? 0, true),
+      slots: need.slots + Math.min(Math.max(0, idle - need.slots), Math.max(0, want.slots - need.slots)),
+    };
+    allowance.requests -= granted.requests;
+    allowance.tokens -= granted.tokens;
+    allowance.budget -= granted.budget;
+    allowance.slotsUsed += granted.slots;
+    return { ok: true, granted, period: allowance.limits.budget === null ? null : allowance.period, view: allowance.view(now) };
   }
 
-  #covers(shared: Shared, tokens: number): boolean {
-    const { limits } = shared;
-    return (
-      (limits.requests === null || shared.requests >= 1) &&
-      (limits.tokens === null || shared.tokens >= tokens) &&
-      (limits.budget === null || shared.budget >= tokens) &&
-      (limits.parallel === null || shared.slotsHeld > shared.slotsUsed)
-    );
-  }
-
-  #spend(shared: Shared, tenant: string, tokens: number, now: number): Verdict {
-    const { limits } = shared;
-    if (limits.requests !== null) shared.requests -= 1;
-    if (limits.tokens !== null) shared.tokens -= tokens;
-    if (limits.budget !== null) shared.budget -= tokens;
-    const parallel = limits.parallel !== null;
-    if (parallel) shared.slotsUsed++;
-    const ticket: SharedTicket = { tenant, tokens, period: limits.budget === null ? null : shared.budgetPeriod, parallel, fallback: false };
-    return { ok: true, view: this.#view(shared, now), ticket };
-  }
-
-  async #lease(shared: Shared, tenant: string, tokens: number, now: number): Promise<Verdict | null> {
-    const { limits } = shared;
-    const rate = (rateLimit: { amount: number; perMs: number } | null, held: number, need: number): number[] => {
-      if (rateLimit === null) return [0, 0, 0, 0];
-      const short = Math.max(0, need - held);
+  async #take(shared: Shared, tenant: string, ask: LeaseAsk, now: number): Promise<LeaseVerdict | null> {
+    const { allowance } = shared;
+    const { limits } = allowance;
+    const { need, want } = ask;
+    const rate = (limit: { amount: number; perMs: number } | null, held: number, needed: number, wanted: number): number[] => {
+      if (limit === null) return [0, 0, 0, 0];
+      const short = Math.max(0, needed - held);
       return short === 0
-        ? [0, 0, rateLimit.amount, rateLimit.perMs]
-        : [short + chunk(rateLimit.amount), short, rateLimit.amount, rateLimit.perMs];
+        ? [0, 0, limit.amount, limit.perMs]
+        : [Math.max(0, wanted - held) + chunkOf(limit.amount), short, limit.amount, limit.perMs];
     };
     const budget = limits.budget;
-    const budgetShort = budget === null ? 0 : Math.max(0, tokens - shared.budget);
-    const slotShort = limits.parallel !== null && shared.slotsHeld <= shared.slotsUsed ? 1 : 0;
+    const budgetShort = budget === null ? 0 : Math.max(0, need.budget - allowance.budget);
+    const idle = allowance.slotsHeld - allowance.slotsUsed;
+    const slotShort = limits.parallel === null ? 0 : Math.max(0, need.slots - idle);
     const args = [
       this.#instance,
       HOLD_TTL_MS,
-      ...rate(limits.requests, shared.requests, 1),
-      ...rate(limits.tokens, shared.tokens, tokens),
-      budgetShort === 0 ? 0 : budgetShort + chunk(budget?.tokens ?? 0),
+      ...rate(limits.requests, allowance.requests, need.requests, want.requests),
+      ...rate(limits.tokens, allowance.tokens, need.tokens, want.tokens),
+      budgetShort === 0 ? 0 : Math.max(0, want.budget - allowance.budget) + chunkOf(budget?.tokens ?? 0, true),
       budgetShort,
       budget?.tokens ?? 0,
       budget === null ? 0 : periodEnd(budget, now) + 86_400_000,
-      slotShort,
+      slotShort === 0 ? 0 : Math.max(0, want.slots - idle) + chunkOf(limits.parallel ?? 0) - 1,
       slotShort,
       limits.parallel ?? 0,
-      shared.slotsHeld,
+      allowance.slotsHeld,
     ];
     let result: number[];
     try {
       result = await this.#client.iproxyTake(...redisKeys(shared), ...args);
     } catch (err) {
       this.#failed(err as Error, true);
-      return this.#fallbackAdmit(tenant, tokens);
+      return this.#fallbackLease(tenant, ask);
     }
     this.#recovered();
     const at = Date.now();
     shared.lastCallAt = at;
-    shared.requests += result[3] ?? 0;
-    shared.tokens += result[6] ?? 0;
-    shared.budget += result[9] ?? 0;
-    shared.slotsHeld += result[11] ?? 0;
-    if (shared.leasedAt === 0 && ((result[3] ?? 0) > 0 || (result[6] ?? 0) > 0 || (result[9] ?? 0) > 0 || (result[11] ?? 0) > 0)) {
-      shared.leasedAt = at;
-    }
-    shared.remote = {
+    const view = {
       requests: limits.requests === null ? null : { limit: limits.requests.amount, remaining: result[4] ?? 0, resetMs: result[5] ?? 0 },
       tokens: limits.tokens === null ? null : { limit: limits.tokens.amount, remaining: result[7] ?? 0, resetMs: result[8] ?? 0 },
       budgetLeft: budget === null ? null : (result[10] ?? 0),
-      at,
     };
+    allowance.add({ requests: result[3] ?? 0, tokens: result[6] ?? 0, budget: result[9] ?? 0, slots: result[11] ?? 0 }, view, at);
     this.#arm();
-    if (result[0] === 1) return this.#spend(shared, tenant, tokens, at);
-    return this.#refusal(shared, result[1] ?? 0, result[2] ?? -1, tokens, at);
+    if (result[0] === 1) return this.#lend(shared, ask, at);
+    return this.#refusal(allowance, result[1] ?? 0, result[2] ?? -1, ask.need, at);
   }
 
-  #refusal(shared: Shared, failed: number, retry: number, tokens: number, now: number): Verdict {
-    const view = this.#view(shared, now);
-    const { limits } = shared;
+  #refusal(allowance: Allowance, failed: number, retry: number, need: Units, now: number): LeaseVerdict {
+    const view = allowance.view(now);
+    const { limits } = allowance;
+    const retryAfterMs = retry < 0 ? null : retry;
     if (failed === 1)
-      return {
-        ok: false,
-        limit: 'rpm',
-        retryAfterMs: retry < 0 ? null : retry,
-        view,
-        message: rateMessage('requests', limits.requests, 1),
-      };
-    if (failed === 2)
-      return {
-        ok: false,
-        limit: 'tpm',
-        retryAfterMs: retry < 0 ? null : retry,
-        view,
-        message: rateMessage('tokens', limits.tokens, tokens),
-      };
+      return { ok: false, limit: 'rpm', retryAfterMs, view, message: rateMessage('requests', limits.requests, need.requests) };
+    if (failed === 2) return { ok: false, limit: 'tpm', retryAfterMs, view, message: rateMessage('tokens', limits.tokens, need.tokens) };
     if (failed === 3) {
       const budget = limits.budget as NonNullable<TenantLimits['budget']>;
       const end = periodEnd(budget, now);
-      const left = (shared.remote.budgetLeft ?? 0) + Math.max(0, shared.budget);
       return {
         ok: false,
         limit: 'budget',
         retryAfterMs: retry === -1 ? null : end - now,
         view,
-        message: budgetMessage(left, budget.tokens, tokens, end),
+        message: budgetMessage(view.budgetLeft ?? 0, budget.tokens, need.budget, end),
       };
     }
     return {
@@ -325,28 +293,9 @@ export class RedisStore implements LimitStore {
     };
   }
 
-  #view(shared: Shared, now: number): LimitsView {
-    const { remote } = shared;
-    const since = now - remote.at;
-    const rate = (view: RateView | null, held: number): RateView | null =>
-      view === null
-        ? null
-        : {
-            limit: view.limit,
-            remaining: Math.min(view.limit, Math.max(0, view.remaining + held)),
-            resetMs: Math.max(0, view.resetMs - since),
-          };
-    return {
-      requests: rate(remote.requests, shared.requests),
-      tokens: rate(remote.tokens, shared.tokens),
-      budgetLeft: remote.budgetLeft === null ? null : Math.max(0, remote.budgetLeft + shared.budget),
-    };
-  }
-
-  #fallbackAdmit(tenant: string, tokens: number): Verdict | null {
+  #fallbackLease(tenant: string, ask: LeaseAsk): LeaseVerdict | null {
     if (this.#options.failure === 'closed') return null;
-    const verdict = this.#fallback.admit(tenant, tokens, Date.now());
-    return verdict.ok ? { ...verdict, ticket: { ...verdict.ticket, fallback: true } as SharedTicket } : verdict;
+    return this.#fallback.lease(tenant, ask, Date.now());
   }
 
   #failed(err: Error, count: boolean): void {
@@ -378,13 +327,14 @@ export class RedisStore implements LimitStore {
     const now = Date.now();
     let holding = false;
     for (const shared of this.#shared.values()) {
-      if (shared.pending === null && (held(shared) || shared.slotsUsed > 0)) {
-        const stale = shared.leasedAt !== 0 && now - shared.leasedAt >= LEASE_TTL_MS;
-        // Slots in use keep their holding alive in Redis (it expires after HOLD_TTL_MS without a call).
-        const heartbeat = shared.slotsUsed > 0 && now - shared.lastCallAt >= HOLD_TTL_MS / 3;
+      const { allowance } = shared;
+      if (shared.pending === null && (allowance.holding || allowance.slotsUsed > 0)) {
+        const stale = allowance.leasedAt !== 0 && now - allowance.leasedAt >= LEASE_TTL_MS;
+        // Slots lent to workers keep this instance's holding alive in Redis (it expires after HOLD_TTL_MS).
+        const heartbeat = allowance.slotsUsed > 0 && now - shared.lastCallAt >= HOLD_TTL_MS / 3;
         if (stale || heartbeat) void this.#giveBack(shared, stale);
       }
-      if (held(shared) || shared.slotsUsed > 0) holding = true;
+      if (allowance.holding || allowance.slotsUsed > 0) holding = true;
     }
     if (!holding && this.#timer !== null) {
       clearInterval(this.#timer);
@@ -394,29 +344,23 @@ export class RedisStore implements LimitStore {
 
   /** Gives back what is held unspent (or charges what is owed), and renews this instance's slot holding. */
   async #giveBack(shared: Shared, returnUnits: boolean): Promise<void> {
-    const { limits } = shared;
-    const units = returnUnits ? [shared.requests, shared.tokens, shared.budget] : [0, 0, 0];
-    if (returnUnits) {
-      shared.requests = 0;
-      shared.tokens = 0;
-      shared.budget = 0;
-      shared.slotsHeld = shared.slotsUsed;
-      shared.leasedAt = 0;
-    }
+    const { allowance } = shared;
+    const { limits } = allowance;
+    const units = returnUnits ? allowance.release() : NO_UNITS;
     if (this.#degraded || this.#client.status !== 'ready') return;
     const budget = limits.budget;
     const args = [
       this.#instance,
       HOLD_TTL_MS,
-      limits.requests === null ? 0 : (units[0] ?? 0),
+      limits.requests === null ? 0 : units.requests,
       limits.requests?.amount ?? 0,
       limits.requests?.perMs ?? 0,
-      limits.tokens === null ? 0 : (units[1] ?? 0),
+      limits.tokens === null ? 0 : units.tokens,
       limits.tokens?.amount ?? 0,
       limits.tokens?.perMs ?? 0,
-      budget === null ? 0 : (units[2] ?? 0),
+      budget === null ? 0 : units.budget,
       budget === null ? 0 : periodEnd(budget, Date.now()),
-      limits.parallel === null ? -1 : shared.slotsHeld,
+      limits.parallel === null ? -1 : allowance.slotsHeld,
     ];
     shared.lastCallAt = Date.now();
     try {
@@ -428,37 +372,21 @@ export class RedisStore implements LimitStore {
   }
 }
 
-function newShared(key: TenantKey): Shared {
-  const prefix = `{iproxy:${key.name}}`;
-  return {
-    limits: key.limits,
-    prefix,
-    requests: 0,
-    tokens: 0,
-    budget: 0,
-    budgetPeriod: -1,
-    slotsHeld: 0,
-    slotsUsed: 0,
-    leasedAt: 0,
-    lastCallAt: 0,
-    pending: null,
-    remote: { requests: null, tokens: null, budgetLeft: null, at: 0 },
-  };
+/** Holds at least `need` of every limit. */
+function covers(allowance: Allowance, need: Units): boolean {
+  return (
+    allowance.requests >= need.requests &&
+    allowance.tokens >= need.tokens &&
+    allowance.budget >= need.budget &&
+    allowance.slotsHeld - allowance.slotsUsed >= need.slots
+  );
 }
 
 /** The four keys of the scripts; the budget's names its period, so that a new period starts from nothing. */
 function redisKeys(shared: Shared): string[] {
-  const { prefix } = shared;
-  const period = shared.limits.budget === null ? 'none' : String(shared.budgetPeriod);
+  const { prefix, allowance } = shared;
+  const period = allowance.limits.budget === null ? 'none' : String(allowance.period);
   return [`${prefix}:rpm`, `${prefix}:tpm`, `${prefix}:budget:${period}`, `${prefix}:par`];
-}
-
-function held(shared: Shared): boolean {
-  return shared.requests !== 0 || shared.tokens !== 0 || shared.budget !== 0 || shared.slotsHeld > shared.slotsUsed;
-}
-
-function chunk(limit: number): number {
-  return Math.max(1, Math.ceil(limit * LEASE_FRACTION));
 }
 
 /** The URL without its password, for logs. */

@@ -4,11 +4,12 @@ import type { CompletionResult } from '../llm/completion-tracker.js';
 import type { TenantWorkerMetrics } from '../metrics/tenant-metrics.js';
 import type { ErrorCode } from '../shared/error-catalog.js';
 import type { AdmissionClient } from './admission-client.js';
-import type { WireVerdict } from './admission-messages.js';
 import { createModelCheck, type ModelCheck } from './model-globs.js';
 import { rateLimitHeaders, refusalHeaders } from './ratelimit-headers.js';
 import { TenantRecorder } from './tenant-recorder.js';
 import { hasLimits, type LimitName, STATIC_KEY_NAME, type TenantKey } from './tenant-types.js';
+import type { Ticket } from './verdict.js';
+import { type Admitted, type Refusal as LimitRefusal, WorkerLimits } from './worker-limits.js';
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 
@@ -50,7 +51,7 @@ export class TenantGate {
   readonly #byDigest = new Map<string, Tenant>();
   readonly #allowAdminRoutes: boolean;
   readonly #defaultMaxTokens: number;
-  readonly #client: AdmissionClient;
+  readonly #limits: WorkerLimits;
   readonly #tenants: Tenant[] = [];
   /** Any key configured: a request without a known key gets 401. */
   readonly authRequired: boolean;
@@ -58,7 +59,7 @@ export class TenantGate {
   constructor(options: TenantGateOptions, metrics: TenantWorkerMetrics, client: AdmissionClient) {
     this.#allowAdminRoutes = options.allowAdminRoutes;
     this.#defaultMaxTokens = options.defaultMaxTokens;
-    this.#client = client;
+    this.#limits = new WorkerLimits(options.keys, client);
     for (const key of options.keys) {
       this.#add(key.digest, {
         name: key.name,
@@ -122,21 +123,28 @@ export class TenantGate {
     return { tokens: prompt + maxTokens * n, prompt };
   }
 
-  /** Asks the primary; the ticket settles the reservation and records the request's metrics when it ends. */
-  async admit(tenant: Tenant, reserve: { tokens: number; prompt: number }): Promise<TenantTicket | Refusal> {
-    const { id, verdict } = this.#client.admit(tenant.name, reserve.tokens);
-    const answer = await verdict;
-    if (answer.ok) return new TenantTicket(tenant, this.#client, id, reserve, rateLimitHeaders(answer));
-    return refusal(answer);
+  /**
+   * Admits the request from what this worker holds of its key's limits (at once), or after a lease from the
+   * primary (a promise); the ticket settles the reservation and records the request's metrics when it ends.
+   */
+  admit(tenant: Tenant, reserve: { tokens: number; prompt: number }): TenantTicket | Refusal | Promise<TenantTicket | Refusal> {
+    const outcome = this.#limits.admit(tenant.name, reserve.tokens);
+    if (outcome instanceof Promise) return outcome.then((settled) => this.#ticketOf(tenant, reserve, settled));
+    return this.#ticketOf(tenant, reserve, outcome);
   }
 
   /** A ticket for a request of a key without limits: metrics only. */
   unlimited(tenant: Tenant): TenantTicket {
-    return new TenantTicket(tenant, null, 0, { tokens: 0, prompt: 0 }, []);
+    return new TenantTicket(tenant, null, null, { tokens: 0, prompt: 0 }, []);
+  }
+
+  #ticketOf(tenant: Tenant, reserve: { tokens: number; prompt: number }, outcome: Admitted | LimitRefusal): TenantTicket | Refusal {
+    if (outcome.ok) return new TenantTicket(tenant, this.#limits, outcome.ticket, reserve, rateLimitHeaders(outcome.view));
+    return refusal(outcome);
   }
 }
 
-function refusal(answer: WireVerdict): Refusal {
+function refusal(answer: LimitRefusal): Refusal {
   const message = answer.message ?? 'rate limit reached';
   if (answer.limit === 'unavailable' || answer.limit === undefined) {
     return { code: 'ratelimit_unavailable', message, headers: ['retry-after', '1'], limit: null };
@@ -151,29 +159,29 @@ function refusal(answer: WireVerdict): Refusal {
  */
 export class TenantTicket {
   readonly tenant: Tenant;
-  readonly #client: AdmissionClient | null;
-  readonly #id: number;
+  readonly #limits: WorkerLimits | null;
+  readonly #ticket: Ticket | null;
   readonly #reserve: { readonly tokens: number; readonly prompt: number };
   /** x-ratelimit-* for the response, as a flat [name, value, ...] list. */
   readonly headers: readonly string[];
 
   constructor(
     tenant: Tenant,
-    client: AdmissionClient | null,
-    id: number,
+    limits: WorkerLimits | null,
+    ticket: Ticket | null,
     reserve: { readonly tokens: number; readonly prompt: number },
     headers: readonly string[],
   ) {
     this.tenant = tenant;
-    this.#client = client;
-    this.#id = id;
+    this.#limits = limits;
+    this.#ticket = ticket;
     this.#reserve = reserve;
     this.headers = headers;
   }
 
   ended(status: number, result: CompletionResult | null): void {
     this.tenant.recorder.ended(status, result);
-    this.#client?.settle(this.#id, chargedTokens(this.#reserve, status, result));
+    if (this.#ticket !== null) this.#limits?.settle(this.#ticket, chargedTokens(this.#reserve, status, result));
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Units } from './allowance.js';
 import type { RateView } from './gcra.js';
 import type { LimitName } from './tenant-types.js';
 
@@ -20,16 +21,21 @@ export interface Ticket {
   readonly parallel: boolean;
 }
 
-export type Verdict =
-  | { readonly ok: true; readonly view: LimitsView; readonly ticket: Ticket }
-  | {
-      readonly ok: false;
-      readonly limit: Exclude<LimitName, 'model'>;
-      /** When the request would fit; null: it never will (it asks more than the limit). */
-      readonly retryAfterMs: number | null;
-      readonly view: LimitsView;
-      readonly message: string;
-    };
+export type Verdict = { readonly ok: true; readonly view: LimitsView; readonly ticket: Ticket } | Refused;
+
+/** A refusal: the limit, when the request would fit (null: never, it asks more than the limit), the view and a message. */
+export interface Refused {
+  readonly ok: false;
+  readonly limit: Exclude<LimitName, 'model'>;
+  readonly retryAfterMs: number | null;
+  readonly view: LimitsView;
+  readonly message: string;
+}
+
+/** A source's answer to a lease: the units granted (and the budget period they belong to), or a refusal. */
+export type LeaseVerdict =
+  | { readonly ok: true; readonly granted: Units; readonly period: number | null; readonly view: LimitsView }
+  | Refused;
 
 export const NO_VIEW: LimitsView = Object.freeze({ requests: null, tokens: null, budgetLeft: null });
 

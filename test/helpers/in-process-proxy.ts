@@ -58,8 +58,8 @@ export async function startInProcessProxy(
   // The primary's admission service in this process: the messages go straight across, a turn later.
   let service: AdmissionService | null = null;
   const tenants = createWorkerTenants(config, registry, (message) => {
-    if (message.type === 'iproxy:admit') service?.onAdmit(1, message.q);
-    else service?.onSettle(1, message.s);
+    service?.onGive(1, message.g);
+    service?.onLease(1, message.q);
     return true;
   });
   const limits = new LocalStore(config.keys);

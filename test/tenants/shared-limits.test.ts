@@ -19,7 +19,8 @@ const INSTANCES = 2;
 const BODY = chatBody({ max_tokens: 150 });
 /** What one request reserves: its body at 4 bytes a token, plus max_tokens. */
 const RESERVATION = Math.ceil(Buffer.byteLength(BODY) / 4) + 150;
-const skip = !(await hasRedisServer()) && 'redis-server is not installed (apt-get install redis-server)';
+// CI must run them (.ci/run installs redis-server): there a missing server fails instead of skipping.
+const skip = !(await hasRedisServer()) && !process.env.CI && 'redis-server is not installed (apt-get install redis-server)';
 
 const KEYS = `keys:
   - name: team

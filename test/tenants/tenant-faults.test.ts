@@ -12,7 +12,8 @@ import { configFile, keyLoad, statusCounts } from '../helpers/tenant-load.js';
 import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 120_000;
-const skip = !(await hasRedisServer()) && 'redis-server is not installed (apt-get install redis-server)';
+// CI must run them (.ci/run installs redis-server): there a missing server fails instead of skipping.
+const skip = !(await hasRedisServer()) && !process.env.CI && 'redis-server is not installed (apt-get install redis-server)';
 
 test('redis killed under load: open keeps serving, closed answers 503, both share again once it is back', {
   skip,
