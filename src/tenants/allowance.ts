@@ -1,4 +1,4 @@
-import { periodOf } from './budget-period.js';
+import { periodEnd, periodOf } from './budget-period.js';
 import type { RateView } from './gcra.js';
 import type { TenantLimits } from './tenant-types.js';
 import type { LimitsView, Ticket } from './verdict.js';
@@ -62,6 +62,7 @@ export class Allowance {
   /** The source's view at the last lease, for headers between leases. */
   #remote: LimitsView = { requests: null, tokens: null, budgetLeft: null };
   #remoteAt = 0;
+  #periodEndsAt = 0;
 
   constructor(limits: TenantLimits) {
     this.limits = limits;
@@ -70,8 +71,10 @@ export class Allowance {
   /** A new budget period: units of the old one belong to it, and the new one starts with none held here. */
   roll(now: number): void {
     const budget = this.limits.budget;
-    if (budget === null) return;
+    // The period is worked out again only when the current one is over (a month's needs a Date).
+    if (budget === null || now < this.#periodEndsAt) return;
     const period = periodOf(budget, now);
+    this.#periodEndsAt = periodEnd(budget, now);
     if (period === this.period) return;
     this.period = period;
     this.budget = 0;
@@ -81,13 +84,21 @@ export class Allowance {
   /** What one request reserving `tokens` needs beyond what is held; null when it is covered. */
   shortfall(tokens: number): LeaseAsk | null {
     const { requests, tokens: rate, budget, parallel } = this.limits;
+    // The common case, covered, allocates nothing.
+    if (
+      (requests === null || this.requests >= 1) &&
+      (rate === null || this.tokens >= tokens) &&
+      (budget === null || this.budget >= tokens) &&
+      (parallel === null || this.slotsHeld > this.slotsUsed)
+    ) {
+      return null;
+    }
     const need = {
       requests: requests === null ? 0 : Math.max(0, 1 - this.requests),
       tokens: rate === null ? 0 : Math.max(0, tokens - this.tokens),
       budget: budget === null ? 0 : Math.max(0, tokens - this.budget),
       slots: parallel === null || this.slotsHeld > this.slotsUsed ? 0 : 1,
     };
-    if (need.requests === 0 && need.tokens === 0 && need.budget === 0 && need.slots === 0) return null;
     const want = {
       requests: need.requests === 0 ? 0 : need.requests + chunkOf(requests?.amount ?? 0),
       tokens: need.tokens === 0 ? 0 : need.tokens + chunkOf(rate?.amount ?? 0),

@@ -117,3 +117,32 @@ test('a budget refuses what does not fit, renews with its period and survives ne
   limiter.reconfigure([]);
   assert.equal(limiter.budgetLeft('t', 2000), null);
 });
+
+test('leases: a chunk beyond the need only while more than half the limit is free, then exactly the need', () => {
+  const limiter = new LocalLimiter([key('t', { requests: { amount: 100, perMs: 3_600_000 }, parallel: 4 })]);
+  const ask = (requests: number, extra: number, slots = 0) => ({
+    need: { requests, tokens: 0, budget: 0, slots },
+    want: { requests: requests + extra, tokens: 0, budget: 0, slots },
+  });
+  const granted: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const lease = limiter.lease('t', ask(1, 5), 0);
+    assert.equal(lease.ok, true);
+    if (lease.ok) granted.push(lease.granted.requests);
+  }
+  // 6 at a time while more than 50 stay free after the need: 8 leases (48), then 1 + 1 (the 50th), then 1 each.
+  assert.deepEqual(granted, [6, 6, 6, 6, 6, 6, 6, 6, 2, 1, 1, 1]);
+  // Units given back (unspent) are free again at once.
+  limiter.give('t', { requests: 10, tokens: 0, budget: 0, slots: 0 }, null, 0);
+  const after = limiter.lease('t', ask(1, 5), 0);
+  // 43 held now, so a chunk again: 6 more, 51 left.
+  assert.equal(after.ok && after.view.requests?.remaining, 100 - 53 + 10 - 6);
+  // Slots: half of max_parallel is the floor too; a worker that gives its slots back frees them.
+  const slots = limiter.lease(
+    't',
+    { need: { requests: 0, tokens: 0, budget: 0, slots: 1 }, want: { requests: 0, tokens: 0, budget: 0, slots: 3 } },
+    0,
+  );
+  // 4 slots, floor 2: the need (1) and 1 more, not the 2 more asked for.
+  assert.equal(slots.ok && slots.granted.slots, 2);
+});
