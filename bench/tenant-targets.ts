@@ -53,7 +53,7 @@ export function tenantTargetDefs(dir: string, prefix: string, hasRedis: boolean)
     },
     {
       name: LIMITS_TARGET,
-      about: `${KEY_TARGET} with rpm, tpm, max_parallel and a budget on the key, never reached: each request admitted by the primary over IPC and settled (limits on, no Redis)`,
+      about: `${KEY_TARGET} with rpm, tpm, max_parallel and a budget on the key, never reached: leased from the primary by the worker, admitted and settled in the worker, x-ratelimit headers (limits on, no Redis)`,
       headers,
       start: proxy(LIMITS_TARGET, true),
       only: ['small', 'chat'],

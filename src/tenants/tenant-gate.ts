@@ -90,6 +90,11 @@ export class TenantGate {
     this.#tenants.push(tenant);
   }
 
+  /** Gives back every key's units this worker holds (it is about to exit). */
+  releaseAll(): void {
+    this.#limits.releaseAll();
+  }
+
   /** Brings the deferred per-key counts up to date (before the registry is read). */
   flush(): void {
     for (const tenant of this.#tenants) tenant.recorder.flush();
@@ -97,6 +102,7 @@ export class TenantGate {
 
   /** The key's tenant; null without a bearer token or with an unknown one. */
   identify(headers: IncomingHttpHeaders): Tenant | null {
+    if (!this.authRequired) return null;
     const match = BEARER.exec(headers.authorization ?? '');
     if (match === null) return null;
     const digest = createHash('sha256')

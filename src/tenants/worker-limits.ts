@@ -70,9 +70,18 @@ export class WorkerLimits {
     this.#arm();
   }
 
+  /** Gives back everything held (a worker about to exit): what it keeps would count as spent. */
+  releaseAll(): void {
+    for (const [tenant, allowance] of this.#allowances) {
+      if (!allowance.holding) continue;
+      this.#client.give(tenant, allowance.release(), allowance.limits.budget === null ? null : allowance.period);
+    }
+  }
+
   /** A request asking more tokens than the key's whole tpm or budget would wait for ever: refused here. */
   #never(allowance: Allowance, tokens: number, now: number): Refusal | null {
     const { tokens: rate, budget } = allowance.limits;
+    if ((rate === null || tokens <= rate.amount) && (budget === null || tokens <= budget.tokens)) return null;
     const view = allowance.view(now);
     const refusal = { retryAfterMs: null, requests: view.requests, tokens: view.tokens, budgetLeft: view.budgetLeft, ok: false } as const;
     if (rate !== null && tokens > rate.amount) return { ...refusal, limit: 'tpm', message: rateMessage('tokens', rate, tokens) };

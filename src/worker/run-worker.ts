@@ -111,6 +111,8 @@ export function runWorker(config: Config): void {
   };
   let finalAck: (() => void) | null = null;
   const drain = createDrain(config, proxy, fleet, log, async () => {
+    // Every request has ended: what this worker holds of the keys' limits goes back before it exits.
+    tenants.gate.releaseAll();
     const delta = await snapshot(false);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, FINAL_ACK_TIMEOUT_MS);

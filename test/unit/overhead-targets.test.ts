@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { parseBenchArgs } from '../../bench/bench-args.js';
 import { Fifo } from '../../bench/fifo.js';
 import { overheadTargetDefs, selectOverheadTargets } from '../../bench/overhead-targets.js';
+import { hasRedisServer } from '../../bench/tenant-targets.js';
 
 const NODE24 = { path: '/tmp/node24/bin/node', version: 'v24.22.3', tag: 'node24' };
 
@@ -29,6 +30,11 @@ test('overhead targets: direct-models comes only with Portkey, the references of
     chosen.map((d) => d.name),
     ['direct', 'direct-models', 'proxy-1w', 'portkey'],
   );
+  const limits = selectOverheadTargets(defs, parseBenchArgs(['--targets', 'proxy-1w-key,proxy-1w-limits']));
+  assert.deepEqual(
+    limits.map((d) => d.name),
+    ['direct', 'proxy-1w-key', 'proxy-1w-limits'],
+  );
   const noPortkey = selectOverheadTargets(defs, parseBenchArgs(['--targets', 'proxy-1w']));
   assert.deepEqual(
     noPortkey.map((d) => d.name),
@@ -45,6 +51,10 @@ test('--node gives every Node target a twin right after it; nginx and direct hav
     'proxy-1w-node24',
     'proxy-2w',
     'proxy-2w-node24',
+    'proxy-1w-key',
+    'proxy-1w-limits',
+    // Only where redis-server is installed (CI installs it).
+    ...(hasRedisServer() ? ['proxy-1w-limits-redis'] : []),
     'simple-undici',
     'simple-undici-node24',
     'simple-undici-2w',
