@@ -121,7 +121,10 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     }
     if (route.endpoint === MODELS_ENDPOINT && (req.method === 'GET' || req.method === 'HEAD')) {
       const cards = fleet.backends.modelCards;
-      exchange.answer(200, JSON.stringify({ object: 'list', data: tenant?.restricted ? cards.filter((card) => tenant.mayUse(String(card.id))) : cards }));
+      exchange.answer(
+        200,
+        JSON.stringify({ object: 'list', data: tenant?.restricted ? cards.filter((card) => tenant.mayUse(String(card.id))) : cards }),
+      );
       return;
     }
     exchanges.add(exchange);
