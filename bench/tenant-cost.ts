@@ -3,8 +3,8 @@ import type { SequentialSummary } from './overhead-report.js';
 import { KEY_TARGET, LIMITS_REDIS_TARGET, LIMITS_TARGET } from './tenant-targets.js';
 
 /** The targets of the tenants issue: CPU per small request at most 1.2 x limits off, added p50 at most 0.1 ms more. */
-export const CPU_RATIO_TARGET = 1.2;
-export const ADDED_P50_TARGET_MS = 0.1;
+const CPU_RATIO_TARGET = 1.2;
+const ADDED_P50_TARGET_MS = 0.1;
 
 const fmt = (value: number | null, digits = 0): string => (value === null ? '–' : value.toFixed(digits));
 

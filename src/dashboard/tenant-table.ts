@@ -8,7 +8,7 @@ import { type PromSamples, sumSamples } from '../metrics/prom-text.js';
 export const TENANT_WINDOW_MS = 60_000;
 
 /** One key in one scrape: cumulative counts, and its budget gauge (null without a budget). */
-export interface TenantReading {
+interface TenantReading {
   readonly requests: number;
   readonly tokens: number;
   readonly rejected: Readonly<Record<string, number>>;

@@ -11,7 +11,7 @@ import type { LeaseAsk, Units } from './allowance.js';
 /** How often pending leases are checked against their deadline (only while some are pending). */
 const SWEEP_MS = 100;
 
-export const NO_ANSWER: WireVerdict = Object.freeze({
+const NO_ANSWER: WireVerdict = Object.freeze({
   ok: false,
   limit: 'unavailable',
   message: 'the proxy could not decide on the rate limits in time',

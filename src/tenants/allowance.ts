@@ -24,16 +24,16 @@ export interface LeaseAsk {
  * an instance's primary with Redis, spends it without asking again. The worst-case over-admission is what
  * all holders have unspent at once (README, "Tenants").
  */
-export const LEASE_FRACTION = 0.05;
+const LEASE_FRACTION = 0.05;
 /** A budget lasts a month: its chunks are smaller. */
-export const BUDGET_LEASE_FRACTION = 0.001;
+const BUDGET_LEASE_FRACTION = 0.001;
 /**
  * A source grants more than the need only from what is free beyond this share of the limit (of the budget:
  * BUDGET_FLOOR_FRACTION). Near its limit a key is leased exactly what each request needs, so that no holder
  * sits on units another one is refused for: the limit is exact across holders when it matters.
  */
-export const LEASE_FLOOR_FRACTION = 0.5;
-export const BUDGET_FLOOR_FRACTION = 0.01;
+const LEASE_FLOOR_FRACTION = 0.5;
+const BUDGET_FLOOR_FRACTION = 0.01;
 
 /** The most a source grants beyond `need`: what the holder wants, from what is free beyond the floor. */
 export function extraOf(want: number, need: number, freeAfterNeed: number, limit: number, budget = false): number {

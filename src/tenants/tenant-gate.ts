@@ -197,7 +197,7 @@ export class TenantTicket {
  * or was abandoned while the backend worked but whose usage could not be read, its whole reservation; for
  * a request that no backend generated anything for (an error status, a non-completion endpoint), nothing.
  */
-export function chargedTokens(
+function chargedTokens(
   reserve: { readonly tokens: number; readonly prompt: number },
   status: number,
   result: CompletionResult | null,

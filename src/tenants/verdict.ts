@@ -24,7 +24,7 @@ export interface Ticket {
 export type Verdict = { readonly ok: true; readonly view: LimitsView; readonly ticket: Ticket } | Refused;
 
 /** A refusal: the limit, when the request would fit (null: never, it asks more than the limit), the view and a message. */
-export interface Refused {
+interface Refused {
   readonly ok: false;
   readonly limit: Exclude<LimitName, 'model'>;
   readonly retryAfterMs: number | null;

@@ -1,9 +1,9 @@
 import { formatRejected, type TenantRow } from '../tenant-table.js';
 import { formatValue } from './chart-lines.js';
 
-export const TENANT_COLUMNS = ['key', 'requests (last min)', 'tokens/s (last min)', 'rejected (last min)', 'budget left (tokens)'] as const;
+const TENANT_COLUMNS = ['key', 'requests (last min)', 'tokens/s (last min)', 'rejected (last min)', 'budget left (tokens)'] as const;
 
-export function tenantCells(row: TenantRow): string[] {
+function tenantCells(row: TenantRow): string[] {
   return [
     row.key,
     row.requests === null ? '-' : String(row.requests),
