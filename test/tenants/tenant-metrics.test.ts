@@ -10,7 +10,12 @@ import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 const headers = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
-const lines = (text: string, prefix: string): string[] => text.split('\n').filter((line) => line.startsWith(prefix));
+/** The sample lines of `prefix`, sorted: the merge of two workers' registries lists series in the order they were first seen. */
+const lines = (text: string, prefix: string): string[] =>
+  text
+    .split('\n')
+    .filter((line) => line.startsWith(prefix))
+    .sort();
 
 test('tenant_requests_total, tenant_tokens_total, ratelimit_rejected_total and tenant_budget_remaining_tokens count exactly', {
   timeout: TEST_TIMEOUT_MS,
@@ -55,10 +60,10 @@ test('tenant_requests_total, tenant_tokens_total, ratelimit_rejected_total and t
     'tenant_requests_total{key="team-b",status="429"} 2',
   ]);
   assert.deepEqual(lines(metrics, 'tenant_tokens_total{'), [
-    'tenant_tokens_total{key="team-a",kind="prompt"} 6',
     'tenant_tokens_total{key="team-a",kind="completion"} 8',
-    'tenant_tokens_total{key="team-b",kind="prompt"} 9',
+    'tenant_tokens_total{key="team-a",kind="prompt"} 6',
     'tenant_tokens_total{key="team-b",kind="completion"} 12',
+    'tenant_tokens_total{key="team-b",kind="prompt"} 9',
   ]);
   assert.deepEqual(
     lines(metrics, 'ratelimit_rejected_total{').filter((line) => !line.endsWith(' 0')),

@@ -229,6 +229,7 @@ test('keys: named keys with models and limits; their keys stay digests, a plain 
     'keys.yaml',
     [
       'redis-url: redis://127.0.0.1:6379',
+      'backend-url: http://gpu1:8000',
       'keys:',
       '  - name: team-a',
       '    key_env: TEAM_A_KEY',
@@ -261,7 +262,7 @@ test('keys: named keys with models and limits; their keys stay digests, a plain 
   assert.equal(JSON.stringify(config).includes('team-a-secret'), false, 'the key itself is nowhere in the config');
   assert.equal(JSON.stringify(config).includes('plain-ops-key'), false);
   assert.deepEqual(config.keyWarnings, ['keys[1] (ops): the key is written in clear in the config file; prefer key_sha256 or key_env']);
-  const bad = fileWith(t, 'bad-keys.yaml', 'keys:\n  - name: team-a\n    key_env: NOT_SET_FOR_THIS_TEST\n');
+  const bad = fileWith(t, 'bad-keys.yaml', 'backend-url: http://gpu1:8000\nkeys:\n  - name: team-a\n    key_env: NOT_SET_FOR_THIS_TEST\n');
   assert.equal(
     await exitLine(['--config', bad]),
     `inference-proxy: ${bad}: keys[0] (team-a): key_env: the environment variable NOT_SET_FOR_THIS_TEST is not set`,
