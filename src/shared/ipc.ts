@@ -1,7 +1,7 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { MetricsDelta } from '../metrics/snapshot-delta.js';
-import type { ConfigStatus } from './config-status.js';
 import type { TenantPrimaryMessage, TenantWorkerMessage } from '../tenants/admission-messages.js';
+import type { ConfigStatus } from './config-status.js';
 import type { BackendOut, FleetState } from './fleet.js';
 
 /** One registry as prom-client's getMetricsAsJSON() gives it (the primary's, and the retired workers' totals). */
