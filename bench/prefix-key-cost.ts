@@ -58,7 +58,7 @@ export function measurePrefixKeyCost(prefixSizes: readonly number[]): KeyCostRes
   const body = chatBody();
   const json = JSON.parse(body) as Record<string, unknown>;
   const rows = prefixSizes.map((prefixBytes) => {
-    const read = createKeyReader({ routing: 'prefix', sessionHeader: 'x-session-id', prefixBytes });
+    const read = createKeyReader('prefix', { sessionHeader: 'x-session-id', prefixBytes });
     perCallUs(() => read({}, 'chat', json));
     return { prefixBytes, keyUs: perCallUs(() => read({}, 'chat', json)) };
   });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
+import { ROUTING_POLICIES } from '../routing/policy-registry.js';
 import { VERSION } from '../shared/version.js';
 import { keysFromList } from '../tenants/key-list.js';
 import { backendsFromList, backendsFromUrls, duplicateUrl } from './backend-list.js';
@@ -22,7 +23,7 @@ import {
 } from './flag-values.js';
 import { FLAGS, type FlagName } from './flags.js';
 import { parseBytes, parseInteger, parseOnOff } from './parse-units.js';
-import { AFFINITY_BOUNDS, type AffinityBound, type BackendConfig, type Config, ROUTING_POLICIES, type RoutingPolicy } from './types.js';
+import { AFFINITY_BOUNDS, type AffinityBound, type BackendConfig, type Config } from './types.js';
 import { envNameOf, onCommandLine, unknownArguments } from './unknown-arguments.js';
 
 export { parseBackendUrl } from './backend-list.js';
@@ -41,6 +42,9 @@ export interface FlagOrigins {
   /** Flags whose value was taken from their INFERENCE_PROXY_* variable. */
   readonly fromEnv: ReadonlySet<string>;
 }
+
+/** The values --routing accepts: the registered policies. */
+const ROUTING_POLICY_NAMES = ROUTING_POLICIES.map((policy) => policy.name);
 
 const NO_FILE: FlagOrigins = { file: null, fromFile: new Set(), fromEnv: new Set() };
 
@@ -116,7 +120,7 @@ export function configFromFlags(flags: Record<string, unknown>, origins: FlagOri
     apiKeyDigests: Object.freeze(apiKeyDigests(flags['api-key'], flags['api-key-file'])),
     metricsPort: metricsPortRaw === undefined || metricsPortRaw === '' ? null : v('metrics-port', (raw) => parseInteger(raw, 0, 65535)),
     metricsHost: v('metrics-host', parseHost),
-    routing: v('routing', parseOneOf<RoutingPolicy>(ROUTING_POLICIES)),
+    routing: v('routing', parseOneOf(ROUTING_POLICY_NAMES)),
     healthPath: v('health-path', parseHealthPath),
     healthIntervalMs: v('health-interval', parseTimeout),
     healthTimeoutMs: v('health-timeout', parsePositiveTimeout),

@@ -1,3 +1,4 @@
+import { ROUTING_POLICIES } from '../routing/policy-registry.js';
 import * as d from './defaults.js';
 
 /**
@@ -17,23 +18,22 @@ export const FLAGS = {
   routing: {
     type: 'string',
     default: d.DEFAULT_ROUTING,
-    describe:
-      'Backend selection: least-load (fewest requests in progress over all workers), round-robin, random (both weighted), session or prefix (affinity, see README)',
+    describe: `Backend selection: ${ROUTING_POLICIES.map((policy) => `${policy.name} (${policy.summary})`).join('; ')}`,
   },
   'session-header': {
     type: 'string',
     default: d.DEFAULT_SESSION_HEADER,
-    describe: "--routing session: the header that names a session (else the body's user field)",
+    describe: "Routing keyed by session: the header that names a session (else the body's user field)",
   },
   'affinity-load-factor': {
     type: 'string',
     default: String(d.DEFAULT_AFFINITY_LOAD_FACTOR),
-    describe: 'session and prefix routing: a home backend above this many times the mean load sends the request to the next one',
+    describe: 'Keyed routing (affinity): a home backend above this many times the mean load sends the request to the next one',
   },
   'prefix-bytes': {
     type: 'string',
     default: String(d.DEFAULT_PREFIX_BYTES),
-    describe: "--routing prefix: how many bytes of the prompt's start are the key (at most 2048)",
+    describe: "Routing keyed by prompt prefix: how many bytes of the prompt's start are the key (at most 2048)",
   },
   'health-path': { type: 'string', default: d.DEFAULT_HEALTH_PATH, describe: 'Path of the active health check (GET, 2xx is healthy)' },
   'health-interval': {

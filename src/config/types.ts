@@ -13,8 +13,6 @@ export interface BackendConfig {
   readonly models: readonly string[] | null;
 }
 
-export const ROUTING_POLICIES = ['least-load', 'round-robin', 'random', 'session', 'prefix'] as const;
-export type RoutingPolicy = (typeof ROUTING_POLICIES)[number];
 /**
  * What the affinity load bound counts: requests in progress and requests still waiting for their first
  * byte, a home being over it only when it is over on both (the default); or either one alone. The routing
@@ -50,7 +48,8 @@ export interface Config {
   readonly apiKeyDigests: readonly string[];
   readonly metricsPort: number | null;
   readonly metricsHost: string;
-  readonly routing: RoutingPolicy;
+  /** The selection policy: the name of one of src/routing/policies/ (policy-registry.ts). */
+  readonly routing: string;
   readonly healthPath: string;
   /** 0: no active health checks. */
   readonly healthIntervalMs: number;

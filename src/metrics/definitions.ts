@@ -187,7 +187,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     }),
     routingAffinity: new Counter({
       name: 'routing_affinity_total',
-      help: 'Affinity-routed requests (--routing session or prefix) by how their key fared: home (its home backend), overflow (home over the load bound), unavailable (home down, held or not serving the model), no_key (none: least-load).',
+      help: 'Requests routed by a key (the --routing policies keyed by session or prompt prefix) by how their key fared: home (its home backend), overflow (home over the load bound), unavailable (home down, held or not serving the model), no_key (none: least-load).',
       labelNames: ['policy', 'result'],
       registers,
       collect,

@@ -1,5 +1,5 @@
 import type { AffinityBound } from '../config/types.js';
-import { createLeastLoad } from './least-load.js';
+import { createLeastLoad } from './policies/least-load.js';
 import { rendezvousScore } from './rendezvous.js';
 import type { Candidate, RoutingFacts, SelectionContext, Selector } from './selector.js';
 

@@ -1,9 +1,7 @@
-import type { AffinityBound, RoutingPolicy } from '../config/types.js';
-import { type AffinityResult, createAffinity } from './affinity.js';
+import type { AffinityBound } from '../config/types.js';
+import type { AffinityResult } from './affinity.js';
 import type { KeyHash } from './key-hash.js';
-import { createLeastLoad } from './least-load.js';
-import { createRandom } from './random.js';
-import { createRoundRobin } from './round-robin.js';
+import type { KeyKind } from './routing-key.js';
 
 /** What a selection policy may look at: a backend's URL (its identity), its load and its weight right now. */
 export interface Candidate {
@@ -41,25 +39,34 @@ export interface Selector {
   select<C extends Candidate>(candidates: readonly C[], facts: RoutingFacts, nowMs: number, context: SelectionContext<C>): C;
 }
 
-export interface SelectorOptions {
-  /** Affinity policies: the bound on a home backend's load, as a multiple of the mean. */
+interface SelectorOptions {
+  /** Keyed policies: the bound on a home backend's load, as a multiple of the mean. */
   readonly loadFactor: number;
-  /** Affinity policies: what that bound counts. */
+  /** Keyed policies: what that bound counts. */
   readonly bound: AffinityBound;
-  /** Affinity policies: where each first attempt's result goes (routing_affinity_total). */
+  /** Keyed policies: where each first attempt's result goes (routing_affinity_total). */
   record(result: AffinityResult): void;
 }
 
-export function createSelector(policy: RoutingPolicy, options: SelectorOptions): Selector {
-  switch (policy) {
-    case 'session':
-    case 'prefix':
-      return createAffinity(options.loadFactor, options.record, options.bound);
-    case 'least-load':
-      return createLeastLoad();
-    case 'round-robin':
-      return createRoundRobin();
-    case 'random':
-      return createRandom();
-  }
+/**
+ * A selection policy, as its file under ./policies/ declares it (one file each, exported as `policy`;
+ * policy-registry.ts finds them by reading that directory, so no other file lists them: Caddy's modules).
+ */
+export interface RoutingPolicy {
+  /** The --routing value, and the name of its file (`policies/<name>.ts`). */
+  readonly name: string;
+  /** What it picks, in a few words: --help and the configuration docs show it after the name. */
+  readonly summary: string;
+  /**
+   * The routing key it routes by, which the proxy then reads from every request (routing-key.ts); null for
+   * none. A keyed policy says how each first attempt's key fared through `record` (routing_affinity_total)
+   * and is asked even when one candidate is left.
+   */
+  readonly key: KeyKind | null;
+  /**
+   * Equal backends at light load get exactly equal shares (a smooth weighted cycle); false when the shares
+   * only converge (random draws, hashed keys). The shared policy tests hold each policy to what it declares.
+   */
+  readonly exactShares: boolean;
+  create(options: SelectorOptions): Selector;
 }

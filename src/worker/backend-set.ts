@@ -1,7 +1,8 @@
 import type { Config } from '../config/types.js';
 import type { RequestRecorder } from '../metrics/request-recorder.js';
 import type { AffinityResult } from '../routing/affinity.js';
-import { createSelector, type RoutingFacts, type Selector } from '../routing/selector.js';
+import { routingPolicy } from '../routing/policy-registry.js';
+import type { RoutingFacts, Selector } from '../routing/selector.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import type { BackendLoad } from '../shared/ipc.js';
 import { Backend } from './backend.js';
@@ -26,7 +27,7 @@ export interface BackendSetHooks {
   out(verdict: BackendOut): void;
   /** A backend's attempts in progress or in prefill changed. */
   loadChanged(): void;
-  /** How an affinity-routed request's first attempt went. */
+  /** How a key-routed request's first attempt went. */
   affinity(result: AffinityResult): void;
 }
 
@@ -41,7 +42,8 @@ export class BackendSet {
   readonly #config: Config;
   readonly #recorder: RequestRecorder;
   readonly #selector: Selector;
-  readonly #affinity: boolean;
+  /** The policy routes by a key: it is asked even with one candidate, to say how the key fared. */
+  readonly #keyed: boolean;
   readonly #hooks: BackendSetHooks;
   readonly #byUrl = new Map<string, Backend>();
   /** Backends in the fleet (not removed), in the primary's order. */
@@ -57,14 +59,15 @@ export class BackendSet {
   constructor(config: Config, recorder: RequestRecorder, hooks: BackendSetHooks, graceMs = config.removedSeriesGraceMs) {
     this.#config = config;
     this.#recorder = recorder;
-    this.#selector = createSelector(config.routing, {
+    const policy = routingPolicy(config.routing);
+    this.#selector = policy.create({
       loadFactor: config.affinityLoadFactor,
       bound: config.affinityBound,
       record: (result) => hooks.affinity(result),
     });
+    this.#keyed = policy.key !== null;
     this.#hooks = hooks;
     this.#removedSeriesGraceMs = graceMs;
-    this.#affinity = config.routing === 'session' || config.routing === 'prefix';
   }
 
   /** Every backend in the fleet, for /healthz, the load report and the metrics. */
@@ -129,9 +132,9 @@ export class BackendSet {
     // Every one held or tried: a Retry-After does not turn into a refusal, and a lone backend is retried.
     if (candidates.length === 0) for (const backend of from) if (tried === null || !tried.includes(backend)) candidates.push(backend);
     if (candidates.length === 0) for (const backend of from) candidates.push(backend);
-    // With one candidate the choice is made, but an affinity policy still says how the key fared.
+    // With one candidate the choice is made, but a keyed policy still says how the key fared.
     const backend =
-      candidates.length === 1 && !this.#affinity
+      candidates.length === 1 && !this.#keyed
         ? (candidates[0] as Backend)
         : this.#selector.select(candidates, facts, now, { eligible, first: tried === null });
     eligible.length = 0;

@@ -5,6 +5,7 @@ import type { Config } from '../config/types.js';
 import { CompletionTracker } from '../llm/completion-tracker.js';
 import { injectUsageRequest, needsUsageInjection } from '../llm/inject-usage.js';
 import { inspectCompletionRequest } from '../llm/inspect-request.js';
+import { routingPolicy } from '../routing/policy-registry.js';
 import { createKeyReader } from '../routing/routing-key.js';
 import type { Logger } from '../shared/logger.js';
 import { isAdminRoute } from '../tenants/admin-routes.js';
@@ -62,7 +63,7 @@ const NO_TOKENS = Object.freeze({ tokens: 0, prompt: 0 });
  */
 export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
   const { config, fleet, log, isDraining, tenants } = deps;
-  const keyOf = createKeyReader(config);
+  const keyOf = createKeyReader(routingPolicy(config.routing).key, config);
   const accessLog = config.accessLog ? new AccessLog(log) : null;
   const exchanges = new Set<ProxyExchange>();
 

@@ -3,6 +3,7 @@ import { DeferredCount } from '../metrics/deferred-count.js';
 import type { WorkerMetrics } from '../metrics/definitions.js';
 import type { BackendRecorder, RequestRecorder } from '../metrics/request-recorder.js';
 import { AFFINITY_RESULTS, type AffinityResult } from '../routing/affinity.js';
+import { routingPolicy } from '../routing/policy-registry.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import { type BackendHealth, fleetHealth } from '../shared/health.js';
 import type { BackendLoad, LoadReport } from '../shared/ipc.js';
@@ -10,9 +11,9 @@ import { BackendSet, PANIC_SCOPES, type PanicScope } from './backend-set.js';
 import type { FailoverContext } from './failover.js';
 import { RetryBudget } from './retry-budget.js';
 
-/** routing_affinity_total, one deferred count per result, for the affinity policies only (zeroed at start). */
+/** routing_affinity_total, one deferred count per result, for the keyed policies only (zeroed at start). */
 function affinityCounts(metrics: WorkerMetrics, config: Config): Record<AffinityResult, DeferredCount> | null {
-  if (config.routing !== 'session' && config.routing !== 'prefix') return null;
+  if (routingPolicy(config.routing).key === null) return null;
   const counts = {} as Record<AffinityResult, DeferredCount>;
   for (const result of AFFINITY_RESULTS) {
     const child = metrics.routingAffinity.labels(config.routing, result);

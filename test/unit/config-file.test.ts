@@ -156,7 +156,7 @@ test('a duplicate backend in the file exits 2 naming it', async (t) => {
 test('bad values in the file name the file and the key', async (t) => {
   const cases: Array<[string, RegExp]> = [
     ['health-interval: soon\n', /: health-interval: expected a duration/],
-    ['routing: fastest\n', /: routing: expected least-load, round-robin, random, session, prefix, got "fastest"/],
+    ['routing: fastest\n', /: routing: expected least-load, random, round-robin, prefix, session, got "fastest"/],
     ['backends:\n  - url: http://a:1\n    weight: 0\n', /: backends\[0\]: weight: expected an integer from 1 to 1000, got 0/],
     ['backends:\n  - url: ftp://a\n', /: backends\[0\]: url: expected http:\/\/ or https:\/\/, got ftp:/],
     ['backends:\n  - url: http://a:1\n    models: llama\n', /: backends\[0\]: models: expected a list of model names/],

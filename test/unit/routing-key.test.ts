@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { promptText } from '../../src/llm/prompt-text.js';
 import { hashBytes, hashText, murmur32 } from '../../src/routing/key-hash.js';
+import { ROUTING_POLICIES } from '../../src/routing/policy-registry.js';
 import { createKeyReader } from '../../src/routing/routing-key.js';
 
-const SESSION = { routing: 'session', sessionHeader: 'x-session-id', prefixBytes: 1024 } as const;
-const PREFIX = { routing: 'prefix', sessionHeader: 'x-session-id', prefixBytes: 64 } as const;
+const SESSION = { sessionHeader: 'x-session-id', prefixBytes: 1024 };
+const PREFIX = { sessionHeader: 'x-session-id', prefixBytes: 64 };
 
 test('session: the header, else the body’s user field, else no key', () => {
-  const keyOf = createKeyReader(SESSION);
+  const keyOf = createKeyReader('session', SESSION);
   assert.deepEqual(keyOf({ 'x-session-id': 'abc' }, 'chat', { user: 'u1' }), hashText('abc'), 'the header wins');
   assert.deepEqual(keyOf({}, 'chat', { user: 'u1' }), hashText('u1'));
   assert.deepEqual(keyOf({ 'x-session-id': 'abc' }, null, null), hashText('abc'), 'any route, with the header');
@@ -20,13 +21,13 @@ test('session: the header, else the body’s user field, else no key', () => {
   assert.notDeepEqual(keyOf({}, 'chat', { user: `${long}y` }), hashText(long));
   assert.equal(keyOf({ 'x-session-id': ['a', 'b'] as unknown as string }, 'chat', null), null, 'a repeated header is not an id');
   assert.equal(
-    createKeyReader({ ...SESSION, sessionHeader: 'x-conversation' })({ 'x-conversation': 'c' }, null, null)?.hi,
+    createKeyReader('session', { ...SESSION, sessionHeader: 'x-conversation' })({ 'x-conversation': 'c' }, null, null)?.hi,
     hashText('c').hi,
   );
 });
 
 test('prefix: the first --prefix-bytes of the prompt text, for chat and completions alike', () => {
-  const keyOf = createKeyReader(PREFIX);
+  const keyOf = createKeyReader('prefix', PREFIX);
   const system = 'You are a careful assistant. '.repeat(10);
   const chat = {
     messages: [
@@ -69,16 +70,19 @@ test('prefix: the first --prefix-bytes of the prompt text, for chat and completi
 });
 
 test('prefix: no prompt, a body that is not JSON, or another route: no key (least-load decides)', () => {
-  const keyOf = createKeyReader(PREFIX);
+  const keyOf = createKeyReader('prefix', PREFIX);
   assert.equal(keyOf({}, 'chat', null), null, 'the body did not parse');
   assert.equal(keyOf({}, 'chat', { messages: [] }), null);
   assert.equal(keyOf({}, 'text', { prompt: '' }), null);
   assert.equal(keyOf({ 'x-session-id': 's' }, null, null), null, 'embeddings and other routes have no prompt prefix');
 });
 
-test('other policies have no key at all', () => {
-  for (const routing of ['least-load', 'round-robin', 'random'] as const) {
-    assert.equal(createKeyReader({ ...SESSION, routing })({ 'x-session-id': 's' }, 'chat', { user: 'u' }), null);
+test('a policy without a key reads none at all; a keyed one reads its key from a request that has both', () => {
+  const json = { user: 'u', messages: [{ role: 'user', content: 'hello' }] };
+  for (const policy of ROUTING_POLICIES) {
+    const key = createKeyReader(policy.key, SESSION)({ 'x-session-id': 's' }, 'chat', json);
+    if (policy.key === null) assert.equal(key, null, policy.name);
+    else assert.notEqual(key, null, policy.name);
   }
 });
 

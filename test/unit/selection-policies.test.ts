@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ROUTING_POLICIES } from '../../src/config/types.js';
 import { hashText } from '../../src/routing/key-hash.js';
-import { type Candidate, createSelector, type RoutingFacts, type Selector } from '../../src/routing/selector.js';
+import { ROUTING_POLICIES, routingPolicy } from '../../src/routing/policy-registry.js';
+import type { Candidate, RoutingFacts, RoutingPolicy, Selector } from '../../src/routing/selector.js';
 import { FakeCandidate } from '../helpers/fake-candidate.js';
 
 /** A backend as a policy sees it; its requests in prefill are all its requests in progress. */
@@ -14,15 +14,17 @@ class Fake extends FakeCandidate {
 
 const NOW = 1_000_000;
 const FACTS = { model: null, key: null };
-type Policy = (typeof ROUTING_POLICIES)[number];
-const isAffinity = (policy: Policy): boolean => policy === 'session' || policy === 'prefix';
-/** Statistical, not exact: random, and the affinity policies over many distinct keys. */
-const isStatistical = (policy: Policy): boolean => policy === 'random' || isAffinity(policy);
+/** A policy as it declares itself (every file of src/routing/policies/), or by name. */
+type Policy = RoutingPolicy | string;
+const declared = (policy: Policy): RoutingPolicy => (typeof policy === 'string' ? routingPolicy(policy) : policy);
+/** Statistical, not exact: what a policy declares (random draws, and keyed policies over many distinct keys). */
+const isStatistical = (policy: Policy): boolean => !declared(policy).exactShares;
 
-const selectorFor = (policy: Policy): Selector => createSelector(policy, { loadFactor: 1.25, bound: 'both', record: () => undefined });
+const selectorFor = (policy: Policy): Selector => declared(policy).create({ loadFactor: 1.25, bound: 'both', record: () => undefined });
 
-/** Request i's facts: for the affinity policies each request its own key (a session, a prompt). */
-const factsFor = (policy: Policy, i: number): RoutingFacts => (isAffinity(policy) ? { model: null, key: hashText(`key-${i}`) } : FACTS);
+/** Request i's facts: for a keyed policy each request its own key (a session, a prompt). */
+const factsFor = (policy: Policy, i: number): RoutingFacts =>
+  declared(policy).key !== null ? { model: null, key: hashText(`key-${i}`) } : FACTS;
 
 function pick<C extends Candidate>(selector: Selector, policy: Policy, candidates: readonly C[], i: number): C {
   return selector.select(candidates, factsFor(policy, i), NOW, { eligible: candidates, first: true });
@@ -40,26 +42,27 @@ function picks(policy: Policy, candidates: Fake[], rounds: number, hold = false)
   return counts;
 }
 
-// The same suite runs against every selection policy: what any policy must do.
+// The same suite runs against every selection policy, as the registry finds them: what any policy must do.
 for (const policy of ROUTING_POLICIES) {
-  test(`${policy}: only ever returns one of the candidates it was given`, () => {
+  const name = policy.name;
+  test(`${name}: only ever returns one of the candidates it was given`, () => {
     const selector = selectorFor(policy);
     const all = [new Fake('a'), new Fake('b', 3), new Fake('c')];
     for (let i = 0; i < 300; i++) {
       const subset = all.filter((_, j) => (i >> j) % 2 === 1);
       if (subset.length === 0) continue;
-      assert.ok(subset.includes(pick(selector, policy, subset, i)), `${policy} picked outside ${subset.map((c) => c.url)}`);
+      assert.ok(subset.includes(pick(selector, policy, subset, i)), `${name} picked outside ${subset.map((c) => c.url)}`);
     }
   });
 
-  test(`${policy}: a single candidate is always chosen`, () => {
+  test(`${name}: a single candidate is always chosen`, () => {
     const only = new Fake('only');
     only.inFlight = 1_000;
     const selector = selectorFor(policy);
     for (let i = 0; i < 10; i++) assert.equal(pick(selector, policy, [only], i), only);
   });
 
-  test(`${policy}: equal backends at light load share the requests evenly`, () => {
+  test(`${name}: equal backends at light load share the requests evenly`, () => {
     const counts = picks(policy, [new Fake('a'), new Fake('b'), new Fake('c')], 3_000);
     for (const [url, count] of counts) {
       // Deterministic policies are exact; random (and hashing many keys) stays within 5 standard deviations of 1,000.
@@ -68,14 +71,14 @@ for (const policy of ROUTING_POLICIES) {
     }
   });
 
-  test(`${policy}: weights set the share (3:1)`, () => {
+  test(`${name}: weights set the share (3:1)`, () => {
     const counts = picks(policy, [new Fake('heavy', 3), new Fake('light', 1)], 4_000);
     const heavy = counts.get('heavy') ?? 0;
     if (isStatistical(policy)) assert.ok(Math.abs(heavy - 3_000) < 140, `heavy: ${heavy}`);
     else assert.equal(heavy, 3_000);
   });
 
-  test(`${policy}: a backend in slow start (a fraction of its weight) gets that fraction`, () => {
+  test(`${name}: a backend in slow start (a fraction of its weight) gets that fraction`, () => {
     const ramping = new Fake('ramping', 0.25);
     const counts = picks(policy, [new Fake('a'), ramping], 5_000);
     const share = (counts.get('ramping') ?? 0) / 5_000;

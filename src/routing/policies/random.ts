@@ -1,7 +1,15 @@
-import type { Candidate, Selector } from './selector.js';
+import type { Candidate, RoutingPolicy, Selector } from '../selector.js';
 
-/** --routing random: each candidate with probability proportional to its weight. */
-export function createRandom(random: () => number = Math.random): Selector {
+export const policy: RoutingPolicy = {
+  name: 'random',
+  summary: 'a random pick, in proportion to weight',
+  key: null,
+  exactShares: false,
+  create: () => createRandom(),
+};
+
+/** Each candidate with probability proportional to its weight. */
+function createRandom(random: () => number = Math.random): Selector {
   return {
     select<C extends Candidate>(candidates: readonly C[], _facts: unknown, nowMs: number): C {
       let total = 0;

@@ -1,8 +1,16 @@
-import type { Candidate, Selector } from './selector.js';
-import { SmoothWeighted } from './smooth-weighted.js';
+import type { Candidate, RoutingPolicy, Selector } from '../selector.js';
+import { SmoothWeighted } from '../smooth-weighted.js';
+
+export const policy: RoutingPolicy = {
+  name: 'least-load',
+  summary: 'fewest requests in progress per unit of weight, counted over all workers',
+  key: null,
+  exactShares: true,
+  create: () => createLeastLoad(),
+};
 
 /**
- * --routing least-load: the candidate with the fewest requests in progress per unit of weight, counted over
+ * The candidate with the fewest requests in progress per unit of weight, counted over
  * all workers. An exact minimum rather than the power of two choices: this worker's own counts are exact
  * and the others' at most ~100 ms old, so herding on a stale minimum is bounded, and with a handful of
  * backends the full scan costs nothing. Ties (at light load every backend is at 0) go to smooth weighted
