@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request, WebSocket } from 'undici';
-import { eventually } from '../test/helpers/wait.js';
+import { eventually } from '../support/wait.js';
 
 const INSPECTOR_TIMEOUT_MS = 10_000;
 const INSPECTOR_POLL_MS = 100;

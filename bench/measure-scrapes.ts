@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
-import { run } from '../test/helpers/processes.js';
+import { run } from '../support/processes.js';
 import type { BenchArgs } from './bench-args.js';
 import { pctOfCore, usPer } from './cpu-window.js';
 import { cannonOptions } from './measure-http.js';

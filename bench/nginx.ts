@@ -2,8 +2,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../test/helpers/ports.js';
-import { run } from '../test/helpers/processes.js';
+import { freePort } from '../support/ports.js';
+import { run } from '../support/processes.js';
 import { type Server, startChild } from './start-child.js';
 
 const TEMPLATE = fileURLToPath(new URL('../../bench/nginx/nginx.conf.template', import.meta.url));

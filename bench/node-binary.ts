@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { run } from '../test/helpers/processes.js';
+import { run } from '../support/processes.js';
 
 const VERSION_TIMEOUT_MS = 10_000;
 

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from '../test/helpers/processes.js';
+import { ROOT } from '../support/processes.js';
 import type { BenchToClient, ClientToBench, OverheadJob, OverheadOutcome } from './overhead-messages.js';
 
 const CLIENT_ENTRY = join(ROOT, 'dist/bench/overhead-client.js');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../test/helpers/processes.js';
+import { ROOT } from '../support/processes.js';
 
 /** The installed version of a dependency, for the report ('?' when it cannot be read). */
 export function pkgVersion(name: string): string {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../test/helpers/ports.js';
-import { ROOT } from '../test/helpers/processes.js';
+import { freePort } from '../support/ports.js';
+import { ROOT } from '../support/processes.js';
 import { pkgVersion } from './pkg-version.js';
 import { type Server, startChild } from './start-child.js';
 

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { createKeyReader } from '../src/routing/routing-key.js';
-import { prng } from '../test/helpers/prng.js';
+import { prng } from '../support/prng.js';
 import { fmt, markdownTable } from './markdown.js';
 import { systemPrompts, userMessage } from './routing-prompts.js';
 

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { run } from '../test/helpers/processes.js';
+import { run } from '../support/processes.js';
 
 const GETCONF_TIMEOUT_MS = 5_000;
 

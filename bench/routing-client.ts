@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { prng } from '../test/helpers/prng.js';
+import { prng } from '../support/prng.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { systemPrompts, userMessage } from './routing-prompts.js';
 

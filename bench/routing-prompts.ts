@@ -1,4 +1,4 @@
-import { prng } from '../test/helpers/prng.js';
+import { prng } from '../support/prng.js';
 
 /** The routing workload (issue 12): 64 system prompts of 4 KiB, each request one of them plus a unique 256-byte user message. */
 const SYSTEM_PROMPTS = 64;

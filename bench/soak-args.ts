@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ROOT } from '../test/helpers/processes.js';
+import { ROOT } from '../support/processes.js';
 import { type FlagSetter, numberIn, onOff, readFlags } from './read-flags.js';
 
 export interface SoakArgs {

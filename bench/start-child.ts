@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { ROOT } from '../test/helpers/processes.js';
-import { eventually } from '../test/helpers/wait.js';
+import { ROOT } from '../support/processes.js';
+import { eventually } from '../support/wait.js';
 
 const READY_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 15_000;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../test/helpers/processes.js';
+import { ROOT } from '../support/processes.js';
 import { type Server, startChild } from './start-child.js';
 
 const PROXY_ENTRY = join(ROOT, 'dist/src/main.js');

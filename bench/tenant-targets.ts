@@ -8,7 +8,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from '../test/helpers/ports.js';
+import { freePort } from '../support/ports.js';
 import { type Server, startChild } from './start-child.js';
 import type { TargetDef } from './target-defs.js';
 import { startProxy } from './targets.js';

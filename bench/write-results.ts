@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../test/helpers/processes.js';
+import { ROOT } from '../support/processes.js';
 import type { BenchArgs } from './bench-args.js';
 import { cpuModel } from './machine.js';
 import type { Nginx } from './nginx.js';

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ENV_PREFIX } from '../../src/config/defaults.js';
 import { FLAGS } from '../../src/config/flags.js';
+import { freePort } from '../../support/ports.js';
+import { ROOT, run } from '../../support/processes.js';
+import { eventually } from '../../support/wait.js';
 import { flagOfEnv, readRepoFile, servedProxy } from '../helpers/deploy-fixture.js';
 import { argsOf, baseImageOf, commandOf, envOf, type Instruction, parseDockerfile, stageName } from '../helpers/dockerfile.js';
 import { send } from '../helpers/http.js';
-import { freePort } from '../helpers/ports.js';
-import { ROOT, run } from '../helpers/processes.js';
 import { startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 const HEALTHCHECK_TIMEOUT_MS = 15_000;

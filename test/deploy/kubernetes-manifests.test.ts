@@ -4,6 +4,7 @@ import { ENV_PREFIX } from '../../src/config/defaults.js';
 import { FLAGS } from '../../src/config/flags.js';
 import { parseDurationMs } from '../../src/config/parse-units.js';
 import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { declaredLabels, flagOfEnv, servedProxy } from '../helpers/deploy-fixture.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { chatBody, send } from '../helpers/http.js';
@@ -22,7 +23,6 @@ import {
   serviceOf,
 } from '../helpers/kubernetes-manifests.js';
 import { startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 const DEFAULT_PORT = Number(FLAGS.port.default);

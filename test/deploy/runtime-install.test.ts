@@ -3,11 +3,11 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { test } from 'node:test';
+import { ROOT, run } from '../../support/processes.js';
 import { readRepoFile } from '../helpers/deploy-fixture.js';
 import { argsOf, commandOf, envOf, type Instruction, parseDockerfile, stageName } from '../helpers/dockerfile.js';
 import { chatBody, send } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { ROOT, run } from '../helpers/processes.js';
 import { startCluster } from '../helpers/start-proxy.js';
 
 // npm ci of the production dependencies takes seconds from the local cache; minutes only without one.

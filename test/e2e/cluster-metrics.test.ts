@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Agent } from 'undici';
 import { histogramBuckets, type PromSamples, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
+import { childrenOf, hasCommand, run } from '../../support/processes.js';
+import { eventually } from '../../support/wait.js';
 import { chatBody, type OpenStream, openStream, send } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { childrenOf, hasCommand, run } from '../helpers/processes.js';
 import { metricsPortUrl, type RunningProxy, startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 90_000;
 const PROMTOOL_TIMEOUT_MS = 30_000;

@@ -7,11 +7,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import type { DashboardHistory } from '../../src/dashboard/dashboard-series.js';
 import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { postChat, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { chatBody, type SimpleResponse, send } from '../helpers/http.js';
 import { countColour, decodePng } from '../helpers/png.js';
 import { startProxy } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Flags for a sandboxed, offline machine: no background traffic to Google's hosts, no GPU.

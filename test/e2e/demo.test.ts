@@ -6,9 +6,9 @@ import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { isAlive, ROOT, waitGone } from '../../support/processes.js';
+import { eventually } from '../../support/wait.js';
 import { chatBody, send } from '../helpers/http.js';
-import { isAlive, ROOT, waitGone } from '../helpers/processes.js';
-import { eventually } from '../helpers/wait.js';
 
 const DEMO = fileURLToPath(new URL('../../src/demo.js', import.meta.url));
 const TEST = { timeout: 90_000 };

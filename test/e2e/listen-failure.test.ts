@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { type TestContext, test } from 'node:test';
-import { isAlive } from '../helpers/processes.js';
+import { isAlive } from '../../support/processes.js';
 import { runCli } from '../helpers/start-proxy.js';
 
 // Each start fails within seconds; the bound covers a loaded 2-core machine, not a crash loop (which never ends).

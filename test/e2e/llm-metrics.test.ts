@@ -3,10 +3,10 @@ import { type TestContext, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { histogramBuckets, type PromSamples, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
 import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { openStream, send } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { type RunningProxy, startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 90_000;
 const CHAT = '/v1/chat/completions';

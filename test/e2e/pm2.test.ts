@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
+import { freePort } from '../../support/ports.js';
+import { childrenOf, ROOT, run, waitGone } from '../../support/processes.js';
+import { eventually } from '../../support/wait.js';
 import { send } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { freePort } from '../helpers/ports.js';
-import { childrenOf, ROOT, run, waitGone } from '../helpers/processes.js';
 import { MAIN } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 // Real pm2 (the project dependency) with a temporary PM2_HOME: its own daemon, never the user's.
 const PM2 = join(ROOT, 'node_modules', '.bin', 'pm2');

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { hasCommand, run } from '../../support/processes.js';
+import { eventually } from '../../support/wait.js';
 import { asPromql, dashboardQueries, loadDashboard, panelsOfRow } from '../helpers/grafana-dashboard.js';
 import { chatBody, send } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { hasCommand, run } from '../helpers/processes.js';
 import { type RunningPrometheus, type Sample, startPrometheus } from '../helpers/prometheus-server.js';
 import { metricsPortUrl, type RunningProxy, startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 // The compiled file runs from dist/test/e2e; the YAML stays in the source tree.
 const DEPLOY = fileURLToPath(new URL('../../../deploy/prometheus/', import.meta.url));

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { freePort } from '../../support/ports.js';
+import { childrenOf, ROOT, type Run, run, waitGone } from '../../support/processes.js';
+import { eventually } from '../../support/wait.js';
 import { postChat } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
-import { freePort } from '../helpers/ports.js';
-import { childrenOf, ROOT, type Run, run, waitGone } from '../helpers/processes.js';
-import { eventually } from '../helpers/wait.js';
 
 // Real processes: proxy_ctl.sh starts the built proxy (dist/) in the background.
 const CTL = join(ROOT, 'proxy_ctl.sh');

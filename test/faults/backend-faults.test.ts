@@ -7,14 +7,14 @@ import { type TestContext, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { type PromSamples, parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
+import { freePort } from '../../support/ports.js';
+import { eventually } from '../../support/wait.js';
 import { startRaceBackend } from '../helpers/fault-backends.js';
 import { openRaw, type RawClient, statusOf } from '../helpers/fault-tools.js';
 import { call, chatBody, send, wasCut } from '../helpers/http.js';
 import { startInProcessProxy } from '../helpers/in-process-proxy.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { freePort } from '../helpers/ports.js';
 import { type LogLine, type RunningProxy, startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 /** "Within a second", bounded generously for a loaded 2-core machine. */

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { childrenOf } from '../../support/processes.js';
 import { closeAll, longStream, pinnedAgents } from '../helpers/cluster-load.js';
 import { CHAT, metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
-import { childrenOf } from '../helpers/processes.js';
 
 const STREAMS_PER_WORKER = 8;
 

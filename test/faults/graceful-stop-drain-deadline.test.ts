@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { childrenOf, isAlive } from '../../support/processes.js';
 import { completedStream, longStream } from '../helpers/cluster-load.js';
 import { call } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { childrenOf, isAlive } from '../helpers/processes.js';
 import { startCluster } from '../helpers/start-proxy.js';
 
 const TEST_TIMEOUT_MS = 90_000;

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { childrenOf } from '../../support/processes.js';
+import { eventually } from '../../support/wait.js';
 import { call } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { childrenOf } from '../helpers/processes.js';
 import { lineTimeMs, metricsPortUrl, startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 90_000;
 /** Time the replacement's first state broadcast may take to reach every worker. */

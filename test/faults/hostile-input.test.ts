@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
 import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { type EchoBackend, startEchoBackend } from '../helpers/echo-backend.js';
 import { startGateBackend } from '../helpers/fault-backends.js';
 import { headersOf, openRaw, seriesKeys, statusOf } from '../helpers/fault-tools.js';
@@ -16,7 +17,6 @@ import { type InProcessProxy, startInProcessProxy } from '../helpers/in-process-
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { rawJsonBody, rawRequest } from '../helpers/raw-http.js';
 import { startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 const CHAT = '/v1/chat/completions';

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Agent } from 'undici';
 import { parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
+import { childrenOf } from '../../support/processes.js';
 import { closeAll, completedStream, longStream, pinnedAgents, shortChatLoad } from '../helpers/cluster-load.js';
 import { call } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { childrenOf } from '../helpers/processes.js';
 import { assertMonotonic, scrapeLoop } from '../helpers/scrape-loop.js';
 import { lineTimeMs, metricsPortUrl, startCluster } from '../helpers/start-proxy.js';
 

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
+import { eventually } from '../../support/wait.js';
 import { okChat } from '../helpers/cluster-load.js';
 import { call, chatBody } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 90_000;
 const CHAT = '/v1/chat/completions';

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
+import { childrenOf, waitGone } from '../../support/processes.js';
+import { eventually } from '../../support/wait.js';
 import { closeAll, completedStream, longStream, pinnedAgents, shortChatLoad } from '../helpers/cluster-load.js';
 import { call } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { childrenOf, waitGone } from '../helpers/processes.js';
 import { assertMonotonic, scrapeLoop } from '../helpers/scrape-loop.js';
 import { lineTimeMs, metricsPortUrl, startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 90_000;
 const CHAT = '/v1/chat/completions';

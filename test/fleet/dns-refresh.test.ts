@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { metricValue, postChat, scrape, startFleetProxy } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
-import { eventually } from '../helpers/wait.js';
 
 const ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 

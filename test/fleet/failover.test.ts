@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
+import { freePort } from '../../support/ports.js';
+import { eventually } from '../../support/wait.js';
 import { CHAT, chat, metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { call, send, wasCut } from '../helpers/http.js';
-import { freePort } from '../helpers/ports.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST = { timeout: 60_000 };
 const JSON_HEADERS = { 'content-type': 'application/json' };

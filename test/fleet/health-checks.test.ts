@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../support/wait.js';
 import { metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST = { timeout: 60_000 };
 const FAST_HEALTH = ['--health-interval', '100', '--health-timeout', '500', '--unhealthy-threshold', '2', '--healthy-threshold', '2'];

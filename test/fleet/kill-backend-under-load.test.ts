@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type MockBackendProcess, spawnMockBackend } from '../../src/mock-backend/spawn-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { CHAT, chat, metricValue, scrape, startClientLoad, startFleetProxy } from '../helpers/fleet.js';
 import { call, send, wasCut } from '../helpers/http.js';
-import { eventually } from '../helpers/wait.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const HEALTH = ['--health-interval', '100', '--health-timeout', '300', '--unhealthy-threshold', '2', '--healthy-threshold', '2'];

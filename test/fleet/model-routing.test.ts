@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { eventually } from '../../support/wait.js';
 import { metricValue, postChat, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST = { timeout: 60_000 };
 

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { eventually } from '../../support/wait.js';
 import { CHAT, chat, postChat, startClientLoad, startMocks } from '../helpers/fleet.js';
 import { call, send } from '../helpers/http.js';
 import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST = { timeout: 90_000 };
 const JSON_HEADERS = { 'content-type': 'application/json' };

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
+import { eventually } from '../../support/wait.js';
 import { postChat, startMocks } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
 import { lineTimeMs, startProxy } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
 
 /** Long enough to scrape the counters still there after the reload, on a loaded machine. */
 const GRACE_MS = 4_000;

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OUTCOMES } from '../../src/llm/completion-tracker.js';
 import { parsePromText } from '../../src/metrics/prom-text.js';
+import { eventually } from '../../support/wait.js';
 import { postChat, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { send } from '../helpers/http.js';
-import { eventually } from '../helpers/wait.js';
 
 const CHAT = '/v1/chat/completions';
 const TEXT = '/v1/completions';

@@ -13,8 +13,8 @@ import { createPrimaryMetrics, createWorkerMetrics } from '../../src/metrics/def
 import { createFleetMetrics } from '../../src/metrics/fleet-metrics.js';
 import { createTenantPrimaryMetrics, createTenantWorkerMetrics } from '../../src/metrics/tenant-metrics.js';
 import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { ROOT } from '../../support/processes.js';
 import { chatBody, send } from './http.js';
-import { ROOT } from './processes.js';
 import { type Exposition, readExposition } from './promql-names.js';
 import { metricsPortUrl, type RunningProxy, startProxy } from './start-proxy.js';
 

@@ -1,9 +1,9 @@
 import type { TestContext } from 'node:test';
 import { type PromSamples, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
 import { createMockBackend, type MockBackend, type MockBackendOptions } from '../../src/mock-backend/create-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { send } from './http.js';
 import { type RunningProxy, startProxy } from './start-proxy.js';
-import { eventually } from './wait.js';
 
 export const CHAT = '/v1/chat/completions';
 

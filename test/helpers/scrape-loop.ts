@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parsePromText, sumSamples } from '../../src/metrics/prom-text.js';
+import { eventually } from '../../support/wait.js';
 import { call } from './http.js';
-import { eventually } from './wait.js';
 
 const SCRAPE_TIMEOUT_MS = 10_000;
 

@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import { setTimeout as delay, setImmediate as tick } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
+import { eventually } from '../../support/wait.js';
 import { deterministicBytes, startEchoBackend } from '../helpers/echo-backend.js';
 import { openStream, send } from '../helpers/http.js';
 import { startInProcessProxy } from '../helpers/in-process-proxy.js';
 import { rawJsonBody, rawRequest } from '../helpers/raw-http.js';
-import { eventually } from '../helpers/wait.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { histogramBuckets, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
+import { eventually } from '../../support/wait.js';
 import { chatBody, send } from '../helpers/http.js';
 import { startInProcessProxy } from '../helpers/in-process-proxy.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { rawConnection } from '../helpers/raw-http.js';
-import { eventually } from '../helpers/wait.js';
 
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };

@@ -6,8 +6,8 @@ import { createLogger } from '../../src/shared/logger.js';
 import { RedisStore } from '../../src/tenants/redis-store.js';
 import type { TenantKey, TenantLimits } from '../../src/tenants/tenant-types.js';
 import type { Verdict } from '../../src/tenants/verdict.js';
+import { eventually } from '../../support/wait.js';
 import { hasRedisServer, type RunningRedis, startRedis } from '../helpers/redis-server.js';
-import { eventually } from '../helpers/wait.js';
 
 const NONE: TenantLimits = { requests: null, tokens: null, parallel: null, budget: null };
 const key = (limits: Partial<TenantLimits>): TenantKey => ({

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
+import { eventually } from '../../support/wait.js';
 import { chatBody } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { hasRedisServer, startRedis } from '../helpers/redis-server.js';
 import { type RunningProxy, startCluster } from '../helpers/start-proxy.js';
 import { admittedTokens, configFile, type KeyLoad, keyLoad, statusCounts } from '../helpers/tenant-load.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 120_000;
 const LIMIT = 3000;

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
+import { eventually } from '../../support/wait.js';
 import { call, chatBody } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { startCluster } from '../helpers/start-proxy.js';
 import { configFile } from '../helpers/tenant-load.js';
-import { eventually } from '../helpers/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [

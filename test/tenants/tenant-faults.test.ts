@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { eventually } from '../../support/wait.js';
 import { call, chatBody } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { hasRedisServer, startRedis } from '../helpers/redis-server.js';
 import { startCluster } from '../helpers/start-proxy.js';
 import { configFile, keyLoad, statusCounts } from '../helpers/tenant-load.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 120_000;
 // CI must run them (.ci/run installs redis-server): there a missing server fails instead of skipping.

@@ -1,12 +1,12 @@
 /** The tenant metrics of the real cluster (2 workers, merged by the primary), with exact counts; and the access log's key. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { freePort } from '../../support/ports.js';
+import { eventually } from '../../support/wait.js';
 import { call, chatBody, send } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { freePort } from '../helpers/ports.js';
 import { startCluster } from '../helpers/start-proxy.js';
 import { configFile } from '../helpers/tenant-load.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 const headers = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });

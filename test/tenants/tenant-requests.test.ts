@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { ADMIN_ROUTES } from '../../src/tenants/admin-routes.js';
 import { keysFromList } from '../../src/tenants/key-list.js';
+import { eventually } from '../../support/wait.js';
 import { call, chatBody, openStream, send } from '../helpers/http.js';
 import { startInProcessProxy } from '../helpers/in-process-proxy.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
-import { eventually } from '../helpers/wait.js';
 
 const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createDashboardHistory, type DashboardSample, HISTORY_POINTS } from '../../src/dashboard/dashboard-history.js';
 import { type DashboardHistory, QUANTILE_WINDOW_MS } from '../../src/dashboard/dashboard-series.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually } from '../../support/wait.js';
 
 const URL_A = 'http://a:8000';
 /** Long enough for dozens of 1 ms intervals to pass, had the timer kept running. */

@@ -9,8 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { inlineModules } from '../../src/dashboard/inline-modules.js';
 import { DASHBOARD_SCRIPT_ENTRY, sendDashboard } from '../../src/dashboard/send-dashboard.js';
+import { run } from '../../support/processes.js';
 import { send } from '../helpers/http.js';
-import { run } from '../helpers/processes.js';
 
 const CHECK_TIMEOUT_MS = 15_000;
 const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";

@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { createMockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { spawnMockBackend } from '../../src/mock-backend/spawn-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { startMock } from '../helpers/mock-harness.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST = { timeout: 20_000 };
 const CHAT = '/v1/chat/completions';

@@ -6,8 +6,8 @@ import { parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
 import { PrefillSlots } from '../../src/mock-backend/prefill-slots.js';
 import type { PrefixCacheOptions } from '../../src/mock-backend/prefill-stage.js';
 import { blockCount, blockHashes, PREFIX_BLOCK_BYTES, PrefixCache } from '../../src/mock-backend/prefix-cache.js';
+import { eventually } from '../../support/wait.js';
 import { startMock } from '../helpers/mock-harness.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST = { timeout: 20_000 };
 // The benchmark's model (issue 12 point 6): 15 ms, plus 3 ms per uncached block.

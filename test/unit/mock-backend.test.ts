@@ -7,8 +7,8 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import type { request } from 'undici';
 import type { MockBackendOptions } from '../../src/mock-backend/create-mock-backend.js';
 import { MOCK_SWITCH_HEADERS } from '../../src/mock-backend/mock-routes.js';
+import { eventually } from '../../support/wait.js';
 import { type MockHarness, startMock } from '../helpers/mock-harness.js';
-import { eventually } from '../helpers/wait.js';
 
 // Every test is bounded: node:test fails it after this long instead of hanging the run.
 const TEST = { timeout: 10_000 };

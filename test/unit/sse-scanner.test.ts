@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SseScanner } from '../../src/llm/sse-scanner.js';
+import { prng } from '../../support/prng.js';
 import { bytes, splitAt } from '../helpers/chunking.js';
-import { prng } from '../helpers/prng.js';
 
 const ROLE =
   '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}';

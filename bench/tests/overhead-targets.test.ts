@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseBenchArgs } from '../../bench/bench-args.js';
-import { Fifo } from '../../bench/fifo.js';
-import { overheadTargetDefs, selectOverheadTargets } from '../../bench/overhead-targets.js';
-import { hasRedisServer } from '../../bench/tenant-targets.js';
+import { parseBenchArgs } from '../bench-args.js';
+import { Fifo } from '../fifo.js';
+import { overheadTargetDefs, selectOverheadTargets } from '../overhead-targets.js';
+import { hasRedisServer } from '../tenant-targets.js';
 
 const NODE24 = { path: '/tmp/node24/bin/node', version: 'v24.22.3', tag: 'node24' };
 

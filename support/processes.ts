@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually } from './wait.js';
 
-/** The repository root (dist/test/helpers/ is three levels below it). */
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The repository root (dist/support/ is two levels below it). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const LOOKUP_TIMEOUT_MS = 30_000;
 
@@ -16,7 +16,7 @@ export interface Run {
 }
 
 /**
- * The one process runner of the tests: runs a command in `cwd` (the repository root unless told) to
+ * The one process runner of the tests and benchmarks: runs a command in `cwd` (the repository root unless told) to
  * completion, with `input` on its stdin if given; SIGKILL after `timeoutMs`. Rejects only when the command
  * cannot be started.
  */
