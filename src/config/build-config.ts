@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
+import yargs, { type Options } from 'yargs';
 import { ROUTING_POLICIES } from '../routing/policy-registry.js';
 import { VERSION } from '../shared/version.js';
 import { keysFromList } from '../tenants/key-list.js';
@@ -21,7 +21,7 @@ import {
   parseTimeout,
   parseWorkers,
 } from './flag-values.js';
-import { FLAGS, type FlagName } from './flags.js';
+import { COMMAND_FLAGS, FLAGS, type FlagName } from './flags.js';
 import { parseBytes, parseInteger, parseOnOff } from './parse-units.js';
 import { AFFINITY_BOUNDS, type AffinityBound, type BackendConfig, type Config } from './types.js';
 import { envNameOf, onCommandLine, unknownArguments } from './unknown-arguments.js';
@@ -267,12 +267,18 @@ function configWarnings(config: Config, file: ConfigFile | null): string[] {
  * or the environment gave, so the config file can fill in the rest before the defaults do. --help still
  * shows each default.
  */
-const YARGS_OPTIONS = Object.fromEntries(
-  Object.entries(FLAGS).map(([name, flag]) => {
-    const { default: value, ...rest } = flag as { default?: string };
-    return [name, value === undefined ? rest : { ...rest, defaultDescription: JSON.stringify(value) }];
-  }),
-);
+const YARGS_OPTIONS = Object.fromEntries(Object.entries(FLAGS).map(([name, flag]) => [name, yargsOption(flag)]));
+
+/**
+ * A declaration as yargs takes it: the docs-only fields (`unit`, `docs`) and the backticks that mark code for
+ * the docs left out, the default only described.
+ */
+function yargsOption(flag: { type: string; describe: string; default?: string; hidden?: boolean }): Options {
+  const option: Options = { type: flag.type as 'string' | 'boolean', describe: flag.describe.replaceAll('`', '') };
+  if (flag.default !== undefined) option.defaultDescription = JSON.stringify(flag.default);
+  if (flag.hidden === true) option.hidden = true;
+  return option;
+}
 
 /** Command line over environment (yargs), then the --config file, then the defaults. */
 function mergeSources(
@@ -321,18 +327,14 @@ export async function buildConfig(argv: readonly string[]): Promise<ParseResult>
     .scriptName('inference-proxy')
     .usage('$0 [options]\n\nA cluster-mode reverse proxy for OpenAI-compatible LLM inference servers.')
     .options(YARGS_OPTIONS)
-    .option(CHECK_CONFIG, {
-      type: 'boolean',
-      describe:
-        'Validate the configuration (flags, environment, --config file, host names) and exit: 0 when it is good, 2 with one line naming the problem',
-    })
+    .option(CHECK_CONFIG, yargsOption(COMMAND_FLAGS[CHECK_CONFIG]))
     .env(ENV_PREFIX)
     .epilogue(
       `Every flag can also be set as an environment variable: ${ENV_PREFIX}_ and the flag name in capitals with _ for -, e.g. ${ENV_PREFIX}_BACKEND_URL, or as a key of the --config file. Precedence: command line, environment, file, defaults. Durations are milliseconds unless suffixed (s, m); sizes are bytes unless suffixed (kb, mb).`,
     )
     .strict()
-    .version(VERSION)
-    .help()
+    .version('version', COMMAND_FLAGS.version.describe, VERSION)
+    .help('help', COMMAND_FLAGS.help.describe)
     .wrap(110)
     .exitProcess(false)
     .fail((msg, err) => {
