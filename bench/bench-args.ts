@@ -1,7 +1,7 @@
-import { DEFAULT_FLEET_SIZES, MAX_FLEET_SIZE } from './fleet-workload.js';
-import { DEFAULT_RATES, DEFAULT_ROUNDS, DEFAULT_SEARCH_PROBES } from './overhead-workload.js';
 import { type FlagSetter, numberIn, onOff, positiveInt, readFlags } from './read-flags.js';
-import { DEFAULT_WORKLOADS, WORKLOAD_NAMES, type WorkloadName } from './workloads.js';
+import { DEFAULT_FLEET_SIZES, MAX_FLEET_SIZE } from './workloads/fleet-workload.js';
+import { DEFAULT_RATES, DEFAULT_ROUNDS, DEFAULT_SEARCH_PROBES } from './workloads/overhead-workload.js';
+import { DEFAULT_WORKLOADS, WORKLOAD_NAMES, type WorkloadName } from './workloads/workloads.js';
 
 export interface BenchArgs {
   /** Measured seconds per run. */

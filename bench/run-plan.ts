@@ -1,13 +1,13 @@
 import type { BenchArgs } from './bench-args.js';
-import { IDLE_S, SCRAPE_MAX_S, SCRAPES, SMALL_SIZES } from './fleet-workload.js';
-import type { Nginx } from './nginx.js';
-import type { AltNode } from './node-binary.js';
-import { overheadTargetDefs, selectOverheadTargets } from './overhead-targets.js';
-import { OPEN_LOOP_DRAIN_MS, SEARCH_PROBE_S, SEARCH_WARMUP_MS, SEQUENTIAL_MAX_S } from './overhead-workload.js';
-import { ROUTING_MIXES, routingVariants } from './run-routing-all.js';
-import { streamUpstreamConnections } from './run-stream.js';
-import { checkTargetNames, httpTargetDefs, selectTargets, streamTargetDefs, takesPart } from './target-defs.js';
-import { type HttpWorkloadName, isHttpWorkload, STREAM_DRAIN_MS, streamWarmupMs } from './workloads.js';
+import type { Nginx } from './targets/nginx.js';
+import type { AltNode } from './targets/node-binary.js';
+import { overheadTargetDefs, selectOverheadTargets } from './targets/overhead-targets.js';
+import { checkTargetNames, httpTargetDefs, selectTargets, streamTargetDefs, takesPart } from './targets/target-defs.js';
+import { IDLE_S, SCRAPE_MAX_S, SCRAPES, SMALL_SIZES } from './workloads/fleet-workload.js';
+import { OPEN_LOOP_DRAIN_MS, SEARCH_PROBE_S, SEARCH_WARMUP_MS, SEQUENTIAL_MAX_S } from './workloads/overhead-workload.js';
+import { ROUTING_MIXES, routingVariants } from './workloads/run-routing-all.js';
+import { streamUpstreamConnections } from './workloads/run-stream.js';
+import { type HttpWorkloadName, isHttpWorkload, STREAM_DRAIN_MS, streamWarmupMs } from './workloads/workloads.js';
 
 /** Seconds for starting and stopping every process, on top of the runs. */
 const FIXED_BUDGET_S = 180;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { OpenLoopRun } from '../overhead-report.js';
-import { bracketFrom, probeHeld, summarizeRate } from '../overhead-report.js';
-import { added, bracketOf, holdsRate, iqr, nextProbeRate, quantile, roundRate, summarizeRounds } from '../overhead-stats.js';
+import { added, bracketOf, holdsRate, iqr, nextProbeRate, quantile, roundRate, summarizeRounds } from '../measurement/overhead-stats.js';
+import type { OpenLoopRun } from '../report/overhead-report.js';
+import { bracketFrom, probeHeld, summarizeRate } from '../report/overhead-report.js';
 
 test('quantile is nearest-rank over the values, unsorted input left as it was', () => {
   const values = [5, 1, 4, 2, 3];

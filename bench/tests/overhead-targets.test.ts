@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseBenchArgs } from '../bench-args.js';
-import { Fifo } from '../fifo.js';
-import { overheadTargetDefs, selectOverheadTargets } from '../overhead-targets.js';
-import { hasRedisServer } from '../tenant-targets.js';
+import { overheadTargetDefs, selectOverheadTargets } from '../targets/overhead-targets.js';
+import { hasRedisServer } from '../targets/tenant-targets.js';
+import { Fifo } from '../workloads/fifo.js';
 
 const NODE24 = { path: '/tmp/node24/bin/node', version: 'v24.22.3', tag: 'node24' };
 
