@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { request } from 'undici';
-import { parsePromText, sampleValue, sumSamples } from '../../src/metrics/prom-text.js';
+import { parsePromText, sumSamples } from '../../src/metrics/prom-text.js';
 import type { Server } from '../targets/start-child.js';
 import { startPrefixBackend, startProxy } from '../targets/targets.js';
 import { driveRouting, type PromptMix, type RoutingLoad } from './routing-client.js';
@@ -73,7 +73,7 @@ interface BackendReading {
 async function readBackend(backend: Server): Promise<BackendReading> {
   const stats = JSON.parse(await getText(`${backend.url}/mock/stats`)) as { completionRequests: number };
   const metrics = parsePromText(await getText(`${backend.url}/metrics`));
-  return { requests: stats.completionRequests, hits: sampleValue(metrics, 'vllm:prefix_cache_hits_total') ?? 0 };
+  return { requests: stats.completionRequests, hits: sumSamples(metrics, 'vllm:prefix_cache_hits_total') };
 }
 
 async function readAffinity(proxy: Server): Promise<Record<string, number>> {

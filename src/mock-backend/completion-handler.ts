@@ -26,6 +26,21 @@ export function handleCompletion(exchange: MockExchange, kind: CompletionKind, s
     sendModelNotFound(res, plan.model);
     return;
   }
+  const { engine, prefill } = exchange.settings;
+  // vLLM refuses a priority it cannot act on, and a sequence longer than its KV cache.
+  if (plan.priority !== 0 && engine.policy !== 'priority') {
+    sendError(res, 400, `Got priority ${plan.priority} but Priority scheduling is not enabled.`);
+    return;
+  }
+  const tokens = plan.promptTokens + plan.n * plan.maxTokens;
+  if (tokens > engine.maxTokens) {
+    sendError(
+      res,
+      400,
+      `This model's maximum context length is ${engine.maxTokens} tokens. However, you requested ${tokens} tokens (${plan.promptTokens} in the messages, ${plan.n * plan.maxTokens} in the completion). Please reduce the length of the messages or completion.`,
+    );
+    return;
+  }
   // vLLM ids: a prefix and 32 hex digits.
   const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`;
   const createdSec = Math.floor(Date.now() / 1000);
@@ -33,14 +48,16 @@ export function handleCompletion(exchange: MockExchange, kind: CompletionKind, s
     if (plan.stream) startMockStream({ exchange, plan, switches, id, createdSec });
     else answerWhenGenerated(exchange, plan, switches, id, createdSec);
   };
-  const { prefill } = exchange.settings;
-  if (prefill === null) {
-    answer();
-    return;
-  }
-  // A stream's headers go out before the prefill, as vLLM's do: queueing shows as a late first token.
+  // A stream's headers go out as soon as the request is accepted, as vLLM's do: waiting for a slot or a
+  // prefill shows as a late first token.
   if (plan.stream) sendStreamHead(res);
-  exchange.onStop(prefill.run(promptText(kind, plan.request, Number.POSITIVE_INFINITY), plan.model, answer));
+  // The slot is held until the response closes (finished, failed or abandoned).
+  exchange.onStop(
+    engine.admit({ tokens, priority: plan.priority }, () => {
+      if (prefill === null) answer();
+      else exchange.onStop(prefill.run(promptText(kind, plan.request, Number.POSITIVE_INFINITY), plan.model, answer));
+    }),
+  );
 }
 
 /** A non-streamed answer arrives once all its tokens would have been generated. */

@@ -10,6 +10,8 @@ export interface CompletionPlan {
   readonly n: number;
   readonly maxTokens: number;
   readonly promptTokens: number;
+  /** vLLM's `priority` field (lower is handled earlier under --scheduling-policy priority); 0 when absent. */
+  readonly priority: number;
   /** The parsed body, for the prompt text the prefix cache reads. */
   readonly request: Record<string, unknown>;
 }
@@ -27,6 +29,8 @@ export function parseCompletionRequest(body: Buffer, kind: CompletionKind, defau
   if (n === undefined) return `'n' must be an integer from 1 to ${MAX_CHOICES}`;
   const maxTokens = readCount(json.max_completion_tokens ?? json.max_tokens, defaultMaxTokens, MAX_TOKENS_LIMIT);
   if (maxTokens === undefined) return `'max_tokens' must be an integer from 1 to ${MAX_TOKENS_LIMIT}`;
+  const priority = json.priority ?? 0;
+  if (!Number.isSafeInteger(priority)) return "'priority' must be an integer";
   const streamOptions = json.stream_options;
   return {
     kind,
@@ -36,6 +40,7 @@ export function parseCompletionRequest(body: Buffer, kind: CompletionKind, defau
     n,
     maxTokens,
     promptTokens: Math.max(1, kind === 'chat' ? countMessageTokens(json.messages) : countPromptTokens(json.prompt)),
+    priority: priority as number,
     request: json,
   };
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { type EngineOptions, EngineScheduler, type EngineStats, emptyEngineStats, type SchedulingPolicy } from './engine-scheduler.js';
 import type { MockControlPatch, MockControls } from './mock-controls.js';
 import { applyControls, DEFAULT_MOCK_CONTROLS } from './mock-controls.js';
 import { handleMockRequest, MOCK_CONTROL_PREFIX } from './mock-routes.js';
@@ -22,6 +23,12 @@ export interface MockBackendOptions extends MockControlPatch {
   model?: string;
   /** The simulated prefix cache and prefill queue (issue 12 point 5); off when absent. */
   prefixCache?: PrefixCacheOptions;
+  /** Sequences running at once (vLLM's --max-num-seqs); the rest wait in a queue. 0 or absent: no limit. */
+  maxNumSeqs?: number;
+  /** KV cache capacity in tokens; 0 or absent: 2,048 per slot (no limit with no slot limit). */
+  kvCacheTokens?: number;
+  /** How the queue is ordered: `fcfs` (default) or `priority` (the request's `priority` field, lower first). */
+  schedulingPolicy?: SchedulingPolicy;
 }
 
 export interface MockBackendStats {
@@ -42,6 +49,8 @@ export interface MockBackendStats {
   embeddingsRequests: number;
   /** The prefix cache and prefill queue; zeros when the prefix cache is off. */
   readonly prefixCache: PrefixCacheStats;
+  /** The engine's slots, queue and KV cache, with time integrals brought up to date on every read of stats. */
+  readonly engine: EngineStats;
   lastRequest: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: Buffer } | null;
 }
 
@@ -61,7 +70,7 @@ export const DEFAULT_MOCK_HOST = '127.0.0.1';
 export const DEFAULT_MOCK_MAX_TOKENS = 16;
 
 class MockBackendServer implements MockBackend {
-  readonly stats: MockBackendStats = {
+  readonly #stats: MockBackendStats = {
     connections: 0,
     requests: 0,
     clientAborts: 0,
@@ -73,6 +82,7 @@ class MockBackendServer implements MockBackend {
     completionRequests: 0,
     embeddingsRequests: 0,
     prefixCache: emptyPrefixCacheStats(),
+    engine: emptyEngineStats(),
     lastRequest: null,
   };
   readonly #server: Server;
@@ -86,7 +96,18 @@ class MockBackendServer implements MockBackend {
   #closing: Promise<void> | undefined;
 
   constructor(options: MockBackendOptions) {
-    const { host: _host, port: _port, alsoHosts: _alsoHosts, defaultMaxTokens, model, prefixCache, ...patch } = options;
+    const {
+      host: _host,
+      port: _port,
+      alsoHosts: _alsoHosts,
+      defaultMaxTokens,
+      model,
+      prefixCache,
+      maxNumSeqs,
+      kvCacheTokens,
+      schedulingPolicy,
+      ...patch
+    } = options;
     const controls = applyControls(DEFAULT_MOCK_CONTROLS, {
       ...patch,
       models: patch.models ?? (model === undefined ? undefined : [model]),
@@ -96,12 +117,18 @@ class MockBackendServer implements MockBackend {
     this.#settings = {
       defaultMaxTokens: defaultMaxTokens ?? DEFAULT_MOCK_MAX_TOKENS,
       createdSec: Math.floor(Date.now() / 1000),
-      prefill: prefixCache === undefined ? null : new PrefillStage(prefixCache, this.stats.prefixCache),
+      prefill: prefixCache === undefined ? null : new PrefillStage(prefixCache, this.#stats.prefixCache),
+      engine: new EngineScheduler(engineOptions(maxNumSeqs, kvCacheTokens, schedulingPolicy), this.#stats.engine),
     };
     this.#server = createServer((req, res) => this.#onRequest(req, res));
     this.#server.on('connection', () => {
-      this.stats.connections++;
+      this.#stats.connections++;
     });
+  }
+
+  get stats(): MockBackendStats {
+    this.#settings.engine.refresh();
+    return this.#stats;
   }
 
   get url(): string {
@@ -154,7 +181,7 @@ class MockBackendServer implements MockBackend {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     // A test reading /mock/stats must not change what it reads.
     const counted = !path.startsWith(MOCK_CONTROL_PREFIX);
-    if (counted) this.stats.requests++;
+    if (counted) this.#stats.requests++;
     const controls = this.#controls;
     const stops: Array<() => void> = [];
     let closed = false;
@@ -165,12 +192,12 @@ class MockBackendServer implements MockBackend {
     };
     this.#inFlight.add(stopAll);
     res.on('finish', () => {
-      if (counted) this.stats.completed++;
+      if (counted) this.#stats.completed++;
     });
     res.on('close', () => {
       closed = true;
       stopAll();
-      if (!res.writableFinished && !crashed && this.#closing === undefined) this.stats.clientAborts++;
+      if (!res.writableFinished && !crashed && this.#closing === undefined) this.#stats.clientAborts++;
     });
     const exchange = (body: Buffer): MockExchange => ({
       req,
@@ -179,7 +206,7 @@ class MockBackendServer implements MockBackend {
       path,
       settings: this.#settings,
       controls,
-      stats: this.stats,
+      stats: this.#stats,
       control: (patch) => this.#applyControls(patch),
       onStop: (stop) => {
         if (closed) stop();
@@ -197,7 +224,7 @@ class MockBackendServer implements MockBackend {
       },
     });
     this.#readBody(req, (body) => {
-      if (counted) this.stats.lastRequest = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, body };
+      if (counted) this.#stats.lastRequest = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, body };
       handleMockRequest(exchange(body));
     });
   }
@@ -216,6 +243,18 @@ export async function createMockBackend(options: MockBackendOptions = {}): Promi
   const backend = new MockBackendServer(options);
   await backend.listen(options.host ?? DEFAULT_MOCK_HOST, options.port ?? 0, options.alsoHosts);
   return backend;
+}
+
+function engineOptions(maxNumSeqs?: number, kvCacheTokens?: number, schedulingPolicy?: SchedulingPolicy): EngineOptions {
+  for (const [name, value] of [
+    ['maxNumSeqs', maxNumSeqs],
+    ['kvCacheTokens', kvCacheTokens],
+  ] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new TypeError(`${name} must be a non-negative integer`);
+  }
+  if (schedulingPolicy !== undefined && schedulingPolicy !== 'fcfs' && schedulingPolicy !== 'priority')
+    throw new TypeError("schedulingPolicy must be 'fcfs' or 'priority'");
+  return { maxNumSeqs, kvCacheTokens, schedulingPolicy };
 }
 
 function listenOn(server: NetServer, host: string, port: number): Promise<void> {

@@ -1,8 +1,8 @@
 import { parseJsonObject } from './completion-request.js';
 import { servesModel } from './mock-controls.js';
+import { mockMetricsText, PROMETHEUS_CONTENT_TYPE } from './mock-metrics.js';
 import { sendError, sendJson, sendModelNotFound } from './mock-responses.js';
 import type { MockExchange } from './mock-types.js';
-import { PROMETHEUS_CONTENT_TYPE, prefixCacheMetricsText } from './prefix-cache-metrics.js';
 
 /** GET /health: empty body, as vLLM's; status, delay or silence as the controls say. */
 export function handleHealth(exchange: MockExchange): void {
@@ -48,14 +48,11 @@ export function handleModelCard(exchange: MockExchange, encodedId: string): void
   sendJson(res, 200, { id, object: 'model', created: settings.createdSec, owned_by: 'mock' });
 }
 
-/** GET /metrics: the prefix cache's counters, when it is on (a backend without it has no /metrics, as before). */
+/** GET /metrics: the engine's gauges as vLLM names them, and the prefix cache's counters when it is on. */
 export function handleMetrics(exchange: MockExchange): void {
-  const { res, settings, stats } = exchange;
-  if (settings.prefill === null) {
-    sendError(res, 404, 'Not Found');
-    return;
-  }
-  const text = prefixCacheMetricsText(stats.prefixCache);
+  const { res, settings, stats, controls } = exchange;
+  const engine = settings.engine.refresh();
+  const text = mockMetricsText(controls.models[0] ?? '', settings.engine, engine, settings.prefill === null ? null : stats.prefixCache);
   res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
@@ -68,6 +65,7 @@ export function handleControl(exchange: MockExchange): void {
 
 /** GET /mock/stats: the counters, for a backend in another process. */
 export function handleStats(exchange: MockExchange): void {
+  exchange.settings.engine.refresh();
   const { lastRequest: _, ...counters } = exchange.stats;
   sendJson(exchange.res, 200, counters);
 }

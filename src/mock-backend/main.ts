@@ -20,6 +20,8 @@ const INTEGER_FLAGS = [
   'prefill-base-ms',
   'prefill-ms-per-block',
   'prefill-slots',
+  'max-num-seqs',
+  'kv-cache-tokens',
 ] as const;
 
 const argv = await yargs(hideBin(process.argv))
@@ -51,6 +53,22 @@ const argv = await yargs(hideBin(process.argv))
     'prefill-base-ms': { type: 'number', default: 0, describe: 'Prefix cache on: prefill time with every block cached, ms' },
     'prefill-ms-per-block': { type: 'number', default: 0, describe: 'Prefix cache on: prefill time added per uncached block, ms' },
     'prefill-slots': { type: 'number', default: 0, describe: 'Prefix cache on: requests in prefill at once (0: no limit)' },
+    'max-num-seqs': {
+      type: 'number',
+      default: 0,
+      describe: 'Sequences running at once, as vLLM counts them; the rest wait in a queue (0: no limit)',
+    },
+    'kv-cache-tokens': {
+      type: 'number',
+      default: 0,
+      describe: 'KV cache capacity in tokens; a sequence reserves prompt + max_tokens (0: 2048 per slot)',
+    },
+    'scheduling-policy': {
+      type: 'string',
+      default: 'fcfs',
+      choices: ['fcfs', 'priority'],
+      describe: "Queue order: fcfs, or priority (the request's priority field, lower first, as vLLM's)",
+    },
   })
   .conflicts('model', 'models')
   .check((args) => {
@@ -91,6 +109,9 @@ const options = {
     cacheBlocks === undefined
       ? undefined
       : { cacheBlocks, baseMs: argv['prefill-base-ms'], msPerBlock: argv['prefill-ms-per-block'], slots: argv['prefill-slots'] },
+  maxNumSeqs: argv['max-num-seqs'],
+  kvCacheTokens: argv['kv-cache-tokens'],
+  schedulingPolicy: argv['scheduling-policy'] as 'fcfs' | 'priority',
 };
 
 const backend = await createMockBackend(options).catch((err: NodeJS.ErrnoException) => {

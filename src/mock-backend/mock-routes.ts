@@ -2,7 +2,8 @@
  * Routes of the simulated backend:
  *   POST /v1/chat/completions, POST /v1/completions   (streamed or not, vLLM wire format)
  *   POST /v1/embeddings, GET /v1/models, GET /health   (200, empty body, as vLLM), GET /version
- *   GET /metrics                                       the prefix cache's counters, when it is on (else 404)
+ *   GET /metrics                                       the engine's gauges as vLLM names them (running, waiting, KV use),
+ *                                                      and the prefix cache's counters when it is on
  *   anything else                                      404 with the OpenAI error envelope
  * A completion or embeddings request naming a model the backend does not serve gets vLLM's 404
  * (`NotFoundError`, param "model").

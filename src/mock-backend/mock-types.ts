@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MockBackendStats } from './create-mock-backend.js';
+import type { EngineScheduler } from './engine-scheduler.js';
 import type { MockControls } from './mock-controls.js';
 import type { PrefillStage } from './prefill-stage.js';
 
@@ -9,6 +10,8 @@ export interface MockSettings {
   readonly createdSec: number;
   /** The simulated prefix cache and prefill queue; null when off. */
   readonly prefill: PrefillStage | null;
+  /** The sequence slots, their queue and the KV cache (no limit unless configured). */
+  readonly engine: EngineScheduler;
 }
 
 /** What the x-mock-* request headers asked for, with the backend defaults filled in. */
