@@ -1,0 +1,165 @@
+import { Agent, type Dispatcher, request } from 'undici';
+import { type EngineLoad, readEngineLoad } from '../engines/engine-registry.js';
+
+/** Where a backend's /metrics is. */
+export interface ProbeTarget {
+  readonly url: string;
+  readonly origin: string;
+  readonly basePath: string;
+  readonly host: string;
+}
+
+export interface EngineProberOptions {
+  /** --load-interval: time between two reads of a backend's /metrics while the proxy has traffic. */
+  readonly intervalMs: number;
+  /** Time between two reads while no request is in progress anywhere in the instance. */
+  readonly idleIntervalMs: number;
+  /** Time a read may take. */
+  readonly timeoutMs: number;
+}
+
+export interface EngineProberHooks {
+  /** A new reading of the backend's engine, or null: its last reading went stale. */
+  reading(url: string, load: EngineLoad | null): void;
+  /** True while the instance has requests in progress: the prober then reads every interval. */
+  busy(): boolean;
+}
+
+/** A reading is stale, and ignored, once it is older than this many intervals (of the pace it was read at). */
+export const STALE_AFTER_INTERVALS = 3;
+/** A backend whose /metrics is no engine's we know (or that has none) is asked again this rarely. */
+export const NOT_AN_ENGINE_RETRY_MS = 60_000;
+/** Beyond this, a /metrics body is not read. */
+const MAX_METRICS_BYTES = 8 * 1024 * 1024;
+/** Below vLLM's 5 s uvicorn keep-alive, and above the read interval: one connection per backend, kept. */
+const PROBE_KEEP_ALIVE_MS = 4_000;
+
+interface Watched {
+  readonly target: ProbeTarget;
+  timer: NodeJS.Timeout | null;
+  staleTimer: NodeJS.Timeout | null;
+  /** When the next read is due (epoch ms); a wake-up brings a far one forward. */
+  dueMs: number;
+  reading: boolean;
+  hasReading: boolean;
+}
+
+/**
+ * Reads every backend's GET /metrics, one prober per proxy instance (in the primary), and turns it into
+ * an engine load with the engine parsers. While the instance has traffic it reads each backend every
+ * --load-interval, each at its own phase so the reads are spread over the interval; while nothing is in
+ * progress it reads at the idle pace (an idle proxy costs next to nothing), and the first request wakes
+ * it. A reading stays good for three intervals of the pace it was taken at, then it is stale: the hook
+ * hears null, and routing falls back to the proxy's own counts.
+ */
+export class EngineProber {
+  readonly #options: EngineProberOptions;
+  readonly #hooks: EngineProberHooks;
+  readonly #agent: Dispatcher;
+  readonly #watched = new Map<string, Watched>();
+  #closed = false;
+
+  constructor(options: EngineProberOptions, hooks: EngineProberHooks) {
+    this.#options = options;
+    this.#hooks = hooks;
+    this.#agent = new Agent({ connections: 1, keepAliveTimeout: PROBE_KEEP_ALIVE_MS });
+  }
+
+  /** Starts reading a backend (at a random phase within the interval). */
+  watch(target: ProbeTarget): void {
+    if (this.#closed || this.#watched.has(target.url) || this.#options.intervalMs === 0) return;
+    const watched: Watched = { target, timer: null, staleTimer: null, dueMs: 0, reading: false, hasReading: false };
+    this.#watched.set(target.url, watched);
+    this.#schedule(watched, Math.random() * this.#options.intervalMs);
+  }
+
+  /** Stops reading a backend (it left the fleet); its reading is dropped without a hook call. */
+  forget(url: string): void {
+    const watched = this.#watched.get(url);
+    if (watched === undefined) return;
+    this.#watched.delete(url);
+    if (watched.timer !== null) clearTimeout(watched.timer);
+    if (watched.staleTimer !== null) clearTimeout(watched.staleTimer);
+  }
+
+  /** Traffic started: every backend due later than one interval from now is read within one interval. */
+  wake(): void {
+    const interval = this.#options.intervalMs;
+    const now = Date.now();
+    for (const watched of this.#watched.values()) {
+      if (watched.reading || watched.dueMs - now <= interval) continue;
+      this.#schedule(watched, Math.random() * Math.min(interval, 10));
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const url of [...this.#watched.keys()]) this.forget(url);
+    void this.#agent.close().catch(() => undefined);
+  }
+
+  #schedule(watched: Watched, delayMs: number): void {
+    if (watched.timer !== null) clearTimeout(watched.timer);
+    watched.dueMs = Date.now() + delayMs;
+    watched.timer = setTimeout(() => {
+      watched.timer = null;
+      void this.#read(watched);
+    }, delayMs);
+    watched.timer.unref();
+  }
+
+  async #read(watched: Watched): Promise<void> {
+    const { target } = watched;
+    watched.reading = true;
+    const text = await readMetrics(this.#agent, target, this.#options.timeoutMs);
+    watched.reading = false;
+    if (this.#closed || this.#watched.get(target.url) !== watched) return;
+    const load = text === null ? null : readEngineLoad(text);
+    const pace = this.#hooks.busy() ? this.#options.intervalMs : Math.max(this.#options.intervalMs, this.#options.idleIntervalMs);
+    if (load !== null) this.#fresh(watched, load, pace);
+    // An answer that is no engine's: it will not become one soon.
+    this.#schedule(watched, text !== null && load === null ? NOT_AN_ENGINE_RETRY_MS : pace);
+  }
+
+  #fresh(watched: Watched, load: EngineLoad, pace: number): void {
+    watched.hasReading = true;
+    if (watched.staleTimer !== null) clearTimeout(watched.staleTimer);
+    watched.staleTimer = setTimeout(() => {
+      watched.staleTimer = null;
+      watched.hasReading = false;
+      this.#hooks.reading(watched.target.url, null);
+    }, STALE_AFTER_INTERVALS * pace);
+    watched.staleTimer.unref();
+    this.#hooks.reading(watched.target.url, load);
+  }
+}
+
+/** The text of GET <backend>/metrics; null when it cannot be read (unreachable, slow, not 200, too large). */
+async function readMetrics(agent: Dispatcher, target: ProbeTarget, timeoutMs: number): Promise<string | null> {
+  try {
+    const res = await request(`${target.origin}${target.basePath}/metrics`, {
+      dispatcher: agent,
+      headers: { host: target.host, accept: 'text/plain', 'user-agent': 'inference-proxy-load' },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (res.statusCode !== 200 || Number(res.headers['content-length'] ?? 0) > MAX_METRICS_BYTES) {
+      await res.body.dump().catch(() => undefined);
+      // A 404 is an answer (this backend has no metrics), not a failure to read.
+      return res.statusCode === 404 ? '' : null;
+    }
+    res.body.setEncoding('utf8');
+    let text = '';
+    for await (const chunk of res.body) {
+      text += chunk;
+      if (text.length > MAX_METRICS_BYTES) {
+        res.body.destroy();
+        return null;
+      }
+    }
+    return text;
+  } catch {
+    return null;
+  }
+}
