@@ -49,8 +49,8 @@ export interface GranterRecorder {
 export class SlotGranter {
   readonly #link: GranterLink;
   readonly #recorder: GranterRecorder;
-  readonly #limits: SaturationLimits;
-  readonly #timeoutMs: number;
+  #limits: SaturationLimits;
+  #timeoutMs: number;
   readonly #queue = new AdmissionQueue<QueuedRequest>();
   /** Queue entry id by worker and the worker's request id. */
   readonly #ids = new Map<string, number>();
@@ -69,6 +69,13 @@ export class SlotGranter {
 
   get size(): number {
     return this.#queue.size;
+  }
+
+  /** New saturation limits and queue timeout (a reload), for the requests queued already too. */
+  reconfigure(limits: SaturationLimits, timeoutMs: number): void {
+    this.#limits = limits;
+    this.#timeoutMs = timeoutMs;
+    this.#arm();
   }
 
   depth(priority: PriorityClass): number {

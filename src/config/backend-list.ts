@@ -3,7 +3,8 @@ import type { BackendConfig } from './types.js';
 /** Most models listed for one backend in a config file; more is a typo, not a fleet. */
 const MAX_MODELS = 1_000;
 const MAX_WEIGHT = 1_000;
-const BACKEND_KEYS = new Set(['url', 'weight', 'models']);
+const BACKEND_KEYS = new Set(['url', 'weight', 'models', 'max_concurrency']);
+const MAX_CONCURRENCY = 1_000_000;
 
 /** Where the URL of a backend lives, without its weight and models. */
 export type BackendAddress = Pick<BackendConfig, 'url' | 'origin' | 'basePath'>;
@@ -30,14 +31,14 @@ export function backendsFromUrls(values: readonly unknown[]): BackendConfig[] {
   for (const value of values) {
     for (const part of String(value).split(',')) {
       if (part.trim() === '') continue;
-      out.push(Object.freeze({ ...parseBackendUrl(part), weight: 1, models: null }));
+      out.push(Object.freeze({ ...parseBackendUrl(part), weight: 1, models: null, maxConcurrency: null }));
     }
   }
   if (out.length === 0) throw new Error('expected at least one backend URL');
   return out;
 }
 
-/** The `backends:` list of a config file: each entry a URL string or `{url, weight?, models?}`. */
+/** The `backends:` list of a config file: each entry a URL string or `{url, weight?, models?, max_concurrency?}`. */
 export function backendsFromList(list: unknown): BackendConfig[] {
   if (!Array.isArray(list) || list.length === 0) throw new Error('expected a non-empty list of backends');
   return list.map((entry, i) => {
@@ -50,8 +51,9 @@ export function backendsFromList(list: unknown): BackendConfig[] {
 }
 
 function backendEntry(entry: unknown): BackendConfig {
-  if (typeof entry === 'string') return Object.freeze({ ...parseBackendUrl(entry), weight: 1, models: null });
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new Error('expected a URL or {url, weight, models}');
+  if (typeof entry === 'string') return Object.freeze({ ...parseBackendUrl(entry), weight: 1, models: null, maxConcurrency: null });
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+    throw new Error('expected a URL or {url, weight, models, max_concurrency}');
   const record = entry as Record<string, unknown>;
   for (const key of Object.keys(record)) if (!BACKEND_KEYS.has(key)) throw new Error(`unknown key ${JSON.stringify(key)}`);
   if (record.url === undefined) throw new Error('url is required');
@@ -61,7 +63,21 @@ function backendEntry(entry: unknown): BackendConfig {
   } catch (err) {
     throw new Error(`url: ${(err as Error).message}`);
   }
-  return Object.freeze({ ...address, weight: weightOf(record.weight), models: modelsOf(record.models) });
+  return Object.freeze({
+    ...address,
+    weight: weightOf(record.weight),
+    models: modelsOf(record.models),
+    maxConcurrency: maxConcurrencyOf(record.max_concurrency),
+  });
+}
+
+function maxConcurrencyOf(raw: unknown): number | null {
+  if (raw === undefined || raw === null) return null;
+  const value = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_CONCURRENCY) {
+    throw new Error(`max_concurrency: expected an integer from 1 to ${MAX_CONCURRENCY}, got ${JSON.stringify(raw)}`);
+  }
+  return value as number;
 }
 
 function weightOf(raw: unknown): number {

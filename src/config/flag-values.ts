@@ -80,6 +80,15 @@ export function parseLoadFactor(raw: unknown): number {
   return value;
 }
 
+/** A share from above 0 to 1 (--saturation-kv). */
+export function parseShare(raw: unknown): number {
+  const text = String(raw).trim();
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || value <= 0 || value > 1)
+    throw new Error(`expected a number above 0, at most 1, got ${JSON.stringify(text)}`);
+  return value;
+}
+
 /** host:port of a DNS server: an IP address (the resolver takes no names), optionally with a port. */
 export function parseDnsServer(raw: unknown): string | null {
   const text = String(raw ?? '').trim();

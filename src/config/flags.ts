@@ -110,6 +110,38 @@ export const FLAGS = {
     describe:
       "A request for a model no backend lists: `reject` (404 `model_not_found`, no backend contacted) or `pass` (send it to any backend, for servers that take any model name, such as llama.cpp's)",
   },
+  'load-interval': {
+    type: 'string',
+    default: String(d.DEFAULT_LOAD_INTERVAL_MS),
+    describe:
+      "Time between two reads of each backend's /metrics (engine queue, running, KV use) while there is traffic, ms (0: never read)",
+  },
+  'saturation-waiting': {
+    type: 'string',
+    default: String(d.DEFAULT_SATURATION_WAITING),
+    describe: 'A backend whose engine queue would grow past this is saturated (0: only while it has a free slot)',
+  },
+  'saturation-kv': {
+    type: 'string',
+    default: String(d.DEFAULT_SATURATION_KV),
+    describe: 'A backend whose engine KV cache use (0 to 1) reaches this is saturated',
+  },
+  queue: {
+    type: 'string',
+    default: 'on',
+    describe: 'on: a request whose backends are all saturated waits in the proxy, by priority and fair share; off: it is sent on',
+  },
+  'queue-timeout': {
+    type: 'string',
+    default: String(d.DEFAULT_QUEUE_TIMEOUT_MS),
+    describe: 'Longest wait in the queue, ms (or 30s); then 429 with Retry-After',
+  },
+  'engine-priority': {
+    type: 'string',
+    default: 'off',
+    describe:
+      "Pass each completion's priority class on as vLLM's priority field (for engines run with --scheduling-policy priority): on or off",
+  },
   'dns-refresh': {
     type: 'string',
     default: '0',

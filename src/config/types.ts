@@ -11,6 +11,8 @@ export interface BackendConfig {
   readonly weight: number;
   /** The models it serves as configured; null: read from its GET /v1/models. */
   readonly models: readonly string[] | null;
+  /** Most requests in progress on it over the whole fleet (`max_concurrency`); null: no bound. */
+  readonly maxConcurrency: number | null;
 }
 
 /**
@@ -87,6 +89,17 @@ export interface Config {
   readonly affinityLoadFactor: number;
   /** --routing prefix: how many bytes of the prompt's start make the key. */
   readonly prefixBytes: number;
+  /** Time between two reads of each backend's /metrics while there is traffic; 0: engines are not read. */
+  readonly loadIntervalMs: number;
+  /** Saturated when the engine queue would grow past this many. */
+  readonly saturationWaiting: number;
+  /** Saturated from this KV cache use (0 to 1). */
+  readonly saturationKv: number;
+  /** Requests whose backends are all saturated wait in the proxy (true) or are sent on (false). */
+  readonly queue: boolean;
+  readonly queueTimeoutMs: number;
+  /** Pass the priority class on as vLLM's `priority` request field. */
+  readonly enginePriority: boolean;
   /** 0: host names are left to the connection's own lookup. */
   readonly dnsRefreshMs: number;
   /** host:port of the DNS server for --dns-refresh; null: the system's. */

@@ -53,27 +53,33 @@ interface Watched {
  * hears null, and routing falls back to the proxy's own counts.
  */
 export class EngineProber {
-  readonly #options: EngineProberOptions;
+  readonly #options: () => EngineProberOptions;
   readonly #hooks: EngineProberHooks;
   readonly #agent: Dispatcher;
   readonly #watched = new Map<string, Watched>();
   #closed = false;
 
-  constructor(options: EngineProberOptions, hooks: EngineProberHooks) {
+  /** `options` is read at every step, so that a reload's new interval takes effect. */
+  constructor(options: () => EngineProberOptions, hooks: EngineProberHooks) {
     this.#options = options;
     this.#hooks = hooks;
     this.#agent = new Agent({ connections: 1, keepAliveTimeout: PROBE_KEEP_ALIVE_MS });
   }
 
-  /** Starts reading a backend (at a random phase within the interval). */
-  watch(target: ProbeTarget): void {
-    if (this.#closed || this.#watched.has(target.url) || this.#options.intervalMs === 0) return;
+  /** Starts reading a backend, its first read `phase` (0 to 1) into the interval, so that the reads are spread over it. */
+  watch(target: ProbeTarget, phase = Math.random()): void {
+    const interval = this.#options().intervalMs;
+    if (this.#closed || this.#watched.has(target.url) || interval === 0) return;
     const watched: Watched = { target, timer: null, staleTimer: null, dueMs: 0, reading: false, hasReading: false };
     this.#watched.set(target.url, watched);
-    this.#schedule(watched, Math.random() * this.#options.intervalMs);
+    this.#schedule(watched, phase * interval);
   }
 
-  /** Stops reading a backend (it left the fleet); its reading is dropped without a hook call. */
+  get watching(): number {
+    return this.#watched.size;
+  }
+
+  /** Stops reading a backend (it left the fleet, or reads were turned off); its reading is dropped without a hook call. */
   forget(url: string): void {
     const watched = this.#watched.get(url);
     if (watched === undefined) return;
@@ -84,7 +90,7 @@ export class EngineProber {
 
   /** Traffic started: every backend due later than one interval from now is read within one interval. */
   wake(): void {
-    const interval = this.#options.intervalMs;
+    const interval = this.#options().intervalMs;
     const now = Date.now();
     for (const watched of this.#watched.values()) {
       if (watched.reading || watched.dueMs - now <= interval) continue;
@@ -111,11 +117,12 @@ export class EngineProber {
   async #read(watched: Watched): Promise<void> {
     const { target } = watched;
     watched.reading = true;
-    const text = await readMetrics(this.#agent, target, this.#options.timeoutMs);
+    const options = this.#options();
+    const text = await readMetrics(this.#agent, target, options.timeoutMs);
     watched.reading = false;
     if (this.#closed || this.#watched.get(target.url) !== watched) return;
     const load = text === null ? null : readEngineLoad(text);
-    const pace = this.#hooks.busy() ? this.#options.intervalMs : Math.max(this.#options.intervalMs, this.#options.idleIntervalMs);
+    const pace = this.#hooks.busy() ? options.intervalMs : Math.max(options.intervalMs, options.idleIntervalMs);
     if (load !== null) this.#fresh(watched, load, pace);
     // An answer that is no engine's: it will not become one soon.
     this.#schedule(watched, text !== null && load === null ? NOT_AN_ENGINE_RETRY_MS : pace);

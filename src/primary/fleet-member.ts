@@ -55,6 +55,7 @@ export class FleetMember {
       basePath: this.basePath,
       host: this.host,
       weight: this.source.weight,
+      maxConcurrency: this.source.maxConcurrency,
       models: this.models,
       health: this.state.flags(),
       lastCheck: this.lastCheck,

@@ -1,9 +1,12 @@
 import { Agent } from 'undici';
+import { IDLE_LOAD_INTERVAL_MS } from '../config/defaults.js';
 import type { BackendConfig, Config } from '../config/types.js';
+import { type EngineLoad, loadEngineParsers } from '../engines/engine-registry.js';
 import { EJECTION_REASONS, type FleetMetrics, HEALTH_RESULTS } from '../metrics/fleet-metrics.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import type { Logger } from '../shared/logger.js';
 import { discoverModels, probeHealth } from './backend-probe.js';
+import { EngineProber } from './engine-prober.js';
 import { FleetMember } from './fleet-member.js';
 import { createNameResolver, type ResolveAddresses } from './name-resolver.js';
 
@@ -22,6 +25,10 @@ export interface FleetHooks {
   changed(state: FleetState): void;
   /** A backend left the fleet longer than the grace period ago: stop exporting its series anywhere. */
   forgotten(url: string): void;
+  /** A new reading of a backend's engine (--load-interval), or null: it went stale or the backend left. */
+  engine?(url: string, load: EngineLoad | null): void;
+  /** True while the instance has requests in progress: engines are then read every --load-interval. */
+  busy?(): boolean;
 }
 
 /**
@@ -36,6 +43,7 @@ export class Fleet {
   readonly #hooks: FleetHooks;
   readonly #resolve: ResolveAddresses;
   readonly #agent = new Agent({ connections: 2, keepAliveTimeout: PROBE_KEEP_ALIVE_MS });
+  readonly #engines: EngineProber;
   readonly #members = new Map<string, FleetMember>();
   /** The addresses each configured name resolved to last (--dns-refresh), by configured URL. */
   readonly #addresses = new Map<string, readonly string[]>();
@@ -55,10 +63,19 @@ export class Fleet {
     this.#metrics = metrics;
     this.#hooks = hooks;
     this.#resolve = createNameResolver(config.dnsServer);
+    this.#engines = new EngineProber(
+      () => ({
+        intervalMs: this.#config.loadIntervalMs,
+        idleIntervalMs: IDLE_LOAD_INTERVAL_MS,
+        timeoutMs: this.#config.healthTimeoutMs,
+      }),
+      { reading: (url, load) => hooks.engine?.(url, load), busy: () => hooks.busy?.() ?? true },
+    );
   }
 
   /** Resolves names first (workers must not start with an empty fleet), then starts probing and discovery. */
   async start(): Promise<void> {
+    await loadEngineParsers();
     if (this.#config.dnsRefreshMs > 0) await Promise.all(this.#config.backends.map((backend) => this.#resolveOne(backend)));
     this.#sync(false);
     this.#started = true;
@@ -87,6 +104,11 @@ export class Fleet {
     return [...this.#members.values()];
   }
 
+  /** Traffic started after a quiet spell: read the engines at the busy pace from now. */
+  wakeEngineReads(): void {
+    this.#engines.wake();
+  }
+
   /** A worker's verdict on a backend from live traffic. */
   onOut(verdict: BackendOut): void {
     const member = this.#members.get(verdict.url);
@@ -109,6 +131,11 @@ export class Fleet {
     this.#config = config;
     if (config.dnsRefreshMs > 0) await Promise.all(config.backends.map((backend) => this.#resolveOne(backend)));
     this.#sync(true);
+    // --load-interval turned on or off by the reload.
+    for (const member of this.#members.values()) {
+      if (config.loadIntervalMs > 0) this.#engines.watch(member);
+      else this.#stopEngineReads(member.url);
+    }
   }
 
   close(): void {
@@ -116,6 +143,7 @@ export class Fleet {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     if (this.#broadcastTimer !== null) clearTimeout(this.#broadcastTimer);
+    this.#engines.close();
     void this.#agent.close().catch(() => undefined);
   }
 
@@ -139,6 +167,7 @@ export class Fleet {
       if (wanted.has(url)) continue;
       this.#members.delete(url);
       this.#log.info({ backend: url }, 'backend removed');
+      this.#stopEngineReads(url);
       // Its state is gone with it (backend_up of a backend that no longer exists says nothing); its
       // counters stay for the grace period, so that a scrape sees their last values.
       this.#forgetGauges(member);
@@ -196,6 +225,12 @@ export class Fleet {
       else this.#after(firstMs, () => void this.#probe(member));
     }
     void this.#discover(member, discoveryIntervalMs + Math.floor(discoveryIntervalMs * phase));
+    this.#engines.watch(member, phase);
+  }
+
+  #stopEngineReads(url: string): void {
+    this.#engines.forget(url);
+    this.#hooks.engine?.(url, null);
   }
 
   async #probe(member: FleetMember): Promise<void> {

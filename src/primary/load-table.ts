@@ -9,6 +9,8 @@ const LOAD_BROADCAST_MS = 50;
  */
 export class LoadTable {
   readonly #byWorker = new Map<number, LoadReport>();
+  /** Attempts in progress per backend over all workers, kept as reports come and go. */
+  readonly #totals = new Map<string, number>();
   readonly #broadcast: (loads: ReadonlyArray<readonly [number, LoadReport]>) => void;
   #timer: NodeJS.Timeout | null = null;
 
@@ -17,20 +19,43 @@ export class LoadTable {
   }
 
   report(workerId: number, load: LoadReport): void {
+    this.#add(this.#byWorker.get(workerId), -1);
     this.#byWorker.set(workerId, load);
+    this.#add(load, 1);
     this.#schedule();
   }
 
   /** A worker is gone: its attempts are gone with it. */
   remove(workerId: number): void {
-    if (this.#byWorker.delete(workerId)) this.#schedule();
+    const load = this.#byWorker.get(workerId);
+    if (load === undefined) return;
+    this.#add(load, -1);
+    this.#byWorker.delete(workerId);
+    this.#schedule();
   }
 
   /** Attempts in progress per backend over all workers. */
-  totals(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const load of this.#byWorker.values()) for (const url in load) out.set(url, (out.get(url) ?? 0) + (load[url] as BackendLoad)[0]);
-    return out;
+  totals(): ReadonlyMap<string, number> {
+    return this.#totals;
+  }
+
+  /** Attempts in progress on `url` over all workers. */
+  total(url: string): number {
+    return this.#totals.get(url) ?? 0;
+  }
+
+  /** True while any worker has an attempt in progress anywhere. */
+  busy(): boolean {
+    return this.#totals.size > 0;
+  }
+
+  #add(load: LoadReport | undefined, sign: 1 | -1): void {
+    if (load === undefined) return;
+    for (const url in load) {
+      const next = (this.#totals.get(url) ?? 0) + sign * (load[url] as BackendLoad)[0];
+      if (next === 0) this.#totals.delete(url);
+      else this.#totals.set(url, next);
+    }
   }
 
   close(): void {

@@ -19,6 +19,7 @@ import { Fleet } from './fleet.js';
 import { LoadTable } from './load-table.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
 import { createMetricsServer, listen } from './metrics-server.js';
+import { QueueKeeper } from './queue-keeper.js';
 import { reloadedConfig } from './reload.js';
 import { listenProblem, StartError } from './start-error.js';
 import { Supervisor } from './supervisor.js';
@@ -54,12 +55,22 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
   const loads = new LoadTable((table) =>
     supervisor.broadcast({ type: 'iproxy:loads', loads: table.map(([id, load]) => [id, { ...load }]) }),
   );
+  const queue = new QueueKeeper(config, registry, loads, {
+    send: (workerId, message) => {
+      const worker = cluster.workers?.[workerId];
+      if (worker !== undefined) supervisor.send(worker, message);
+    },
+    broadcast: (message) => supervisor.broadcast(message),
+  });
   const fleet = new Fleet(config, log, createFleetMetrics(registry), {
     changed: (state) => {
       aggregator.fleetUrls(state.backends.map((backend) => backend.url));
+      queue.fleet(state);
       supervisor.broadcast({ type: 'iproxy:fleet', fleet: state });
     },
     forgotten: (url) => aggregator.forgetUrl(url),
+    engine: (url, load) => queue.engine(url, load),
+    busy: () => queue.busy(),
   });
 
   // Explicit exec: under pm2 fork mode process.argv[1] is pm2's container, not our entry.
@@ -73,6 +84,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
       aggregator.retire(worker.id);
       admission.workerGone(worker.id);
       loads.remove(worker.id);
+      queue.workerGone(worker.id);
     },
     state: () => ({
       workersAlive: supervisor.readyCount(),
@@ -86,6 +98,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
       publishState();
       // A worker only listens for messages once it runs: what changed while it started reaches it here.
       supervisor.broadcast({ type: 'iproxy:fleet', fleet: fleet.state() });
+      for (const worker of supervisor.workers()) queue.welcome(worker.id);
     },
     onMessage: (worker, message) => {
       switch (message.type) {
@@ -99,8 +112,18 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
         case 'iproxy:scrape-req':
           void scrape().then((answer) => supervisor.send(worker, { type: 'iproxy:scrape-res', id: message.id, ...answer }));
           break;
-        case 'iproxy:load':
+        case 'iproxy:load': {
+          const wasBusy = loads.busy();
           loads.report(worker.id, message.load);
+          // Traffic after a quiet spell: read the engines at the busy pace at once.
+          if (!wasBusy && loads.busy()) fleet.wakeEngineReads();
+          queue.loadChanged();
+          break;
+        }
+        case 'iproxy:queue-enter':
+        case 'iproxy:queue-leave':
+        case 'iproxy:queue-sent':
+          queue.onMessage(worker.id, message);
           break;
         case 'iproxy:backend-out':
           fleet.onOut(message.verdict);
@@ -170,6 +193,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
     history.close();
     await supervisor.stop();
     fleet.close();
+    queue.close();
     loads.close();
     await limits.close();
     metricsServer?.close();
@@ -196,6 +220,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
     }
     config = next.config;
     limits.reconfigure(config.keys);
+    queue.reconfigure(config);
     await fleet.reconfigure(config);
     supervisor.reconfigure(config);
     const generation = status.generation + 1;

@@ -12,6 +12,8 @@ export const ERROR_CATALOG = {
   // A key's reach: a model it may not use, an engine's admin route (see tenants/admin-routes.ts).
   model_not_allowed: { status: 403, type: 'invalid_request_error' },
   admin_route_forbidden: { status: 403, type: 'invalid_request_error' },
+  // An x-priority header that names no priority class.
+  invalid_priority: { status: 400, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
@@ -21,6 +23,8 @@ export const ERROR_CATALOG = {
   // A key's limits (rpm, tpm, max_parallel), and its spent budget, with the codes OpenAI sends.
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
   insufficient_quota: { status: 429, type: 'insufficient_quota' },
+  // Every backend the request may use stayed saturated for --queue-timeout.
+  queue_timeout: { status: 429, type: 'rate_limit_error' },
   // Nothing is sent: the client left (recorded as 499 in metrics and logs).
   client_closed: { status: 499, type: 'client_closed' },
   // The proxy or its backends.

@@ -14,6 +14,8 @@ export interface FleetBackend {
   /** The Host header sent to it: the configured host name even when connecting to a resolved address. */
   readonly host: string;
   readonly weight: number;
+  /** Most requests in progress on it over the whole fleet (configured `max_concurrency`); null: no bound. */
+  readonly maxConcurrency: number | null;
   /** The models it serves (configured, or read from its /v1/models); null while unknown: eligible for every model. */
   readonly models: readonly string[] | null;
   /** Its health: the one set of flags every view reads (see BackendState). */

@@ -1,4 +1,5 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { QueuePrimaryMessage, QueueWorkerMessage } from '../admission/queue-messages.js';
 import type { MetricsDelta } from '../metrics/snapshot-delta.js';
 import type { TenantPrimaryMessage, TenantWorkerMessage } from '../tenants/admission-messages.js';
 import type { ConfigStatus } from './config-status.js';
@@ -38,7 +39,9 @@ export type WorkerToPrimary =
   | { type: 'iproxy:backend-out'; verdict: BackendOut }
   | { type: 'iproxy:history-req'; id: number }
   /** Rate-limit admissions and settles (tenants/admission-client.ts). */
-  | TenantWorkerMessage;
+  | TenantWorkerMessage
+  /** The admission queue (admission/queue-messages.ts). */
+  | QueueWorkerMessage;
 
 export type PrimaryToWorker =
   | { type: 'iproxy:metrics-req'; id: number; full: boolean }
@@ -50,7 +53,9 @@ export type PrimaryToWorker =
   | { type: 'iproxy:fleet'; fleet: FleetState }
   /** Every worker's load report (see iproxy:load), by worker id. */
   | { type: 'iproxy:loads'; loads: Array<[number, LoadReport]> }
-  | TenantPrimaryMessage;
+  | TenantPrimaryMessage
+  /** The admission queue and the engines' readings (admission/queue-messages.ts). */
+  | QueuePrimaryMessage;
 
 const PREFIX = 'iproxy:';
 

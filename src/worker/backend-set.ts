@@ -1,3 +1,4 @@
+import type { EngineView, SaturationLimits } from '../admission/saturation.js';
 import type { Config } from '../config/types.js';
 import type { RequestRecorder } from '../metrics/request-recorder.js';
 import type { AffinityResult } from '../routing/affinity.js';
@@ -5,13 +6,10 @@ import { routingPolicy } from '../routing/policy-registry.js';
 import type { RoutingFacts, Selector } from '../routing/selector.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import type { BackendLoad } from '../shared/ipc.js';
+import { narrowCandidates, type PanicScope } from '../shared/narrow-candidates.js';
 import { Backend } from './backend.js';
 
-/**
- * Panic mode: no backend that may serve the request is up, so all of them are tried rather than none. `fleet`:
- * no backend at all is up; `model`: others are, but none of those that serve the request's model.
- */
-export type PanicScope = 'fleet' | 'model';
+export type { PanicScope };
 export const PANIC_SCOPES: readonly PanicScope[] = ['fleet', 'model'];
 
 /** What select() found: a backend, or why there is none. */
@@ -34,9 +32,8 @@ export interface BackendSetHooks {
 /**
  * A worker's view of the fleet: one Backend per URL, kept in step with the primary's FleetState, and the
  * one select() that every request goes through after its body has been inspected, and again for each
- * retry. Selection narrows the fleet to the backends that serve the model, then to those that are up
- * (all of them in panic mode, when none is), then to those not tried yet and not held by a Retry-After,
- * and lets the policy choose among what is left.
+ * retry. Selection narrows the fleet (narrowCandidates: the model, up, not tried, not held) and lets the
+ * policy choose among what is left.
  */
 export class BackendSet {
   readonly #config: Config;
@@ -44,6 +41,9 @@ export class BackendSet {
   readonly #selector: Selector;
   /** The policy routes by a key: it is asked even with one candidate, to say how the key fared. */
   readonly #keyed: boolean;
+  readonly #limits: SaturationLimits;
+  /** The engines' last readings by URL, kept for backends that join later. */
+  #engines = new Map<string, EngineView>();
   readonly #hooks: BackendSetHooks;
   readonly #byUrl = new Map<string, Backend>();
   /** Backends in the fleet (not removed), in the primary's order. */
@@ -51,7 +51,6 @@ export class BackendSet {
   #modelCards: readonly Record<string, unknown>[] = [];
   // Scratch lists, reused by every select(): the request path allocates none.
   readonly #eligible: Backend[] = [];
-  readonly #pool: Backend[] = [];
   readonly #candidates: Backend[] = [];
   readonly #forgetTimers = new Map<string, NodeJS.Timeout>();
   #removedSeriesGraceMs: number;
@@ -68,11 +67,18 @@ export class BackendSet {
     this.#keyed = policy.key !== null;
     this.#hooks = hooks;
     this.#removedSeriesGraceMs = graceMs;
+    this.#limits = { waiting: config.saturationWaiting, kv: config.saturationKv };
   }
 
   /** Every backend in the fleet, for /healthz, the load report and the metrics. */
   get all(): readonly Backend[] {
     return this.#active;
+  }
+
+  /** The backend of the fleet at `url`; null when there is none (or it left). */
+  get(url: string): Backend | null {
+    const backend = this.#byUrl.get(url);
+    return backend === undefined || backend.removed ? null : backend;
   }
 
   /** The union of the up backends' models, as GET /v1/models answers it. */
@@ -92,6 +98,7 @@ export class BackendSet {
           out: (verdict) => this.#hooks.out(verdict),
           loadChanged: () => this.#hooks.loadChanged(),
         });
+        backend.engine = this.#engines.get(entry.url) ?? null;
         this.#byUrl.set(entry.url, backend);
         clearTimeout(this.#forgetTimers.get(entry.url));
         this.#forgetTimers.delete(entry.url);
@@ -112,35 +119,66 @@ export class BackendSet {
     }
   }
 
+  /** The engines' readings that changed (null: no fresh reading any more), as the primary sends them. */
+  setEngines(entries: ReadonlyArray<readonly [string, EngineView | null]>): void {
+    for (const [url, view] of entries) {
+      if (view === null) this.#engines.delete(url);
+      else this.#engines.set(url, view);
+      const backend = this.#byUrl.get(url);
+      if (backend !== undefined) backend.engine = view;
+    }
+  }
+
   /**
    * The backend for one attempt. `tried` holds the backends this request already failed on: a retry goes
-   * to another one while one is up, and back to a tried one only when nothing else is left.
+   * to another one while one is up, and back to a tried one only when nothing else is left. Backends with
+   * room are preferred to saturated ones. `granted`: the backend the primary's queue gave the request,
+   * taken while it is still a candidate.
    */
-  select(facts: RoutingFacts, tried: readonly Backend[] | null): Selection {
+  select(facts: RoutingFacts, tried: readonly Backend[] | null, granted: Backend | null = null): Selection {
     const now = Date.now();
     const eligible = this.#eligible;
-    const pool = this.#pool;
     const candidates = this.#candidates;
     eligible.length = 0;
-    pool.length = 0;
     candidates.length = 0;
-    if (!this.#eligibleInto(eligible, facts.model)) return this.#active.length === 0 ? NO_BACKEND : MODEL_NOT_FOUND;
-    for (const backend of eligible) if (backend.isUp(now)) pool.push(backend);
-    const panic = pool.length === 0 ? this.#panicScope(eligible, now) : null;
-    const from = panic !== null ? eligible : pool;
-    for (const backend of from) if (!backend.isHeld(now) && (tried === null || !tried.includes(backend))) candidates.push(backend);
-    // Every one held or tried: a Retry-After does not turn into a refusal, and a lone backend is retried.
-    if (candidates.length === 0) for (const backend of from) if (tried === null || !tried.includes(backend)) candidates.push(backend);
-    if (candidates.length === 0) for (const backend of from) candidates.push(backend);
+    const panic = narrowCandidates(this.#active, facts.model, this.#config.unknownModel === 'pass', tried, now, eligible, candidates);
+    if (panic === 'none') return this.#active.length === 0 ? NO_BACKEND : MODEL_NOT_FOUND;
+    if (granted !== null && candidates.includes(granted)) {
+      candidates.length = 0;
+      candidates.push(granted);
+    } else this.#keepThoseWithRoom(candidates);
     // With one candidate the choice is made, but a keyed policy still says how the key fared.
     const backend =
       candidates.length === 1 && !this.#keyed
         ? (candidates[0] as Backend)
         : this.#selector.select(candidates, facts, now, { eligible, first: tried === null });
     eligible.length = 0;
-    pool.length = 0;
     candidates.length = 0;
     return { kind: 'backend', backend, panic };
+  }
+
+  /** True when every backend the request may go to now is saturated (and some is: an unknown model is not saturated). */
+  saturatedFor(facts: RoutingFacts): boolean {
+    const eligible = this.#eligible;
+    const candidates = this.#candidates;
+    eligible.length = 0;
+    candidates.length = 0;
+    narrowCandidates(this.#active, facts.model, this.#config.unknownModel === 'pass', null, Date.now(), eligible, candidates);
+    let saturated = candidates.length > 0;
+    for (const backend of candidates) if (backend.room(this.#limits) > 0) saturated = false;
+    eligible.length = 0;
+    candidates.length = 0;
+    return saturated;
+  }
+
+  /** Drops the saturated candidates when some have room; keeps them all when none has (sent on, or queued by the caller). */
+  #keepThoseWithRoom(candidates: Backend[]): void {
+    let withRoom = 0;
+    for (const backend of candidates) if (backend.room(this.#limits) > 0) withRoom++;
+    if (withRoom === 0 || withRoom === candidates.length) return;
+    let kept = 0;
+    for (const backend of candidates) if (backend.room(this.#limits) > 0) candidates[kept++] = backend;
+    candidates.length = kept;
   }
 
   /** True when a backend other than those tried could take the request: up, or any in panic mode. */
@@ -161,12 +199,6 @@ export class BackendSet {
     }
     eligible.length = 0;
     return anyUp ? untriedUp : untried;
-  }
-
-  /** No backend of `eligible` is up: is any other backend of the fleet? */
-  #panicScope(eligible: readonly Backend[], now: number): PanicScope {
-    if (eligible.length < this.#active.length) for (const backend of this.#active) if (backend.isUp(now)) return 'model';
-    return 'fleet';
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Client, type Dispatcher, Pool } from 'undici';
+import { type EngineView, estimatedWaiting, fleetLoad, roomOn, type SaturationLimits } from '../admission/saturation.js';
 import type { Config } from '../config/types.js';
 import type { BackendRecorder } from '../metrics/request-recorder.js';
 import type { Candidate } from '../routing/selector.js';
@@ -31,6 +32,10 @@ export class Backend implements Candidate {
   readonly state = new BackendState();
   weight = 1;
   models: ReadonlySet<string> | null = null;
+  /** Its configured max_concurrency; null: no bound. */
+  maxConcurrency: number | null = null;
+  /** Its engine as last read by the primary (--load-interval); null while there is no fresh reading. */
+  engine: EngineView | null = null;
   /** Attempts of this worker in progress on this backend. */
   inFlight = 0;
   /** Of those, the ones that have not had their first response byte yet (in prefill, or queued for it). */
@@ -68,16 +73,31 @@ export class Backend implements Candidate {
   /** Takes the primary's view of the backend (see BackendState.merge). */
   apply(entry: FleetBackend): void {
     this.weight = entry.weight;
+    this.maxConcurrency = entry.maxConcurrency;
     this.models = entry.models === null ? null : new Set(entry.models);
     this.state.merge(entry.health);
   }
 
-  load(): number {
+  /** This instance's attempts in progress on it: this worker's exact, the others' as last reported. */
+  ownLoad(): number {
     return this.inFlight + this.othersInFlight;
   }
 
+  /** The load routing balances: the instance's own, or the engine's count where it is higher (other instances, other clients). */
+  load(): number {
+    return this.engine === null ? this.inFlight + this.othersInFlight : fleetLoad(this.inFlight + this.othersInFlight, this.engine);
+  }
+
+  /** Requests waiting for a first byte: this instance's, or the engine's queue where it is longer. */
   prefillLoad(): number {
-    return this.prefilling + this.othersPrefilling;
+    const own = this.prefilling + this.othersPrefilling;
+    return this.engine === null ? own : Math.max(own, estimatedWaiting(this.inFlight + this.othersInFlight, this.engine));
+  }
+
+  /** How many more requests it can take before it is saturated; Infinity when nothing bounds it. */
+  room(limits: SaturationLimits): number {
+    if (this.engine === null && this.maxConcurrency === null) return Number.POSITIVE_INFINITY;
+    return roomOn(this.inFlight + this.othersInFlight, this.engine, this.maxConcurrency, limits);
   }
 
   effectiveWeight(nowMs: number): number {

@@ -10,6 +10,7 @@ import { sendError } from './error-response.js';
 import type { FailoverContext } from './failover.js';
 import { createProxyHandler, type RequestContext } from './proxy-request.js';
 import { createRouter } from './router.js';
+import type { WorkerAdmission } from './worker-fleet.js';
 
 export interface ProxyServer {
   readonly server: Server;
@@ -26,7 +27,7 @@ export interface ProxyServer {
 
 export interface ProxyServerDeps {
   readonly config: Config;
-  readonly fleet: FailoverContext;
+  readonly fleet: FailoverContext & { readonly admission: WorkerAdmission | null };
   readonly malformed: Counter<'status'>;
   readonly log: Logger;
   /** /metrics and /healthz as this worker answers them (metrics merged by the primary, over IPC). */

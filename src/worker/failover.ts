@@ -49,6 +49,8 @@ export class Failover {
   #onFreshConnection = false;
   #notes: AttemptNote[] | null = null;
   #panicked = false;
+  /** The backend the admission queue granted the request, for its first attempt. */
+  #granted: Backend | null = null;
 
   constructor(context: FailoverContext) {
     this.#context = context;
@@ -69,8 +71,14 @@ export class Failover {
     this.#context.budget.requested();
   }
 
+  /** The admission queue granted the request this backend: its first attempt goes there while it may. */
+  grant(backend: Backend | null): void {
+    this.#granted = backend;
+  }
+
   choose(): Choice {
-    const selection = this.#context.backends.select(this.#facts, this.#tried);
+    const granted = this.#tried === null ? this.#granted : null;
+    const selection = this.#context.backends.select(this.#facts, this.#tried, granted);
     if (selection.kind !== 'backend') return selection;
     if (selection.panic !== null && !this.#panicked) {
       this.#panicked = true;

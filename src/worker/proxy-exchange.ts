@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { PriorityClass } from '../admission/priority-class.js';
 import type { CompletionResult, CompletionTracker, Ending } from '../llm/completion-tracker.js';
 import type { RouteRecorder } from '../metrics/request-recorder.js';
 import type { RoutingFacts } from '../routing/selector.js';
@@ -11,8 +12,10 @@ import { sendError } from './error-response.js';
 import type { Failover } from './failover.js';
 import { answerFor, classifyError, FAILURES, type FailureKind } from './failures.js';
 import { buildResponseHeaders } from './headers.js';
+import type { QueueListener } from './queue-client.js';
 import { ResponseRelay } from './response-relay.js';
 import { type AttemptListener, type ResponseHeaders, UpstreamAttempt } from './upstream-attempt.js';
+import type { WorkerAdmission } from './worker-fleet.js';
 
 export interface ExchangeOptions {
   readonly req: IncomingMessage;
@@ -29,7 +32,21 @@ export interface ExchangeOptions {
   readonly serverTiming: boolean;
   /** Hold a stream's head until its first event, so that a backend dying in prefill is failed over (--hold-stream-head). */
   readonly holdStreamHead: boolean;
+  /** The admission queue; null with --queue off. */
+  readonly admission: WorkerAdmission | null;
+  /** --queue-timeout, for the message of a request that waited it out. */
+  readonly queueTimeoutMs: number;
 }
+
+/** Where a request stands in the admission queue's order: its class, and the key whose fair share it takes. */
+export interface QueuePlace {
+  readonly priority: PriorityClass;
+  readonly key: string;
+  readonly weight: number;
+}
+
+/** Seconds a request that timed out in the queue is asked to wait before trying again. */
+const QUEUE_RETRY_AFTER_S = '1';
 
 export interface ExchangeDetail {
   model: string | null;
@@ -62,7 +79,7 @@ interface HeldHead {
  * request once in the metrics and the access log. For completions a CompletionTracker reads the
  * forwarded bytes for token metrics.
  */
-export class ProxyExchange implements AttemptListener {
+export class ProxyExchange implements AttemptListener, QueueListener {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #options: ExchangeOptions;
@@ -71,6 +88,10 @@ export class ProxyExchange implements AttemptListener {
   readonly detail: ExchangeDetail = { model: null, stream: false, bytesIn: null };
   /** The key's request: its name for the log, its rate-limit headers, its settle when it ends. */
   tenant: TenantTicket | null = null;
+  /** Its place in the admission queue's order; null: it never waits (a route that costs the engines nothing). */
+  queuePlace: QueuePlace | null = null;
+  /** Its ticket while it waits in the queue, else 0. */
+  #ticket = 0;
   /** Where the request is counted: the backend that answers it, or the proxy's own answers. */
   #route: RouteRecorder | null = null;
   /** Counted in flight under url="none" while its body is read, before any backend is chosen. */
@@ -107,12 +128,49 @@ export class ProxyExchange implements AttemptListener {
     this.#failover.unrouted.movedIn();
   }
 
-  /** Chooses a backend for the request and sends it; the body must be in hand (a Buffer) for a retry. */
+  /**
+   * Chooses a backend for the request and sends it, once the admission queue lets it go when every backend
+   * it may use is saturated; the body must be in hand (a Buffer) for a retry.
+   */
   start(request: UpstreamRequest, facts: RoutingFacts, tracker: CompletionTracker | null = null): void {
     this.#tracker = tracker;
     this.#request = request;
     this.#failover.begin(facts, request.body === null || Buffer.isBuffer(request.body));
+    const admission = this.#options.admission;
+    const place = this.queuePlace;
+    if (admission !== null && place !== null && !this.#clientGone && admission.mustWait(facts)) {
+      // Waiting for a backend, like a body being read: in flight under url="none".
+      if (!this.#unrouted) this.reading();
+      this.#ticket = admission.enter({ ...place, model: facts.model, routingKey: facts.key }, this);
+      return;
+    }
     this.#send();
+  }
+
+  queueGranted(url: string): void {
+    const admission = this.#options.admission as WorkerAdmission;
+    const ticket = this.#ticket;
+    this.#ticket = 0;
+    this.#failover.grant(admission.backend(url));
+    this.#send();
+    admission.sent(ticket);
+  }
+
+  queueExpired(): void {
+    this.#ticket = 0;
+    const seconds = Math.round(this.#options.queueTimeoutMs / 1000);
+    this.reject('queue_timeout', `every backend for this request stayed saturated for ${seconds} s; retry later`, [
+      'retry-after',
+      QUEUE_RETRY_AFTER_S,
+    ]);
+  }
+
+  /** Takes the request out of the queue, if it waits there. */
+  #leaveQueue(reason: 'client_gone' | 'shutdown'): boolean {
+    if (this.#ticket === 0) return false;
+    (this.#options.admission as WorkerAdmission).leave(this.#ticket, reason);
+    this.#ticket = 0;
+    return true;
   }
 
   #send(): void {
@@ -285,8 +343,12 @@ export class ProxyExchange implements AttemptListener {
     sendError(this.#res, code, message, ['x-request-id', this.#options.requestId, ...headers]);
   }
 
-  /** Aborts the request's backend work with one of our own coded errors (drain deadline). */
+  /** Aborts the request's backend work with one of our own coded errors (drain deadline); a queued one leaves the queue. */
   abort(reason: Error): void {
+    if (this.#leaveQueue('shutdown')) {
+      this.fail(reason);
+      return;
+    }
     this.#attempt?.abort(reason);
   }
 
@@ -294,6 +356,11 @@ export class ProxyExchange implements AttemptListener {
   clientClosed(): void {
     if (this.#res.writableFinished || this.#finished) return;
     this.#clientGone = true;
+    // Out of the queue at once: it costs no backend any work.
+    if (this.#leaveQueue('client_gone')) {
+      this.#end('client_gone', null);
+      return;
+    }
     this.#attempt?.abort(new ProxyError(ERR_CLIENT_ABORTED, 'the client closed the connection'));
     // If the backend was not contacted yet, the owner of this exchange finishes it.
   }

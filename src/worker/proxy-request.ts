@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
+import { DEFAULT_PRIORITY_CLASS, PRIORITY_HEADER, requestClass } from '../admission/priority-class.js';
 import type { Config } from '../config/types.js';
 import { CompletionTracker } from '../llm/completion-tracker.js';
+import { withEnginePriority } from '../llm/engine-priority.js';
 import { injectUsageRequest, needsUsageInjection } from '../llm/inject-usage.js';
 import { inspectCompletionRequest } from '../llm/inspect-request.js';
 import { routingPolicy } from '../routing/policy-registry.js';
@@ -19,6 +21,7 @@ import { buildUpstreamHeaders, isUsableRequestId } from './headers.js';
 import { ProxyExchange } from './proxy-exchange.js';
 import { readBody } from './read-body.js';
 import type { Route } from './router.js';
+import type { WorkerAdmission } from './worker-fleet.js';
 
 /** What the request's 'close' listener needs to know about it. */
 export interface RequestContext {
@@ -27,7 +30,7 @@ export interface RequestContext {
 
 export interface ProxyHandlerDeps {
   readonly config: Config;
-  readonly fleet: FailoverContext;
+  readonly fleet: FailoverContext & { readonly admission: WorkerAdmission | null };
   readonly malformed: Counter<'status'>;
   readonly log: Logger;
   readonly isDraining: () => boolean;
@@ -54,6 +57,8 @@ const RETRY_AFTER_S = '1';
 const MODELS_ENDPOINT = '/v1/models';
 /** What a request that is not a completion reserves of its key's tokens: the proxy measures usage on completions only. */
 const NO_TOKENS = Object.freeze({ tokens: 0, prompt: 0 });
+/** Routes whose body names a model but that give the engine no work to schedule: they never wait in the queue. */
+const NO_ENGINE_WORK: ReadonlySet<string> = new Set(['/tokenize', '/detokenize', '/v1/messages/count_tokens']);
 
 /**
  * Everything that is not one of the proxy's own pages: refused targets and methods, then authentication,
@@ -102,6 +107,8 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       isDraining,
       serverTiming: config.serverTiming,
       holdStreamHead: config.holdStreamHead,
+      admission: fleet.admission,
+      queueTimeoutMs: config.queueTimeoutMs,
     });
     context.exchange = exchange;
     const tenant = tenants.identify(req.headers);
@@ -120,6 +127,14 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       exchange.reject('proxy_overloaded', 'the proxy is at its in-flight limit; retry shortly', ['retry-after', RETRY_AFTER_S]);
       return;
     }
+    // Its place in the admission queue, should every backend it may use be saturated: the class its
+    // x-priority header lowers it to, a fair share of its own.
+    const priority = requestClass(DEFAULT_PRIORITY_CLASS, req.headers[PRIORITY_HEADER]);
+    if (priority === undefined) {
+      exchange.reject('invalid_priority', `${PRIORITY_HEADER} must be interactive, standard or batch`, []);
+      return;
+    }
+    if (route.modelInBody && !NO_ENGINE_WORK.has(pathOf(route.upstreamPath))) exchange.queuePlace = { priority, key: '', weight: 1 };
     if (route.endpoint === MODELS_ENDPOINT && (req.method === 'GET' || req.method === 'HEAD')) {
       const cards = fleet.backends.modelCards;
       exchange.answer(
@@ -171,7 +186,9 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
     exchange.detail.stream = info.stream;
     if (tenant !== null && !(await admitted(exchange, tenant, info.model, tenants.reservation(body.length, info.json)))) return;
     const inject = config.injectUsage && needsUsageInjection(info);
-    const forwarded = inject ? injectUsageRequest(body, info) : body;
+    let forwarded = inject ? injectUsageRequest(body, info) : body;
+    // vLLM's priority field, for engines that schedule by it (--engine-priority on).
+    if (config.enginePriority && info.json !== null) forwarded = withEnginePriority(forwarded, info.json, priority);
     const facts = { model: info.model, key: keyOf(req.headers, route.completion, info.json) };
     exchange.start({ method: 'POST', path: route.upstreamPath, headers, body: forwarded }, facts, new CompletionTracker(startMs, inject));
   }
@@ -219,6 +236,11 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       for (const exchange of exchanges) exchange.abort(reason);
     },
   };
+}
+
+function pathOf(target: string): string {
+  const queryAt = target.indexOf('?');
+  return queryAt === -1 ? target : target.slice(0, queryAt);
 }
 
 function hasBody(req: IncomingMessage): boolean {

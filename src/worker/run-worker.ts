@@ -70,6 +70,7 @@ export function runWorker(config: Config): void {
   const fleet = new WorkerFleet(config, metrics, recorder, workerId, initial.fleet ?? { backends: [], modelCards: [] }, {
     reportLoad: (load) => send({ type: 'iproxy:load', load }),
     out: (verdict) => send({ type: 'iproxy:backend-out', verdict }),
+    queue: (message) => send(message),
   });
   const state = {
     workersAlive: Math.max(1, initial.workersAlive ?? 0),
@@ -154,6 +155,12 @@ export function runWorker(config: Config): void {
         break;
       case 'iproxy:verdicts':
         tenants.client.onMessage(message);
+        break;
+      case 'iproxy:queue-grant':
+      case 'iproxy:queue-expired':
+      case 'iproxy:queue-state':
+      case 'iproxy:engines':
+        fleet.onQueueMessage(message);
         break;
     }
   });

@@ -1,14 +1,19 @@
+import type { QueuePrimaryMessage, QueueWorkerMessage } from '../admission/queue-messages.js';
+import type { QueueLeaveReason } from '../admission/slot-granter.js';
 import type { Config } from '../config/types.js';
 import { DeferredCount } from '../metrics/deferred-count.js';
 import type { WorkerMetrics } from '../metrics/definitions.js';
 import type { BackendRecorder, RequestRecorder } from '../metrics/request-recorder.js';
 import { AFFINITY_RESULTS, type AffinityResult } from '../routing/affinity.js';
 import { routingPolicy } from '../routing/policy-registry.js';
+import type { RoutingFacts } from '../routing/selector.js';
 import type { BackendOut, FleetState } from '../shared/fleet.js';
 import { type BackendHealth, fleetHealth } from '../shared/health.js';
 import type { BackendLoad, LoadReport } from '../shared/ipc.js';
+import type { Backend } from './backend.js';
 import { BackendSet, PANIC_SCOPES, type PanicScope } from './backend-set.js';
 import type { FailoverContext } from './failover.js';
+import { QueueClient, type QueueEntryInfo, type QueueListener } from './queue-client.js';
 import { RetryBudget } from './retry-budget.js';
 
 /** routing_affinity_total, one deferred count per result, for the keyed policies only (zeroed at start). */
@@ -31,6 +36,20 @@ export interface WorkerFleetLink {
   reportLoad(load: LoadReport): void;
   /** A verdict from this worker's traffic, for the primary to spread. */
   out(verdict: BackendOut): void;
+  /** The admission queue's messages to the primary; absent: no queue (a lone in-process worker). */
+  queue?(message: QueueWorkerMessage): boolean;
+}
+
+/** What a request's exchange asks of the admission queue (see QueueClient and the primary's SlotGranter). */
+export interface WorkerAdmission {
+  /** It must wait: others already do (so none overtakes), or every backend it may use is saturated. */
+  mustWait(facts: RoutingFacts): boolean;
+  enter(info: QueueEntryInfo, listener: QueueListener): number;
+  leave(request: number, reason: QueueLeaveReason): void;
+  /** The granted request went out: the primary gets this worker's load with it counted. */
+  sent(request: number): void;
+  /** The backend a grant names, while it is in the fleet. */
+  backend(url: string): Backend | null;
 }
 
 /**
@@ -39,6 +58,9 @@ export interface WorkerFleetLink {
  */
 export class WorkerFleet implements FailoverContext {
   readonly backends: BackendSet;
+  /** Null with --queue off, or without a primary to hold the queue. */
+  readonly admission: WorkerAdmission | null;
+  readonly #queue: QueueClient | null;
   readonly budget = new RetryBudget();
   readonly retries: number;
   readonly unrouted: BackendRecorder;
@@ -79,11 +101,20 @@ export class WorkerFleet implements FailoverContext {
     });
     this.#state = initial;
     this.backends.apply(initial);
+    const queueLink = link.queue;
+    this.#queue = config.queue && queueLink !== undefined ? new QueueClient((message) => queueLink(message), config.queueTimeoutMs) : null;
+    this.admission = this.#queue === null ? null : this.#admission(this.#queue);
     metrics.beforeRead(() => {
       for (const scope of PANIC_SCOPES) this.#panic[scope].flush();
       if (affinity !== null) for (const result of AFFINITY_RESULTS) affinity[result].flush();
       for (const backend of this.backends.all) metrics.backendInFlight.labels(backend.url).set(backend.inFlight);
     });
+  }
+
+  /** The primary's queue answers and the engines' readings. */
+  onQueueMessage(message: QueuePrimaryMessage): void {
+    if (message.type === 'iproxy:engines') this.backends.setEngines(message.entries);
+    else this.#queue?.onMessage(message);
   }
 
   onPanic(scope: PanicScope): void {
@@ -118,7 +149,7 @@ export class WorkerFleet implements FailoverContext {
     const byUrl = new Map(this.backends.all.map((backend) => [backend.url, backend]));
     return fleetHealth(
       this.#state.backends,
-      (url) => byUrl.get(url)?.load() ?? 0,
+      (url) => byUrl.get(url)?.ownLoad() ?? 0,
       (entry) => byUrl.get(entry.url)?.state ?? entry.health,
     );
   }
@@ -140,14 +171,34 @@ export class WorkerFleet implements FailoverContext {
   }
 
   #report(): void {
+    const { load, text } = this.#load();
+    if (text === this.#lastReport) return;
+    this.#lastReport = text;
+    this.#link.reportLoad(load);
+  }
+
+  #load(): { load: LoadReport; text: string } {
     const load: LoadReport = {};
     let text = '';
     for (const backend of this.backends.all) {
       load[backend.url] = [backend.inFlight, backend.prefilling];
       text += `${backend.inFlight}/${backend.prefilling},`;
     }
-    if (text === this.#lastReport) return;
-    this.#lastReport = text;
-    this.#link.reportLoad(load);
+    return { load, text };
+  }
+
+  #admission(queue: QueueClient): WorkerAdmission {
+    return {
+      mustWait: (facts) => queue.queued || this.backends.saturatedFor(facts),
+      enter: (info, listener) => queue.enter(info, listener),
+      leave: (request, reason) => queue.leave(request, reason),
+      sent: (request) => {
+        // This load goes with the grant's end, so the primary never counts the request twice or not at all.
+        const { load, text } = this.#load();
+        this.#lastReport = text;
+        queue.sent(request, load);
+      },
+      backend: (url) => this.backends.get(url),
+    };
   }
 }

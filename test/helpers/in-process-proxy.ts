@@ -37,8 +37,8 @@ export async function startInProcessProxy(
 ): Promise<InProcessProxy> {
   const defaults: Record<string, unknown> = {};
   for (const [name, flag] of Object.entries(FLAGS)) if ('default' in flag) defaults[name] = flag.default;
-  // No health checks or model discovery unless the test asks: tests that count a backend's requests stay exact.
-  const quiet = { 'health-interval': '0', 'discovery-interval': '0' };
+  // No health checks, model discovery or engine reads unless the test asks: tests that count a backend's requests stay exact.
+  const quiet = { 'health-interval': '0', 'discovery-interval': '0', 'load-interval': '0' };
   const config = { ...configFromFlags({ ...defaults, 'log-level': 'silent', host: '127.0.0.1', port: '0', ...quiet, ...flags }), keys };
   const registry = new Registry();
   const metrics = createWorkerMetrics(registry);

@@ -27,12 +27,13 @@ export interface RunningProxy {
 }
 
 /**
- * Background traffic the fleet keeper sends to backends (health checks, model discovery) is off unless a
+ * Background traffic the fleet keeper sends to backends (health checks, model discovery, engine reads) is off unless a
  * test asks for it with the flag: tests that count what a backend receives stay exact.
  */
 export const QUIET_FLEET_ENV: Readonly<Record<string, string>> = {
   INFERENCE_PROXY_HEALTH_INTERVAL: '0',
   INFERENCE_PROXY_DISCOVERY_INTERVAL: '0',
+  INFERENCE_PROXY_LOAD_INTERVAL: '0',
 };
 
 /** Where the proxy to start is: the build of this checkout unless told (an installed copy elsewhere). */

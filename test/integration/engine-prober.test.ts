@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { type EngineLoad, loadEngineParsers } from '../../src/engines/engine-registry.js';
 import { EngineProber, type ProbeTarget } from '../../src/primary/engine-prober.js';
+import { eventually } from '../../support/wait.js';
 import { startMock } from '../helpers/mock-harness.js';
-import { eventually } from '../helpers/wait.js';
 
 await loadEngineParsers();
 const TEST = { timeout: 20_000 };
@@ -20,7 +20,7 @@ function targetOf(url: string): ProbeTarget {
 function prober(t: TestContext, options: { intervalMs: number; idleIntervalMs?: number }, busy: () => boolean = () => true) {
   const readings = new Map<string, Array<EngineLoad | null>>();
   const probe = new EngineProber(
-    { intervalMs: options.intervalMs, idleIntervalMs: options.idleIntervalMs ?? options.intervalMs, timeoutMs: 1_000 },
+    () => ({ intervalMs: options.intervalMs, idleIntervalMs: options.idleIntervalMs ?? options.intervalMs, timeoutMs: 1_000 }),
     {
       reading: (url, load) => readings.set(url, [...(readings.get(url) ?? []), load]),
       busy,

@@ -17,7 +17,18 @@ function entry(url: string, fields: Partial<Omit<FleetBackend, 'health'> & Healt
   const origin = new URL(url).origin;
   const { up, ejectedUntilMs, ejectionMs, heldUntilMs, upSinceMs, ...rest } = fields;
   const health = { ...HEALTHY, ...definedOnly({ up, ejectedUntilMs, ejectionMs, heldUntilMs, upSinceMs }) };
-  return { url, origin, basePath: '', host: new URL(url).host, weight: 1, models: null, health, lastCheck: null, ...rest };
+  return {
+    url,
+    origin,
+    basePath: '',
+    host: new URL(url).host,
+    weight: 1,
+    maxConcurrency: null,
+    models: null,
+    health,
+    lastCheck: null,
+    ...rest,
+  };
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -93,9 +93,16 @@ test('a YAML file sets any flag by name and the backends with weights and models
   assert.equal(config.accessLog, false);
   assert.equal(config.apiKeyDigests.length, 2);
   assert.deepEqual(config.backends, [
-    { url: 'http://gpu1:8000', origin: 'http://gpu1:8000', basePath: '', weight: 3, models: ['llama-3-70b', 'llama-3-8b'] },
-    { url: 'http://gpu2:8000', origin: 'http://gpu2:8000', basePath: '', weight: 1, models: null },
-    { url: 'http://gpu3:8000/base', origin: 'http://gpu3:8000', basePath: '/base', weight: 1, models: null },
+    {
+      url: 'http://gpu1:8000',
+      origin: 'http://gpu1:8000',
+      basePath: '',
+      weight: 3,
+      models: ['llama-3-70b', 'llama-3-8b'],
+      maxConcurrency: null,
+    },
+    { url: 'http://gpu2:8000', origin: 'http://gpu2:8000', basePath: '', weight: 1, models: null, maxConcurrency: null },
+    { url: 'http://gpu3:8000/base', origin: 'http://gpu3:8000', basePath: '/base', weight: 1, models: null, maxConcurrency: null },
   ]);
   assert.equal(Object.isFrozen(config.backends[0]?.models), true);
 });

@@ -45,7 +45,9 @@ function assertConfigExit(result: ParseResult, flag: string): void {
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 const DEFAULT_CONFIG: Config = {
-  backends: [{ url: 'http://localhost:8000', origin: 'http://localhost:8000', basePath: '', weight: 1, models: null }],
+  backends: [
+    { url: 'http://localhost:8000', origin: 'http://localhost:8000', basePath: '', weight: 1, models: null, maxConcurrency: null },
+  ],
   host: '0.0.0.0',
   port: 8001,
   // What --workers auto resolves to here: the machine's CPUs capped by a cgroup quota (cpu-count.test.ts).
@@ -84,6 +86,12 @@ const DEFAULT_CONFIG: Config = {
   sessionHeader: 'x-session-id',
   affinityLoadFactor: 1.5,
   prefixBytes: 1024,
+  loadIntervalMs: 100,
+  saturationWaiting: 5,
+  saturationKv: 0.8,
+  queue: true,
+  queueTimeoutMs: 30_000,
+  enginePriority: false,
   dnsRefreshMs: 0,
   dnsServer: null,
   removedSeriesGraceMs: 300_000,
@@ -219,9 +227,30 @@ test('every flag is parsed', async () => {
     '20',
     '--redis-failure',
     'closed',
+    '--load-interval',
+    '250ms',
+    '--saturation-waiting',
+    '2',
+    '--saturation-kv',
+    '0.9',
+    '--queue',
+    'off',
+    '--queue-timeout',
+    '10s',
+    '--engine-priority',
+    'on',
   ]);
   assert.deepEqual(config, {
-    backends: [{ url: 'https://llm.internal:9443/base', origin: 'https://llm.internal:9443', basePath: '/base', weight: 1, models: null }],
+    backends: [
+      {
+        url: 'https://llm.internal:9443/base',
+        origin: 'https://llm.internal:9443',
+        basePath: '/base',
+        weight: 1,
+        models: null,
+        maxConcurrency: null,
+      },
+    ],
     host: '127.0.0.1',
     port: 0,
     workers: 3,
@@ -259,6 +288,12 @@ test('every flag is parsed', async () => {
     sessionHeader: 'x-user-session',
     affinityLoadFactor: 1.5,
     prefixBytes: 512,
+    loadIntervalMs: 250,
+    saturationWaiting: 2,
+    saturationKv: 0.9,
+    queue: false,
+    queueTimeoutMs: 10_000,
+    enginePriority: true,
     dnsRefreshMs: 15_000,
     dnsServer: '127.0.0.1:5353',
     removedSeriesGraceMs: 30_000,
@@ -459,7 +494,9 @@ test('environment variables set flags', async () => {
   process.env.INFERENCE_PROXY_BODY_LIMIT = '1mb';
   const config = await configOf([]);
   assert.equal(config.port, 9000);
-  assert.deepEqual(config.backends, [{ url: 'http://gpu:8080/v', origin: 'http://gpu:8080', basePath: '/v', weight: 1, models: null }]);
+  assert.deepEqual(config.backends, [
+    { url: 'http://gpu:8080/v', origin: 'http://gpu:8080', basePath: '/v', weight: 1, models: null, maxConcurrency: null },
+  ]);
   assert.equal(config.stripPrefix, '');
   assert.equal(config.bodyLimitBytes, 1_048_576);
 });

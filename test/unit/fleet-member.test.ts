@@ -4,7 +4,14 @@ import type { BackendConfig } from '../../src/config/types.js';
 import { FleetMember } from '../../src/primary/fleet-member.js';
 import { HEALTHY } from '../../src/shared/backend-state.js';
 
-const SOURCE: BackendConfig = { url: 'http://gpu1:8000', origin: 'http://gpu1:8000', basePath: '', weight: 2, models: null };
+const SOURCE: BackendConfig = {
+  url: 'http://gpu1:8000',
+  origin: 'http://gpu1:8000',
+  basePath: '',
+  weight: 2,
+  models: null,
+  maxConcurrency: null,
+};
 const WHERE = { url: SOURCE.url, origin: SOURCE.origin, host: 'gpu1:8000' };
 
 test('a probe result goes into the health state and is kept as the last check', () => {
@@ -35,6 +42,7 @@ test('a member that joins late ramps up from when it joined; one there from the 
     basePath: '',
     host: 'gpu1:8000',
     weight: 2,
+    maxConcurrency: null,
     models: null,
     health: HEALTHY,
     lastCheck: null,

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { Agent, request } from 'undici';
 import { type PromSamples, parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
 import { EngineScheduler, emptyEngineStats, KV_BLOCK_TOKENS, WAITING_TIME_BUCKETS } from '../../src/mock-backend/engine-scheduler.js';
+import { eventually } from '../../support/wait.js';
 import { type MockHarness, startMock } from '../helpers/mock-harness.js';
-import { eventually } from '../helpers/wait.js';
 
 const TEST = { timeout: 20_000 };
 const VLLM_LABELS = { engine: '0', model_name: 'mock-model' };

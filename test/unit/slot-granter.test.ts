@@ -3,7 +3,7 @@ import { type TestContext, test } from 'node:test';
 import type { PriorityClass } from '../../src/admission/priority-class.js';
 import type { EngineView } from '../../src/admission/saturation.js';
 import { type QueuedRequest, type QueueLeaveReason, SlotGranter } from '../../src/admission/slot-granter.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually } from '../../support/wait.js';
 
 const LIMITS = { waiting: 5, kv: 0.8 };
 
