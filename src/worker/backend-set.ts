@@ -24,7 +24,7 @@ const NO_BACKEND: Selection = Object.freeze({ kind: 'no_backend' });
 export interface BackendSetHooks {
   out(verdict: BackendOut): void;
   /** A backend's attempts in progress or in prefill changed. */
-  loadChanged(): void;
+  loadChanged(backend: Backend): void;
   /** How a key-routed request's first attempt went. */
   affinity(result: AffinityResult): void;
 }
@@ -42,6 +42,11 @@ export class BackendSet {
   /** The policy routes by a key: it is asked even with one candidate, to say how the key fared. */
   readonly #keyed: boolean;
   readonly #limits: SaturationLimits;
+  /**
+   * The last few requests a backend can take are left to the primary's queue to hand out (see saturatedFor):
+   * one per other worker, whose sends this worker hears of only with their next load report.
+   */
+  readonly #reserve: number;
   /** The engines' last readings by URL, kept for backends that join later. */
   #engines = new Map<string, EngineView>();
   readonly #hooks: BackendSetHooks;
@@ -68,6 +73,16 @@ export class BackendSet {
     this.#hooks = hooks;
     this.#removedSeriesGraceMs = graceMs;
     this.#limits = { waiting: config.saturationWaiting, kv: config.saturationKv };
+    this.#reserve = config.workers - 1;
+  }
+
+  get limits(): SaturationLimits {
+    return this.#limits;
+  }
+
+  /** Whether a backend is at (or one request from) the room the primary hands out itself. */
+  isNearlyFull(backend: Backend): boolean {
+    return backend.room(this.#limits) <= this.#reserve + 1;
   }
 
   /** Every backend in the fleet, for /healthz, the load report and the metrics. */
@@ -96,7 +111,7 @@ export class BackendSet {
       if (backend === undefined || backend.removed) {
         backend = new Backend(entry, this.#config, this.#recorder.backend(entry.url), {
           out: (verdict) => this.#hooks.out(verdict),
-          loadChanged: () => this.#hooks.loadChanged(),
+          loadChanged: (backend) => this.#hooks.loadChanged(backend),
         });
         backend.engine = this.#engines.get(entry.url) ?? null;
         this.#byUrl.set(entry.url, backend);
@@ -157,7 +172,11 @@ export class BackendSet {
     return { kind: 'backend', backend, panic };
   }
 
-  /** True when every backend the request may go to now is saturated (and some is: an unknown model is not saturated). */
+  /**
+   * True when no backend the request may go to now has room beyond the reserve: the primary decides (it
+   * queues the request, or sends it at once where it sees room). False when some has room, or none may
+   * serve the request (that answer is not the queue's).
+   */
   saturatedFor(facts: RoutingFacts): boolean {
     const eligible = this.#eligible;
     const candidates = this.#candidates;
@@ -165,7 +184,7 @@ export class BackendSet {
     candidates.length = 0;
     narrowCandidates(this.#active, facts.model, this.#config.unknownModel === 'pass', null, Date.now(), eligible, candidates);
     let saturated = candidates.length > 0;
-    for (const backend of candidates) if (backend.room(this.#limits) > 0) saturated = false;
+    for (const backend of candidates) if (backend.room(this.#limits) > this.#reserve) saturated = false;
     eligible.length = 0;
     candidates.length = 0;
     return saturated;

@@ -14,7 +14,7 @@ export interface BackendHooks {
   /** This worker's own verdict (max fails reached, or a Retry-After): the primary spreads it to the other workers. */
   out(verdict: BackendOut): void;
   /** Its attempts in progress or in prefill changed: the load report goes out soon (it is sent only then). */
-  loadChanged(): void;
+  loadChanged(backend: Backend): void;
 }
 
 /**
@@ -124,7 +124,7 @@ export class Backend implements Candidate {
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, fresh: boolean): void {
     this.inFlight++;
     this.prefilling++;
-    this.#hooks.loadChanged();
+    this.#hooks.loadChanged(this);
     if (!fresh) {
       this.#pool.dispatch(options, handler);
       return;
@@ -138,13 +138,13 @@ export class Backend implements Candidate {
   /** An attempt had its first response byte (or ended without one). */
   prefilled(): void {
     this.prefilling--;
-    this.#hooks.loadChanged();
+    this.#hooks.loadChanged(this);
   }
 
   /** An attempt ended (answered, failed or aborted). */
   attemptEnded(): void {
     this.inFlight--;
-    this.#hooks.loadChanged();
+    this.#hooks.loadChanged(this);
   }
 
   succeeded(): void {

@@ -96,7 +96,12 @@ export class WorkerFleet implements FailoverContext {
     const affinity = affinityCounts(metrics, config);
     this.backends = new BackendSet(config, recorder, {
       out: (verdict) => link.out(verdict),
-      loadChanged: () => this.#scheduleReport(),
+      // Near its bound, or while requests wait, the primary learns of each send and each end at once: its
+      // queue hands out that room.
+      loadChanged: (backend) => {
+        if (this.#queue?.queued === true || this.backends.isNearlyFull(backend)) this.#reportNow();
+        else this.#scheduleReport();
+      },
       affinity: (result) => affinity?.[result].add(),
     });
     this.#state = initial;
@@ -159,6 +164,13 @@ export class WorkerFleet implements FailoverContext {
     if (this.#reportTimer !== null) clearTimeout(this.#reportTimer);
     this.#reportTimer = null;
     return this.backends.close();
+  }
+
+  #reportNow(): void {
+    if (this.#closed) return;
+    if (this.#reportTimer !== null) clearTimeout(this.#reportTimer);
+    this.#reportTimer = null;
+    this.#report();
   }
 
   #scheduleReport(): void {
