@@ -19,12 +19,7 @@ const RANK: Readonly<Record<PriorityClass, number>> = { interactive: 0, standard
  */
 export const VLLM_PRIORITY: Readonly<Record<PriorityClass, number>> = { interactive: -1, standard: 0, batch: 1 };
 
-/** 0 for the highest class. */
-export function classRank(priority: PriorityClass): number {
-  return RANK[priority];
-}
-
-export function isPriorityClass(value: unknown): value is PriorityClass {
+function isPriorityClass(value: unknown): value is PriorityClass {
   return typeof value === 'string' && Object.hasOwn(RANK, value);
 }
 

@@ -3,7 +3,7 @@ import type { PriorityClass } from './priority-class.js';
 import { type EngineView, fleetLoad, roomOn, type SaturationLimits } from './saturation.js';
 
 /** Why a request left the queue without a backend (queue_rejected_total{reason}). */
-export const QUEUE_LEAVE_REASONS = ['timeout', 'client_gone', 'shutdown'] as const;
+const QUEUE_LEAVE_REASONS = ['timeout', 'client_gone', 'shutdown'] as const;
 export type QueueLeaveReason = (typeof QUEUE_LEAVE_REASONS)[number];
 
 /** A queued request as the primary knows it: which worker holds it, and what routing needs. */

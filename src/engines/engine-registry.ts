@@ -15,7 +15,7 @@ export interface EngineLoad {
 }
 
 /** One engine's metric names and how to read them: one file per engine under ./parsers registers one. */
-export interface EngineParser {
+interface EngineParser {
   readonly engine: string;
   /** The metric families it reads; only these are parsed out of a scrape. */
   readonly names: readonly string[];
@@ -80,7 +80,7 @@ function counted(labels: Readonly<Record<string, string>>): boolean {
 }
 
 /** The sum of `name` over its series (data-parallel engines, several models), or null when absent. */
-export function sumOf(samples: PromSamples, name: string): number | null {
+function sumOf(samples: PromSamples, name: string): number | null {
   const list = samples.get(name);
   if (list === undefined) return null;
   let total = 0;
@@ -94,7 +94,7 @@ export function sumOf(samples: PromSamples, name: string): number | null {
 }
 
 /** The mean of `name` over its series (one KV cache per data-parallel engine), clamped to 0..1; null when absent. */
-export function meanShareOf(samples: PromSamples, name: string): number | null {
+function meanShareOf(samples: PromSamples, name: string): number | null {
   const list = samples.get(name);
   if (list === undefined) return null;
   let total = 0;

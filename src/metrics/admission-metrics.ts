@@ -3,7 +3,7 @@ import { PRIORITY_CLASSES, type PriorityClass } from '../admission/priority-clas
 import type { QueueLeaveReason } from '../admission/slot-granter.js';
 
 /** Seconds in the admission queue: from a blink to past the longest --queue-timeout that makes sense. */
-export const QUEUE_WAIT_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const QUEUE_WAIT_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 /** What the primary knows of the engines and of its queue: one prober and one queue per instance, never summed over workers. */
 export interface AdmissionMetrics {

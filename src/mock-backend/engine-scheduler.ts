@@ -20,7 +20,7 @@ export type SchedulingPolicy = 'fcfs' | 'priority';
 /** vLLM's default block size, in tokens. */
 export const KV_BLOCK_TOKENS = 16;
 /** KV capacity per slot when none is given: room for a 2,048-token sequence in every slot. */
-export const DEFAULT_KV_TOKENS_PER_SEQ = 2_048;
+const DEFAULT_KV_TOKENS_PER_SEQ = 2_048;
 /** Queue lengths from 0 to this are timed one by one; longer ones share the last entry. */
 export const WAITING_TIME_BUCKETS = 64;
 

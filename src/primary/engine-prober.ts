@@ -26,9 +26,9 @@ export interface EngineProberHooks {
 }
 
 /** A reading is stale, and ignored, once it is older than this many intervals (of the pace it was read at). */
-export const STALE_AFTER_INTERVALS = 3;
+const STALE_AFTER_INTERVALS = 3;
 /** A backend whose /metrics is no engine's we know (or that has none) is asked again this rarely. */
-export const NOT_AN_ENGINE_RETRY_MS = 60_000;
+const NOT_AN_ENGINE_RETRY_MS = 60_000;
 /** Beyond this, a /metrics body is not read. */
 const MAX_METRICS_BYTES = 8 * 1024 * 1024;
 /** Below vLLM's 5 s uvicorn keep-alive, and above the read interval: one connection per backend, kept. */

@@ -6,7 +6,7 @@ import type { AdmissionMetrics } from '../metrics/admission-metrics.js';
 export type EngineEntry = readonly [url: string, view: EngineView | null];
 
 /** Readings that come together (the reads are spread over the interval) go out as one message. */
-export const ENGINE_BROADCAST_MS = 20;
+const ENGINE_BROADCAST_MS = 20;
 
 /**
  * The engines' last readings, kept by the primary and handed to the workers the way the load table is:

@@ -7,7 +7,7 @@ import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js'
 import { CHAT, chat, metricValue, scrape, startMocks } from '../helpers/fleet.js';
 import { type CallResult, call } from '../helpers/http.js';
 import { type RunningProxy, startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually } from '../../support/wait.js';
 
 const TEST = { timeout: 90_000 };
 const JSON_HEADERS = { 'content-type': 'application/json' };
