@@ -20,6 +20,7 @@ import { runFleetWorkload } from './workloads/run-fleet.js';
 import { runHttpWorkloads } from './workloads/run-http.js';
 import { runOverheadWorkload } from './workloads/run-overhead.js';
 import { runRoutingWorkload } from './workloads/run-routing-all.js';
+import { runSaturationWorkload } from './workloads/run-saturation.js';
 import { runStreamWorkload } from './workloads/run-stream.js';
 
 /** Logs of the backend and proxies; removed at the end, also on failure. */
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
   const overhead = plan.withOverhead ? await runOverheadWorkload(context) : null;
   const routing = plan.withRouting ? await runRoutingWorkload(context) : null;
   const fleet = plan.withFleet ? await runFleetWorkload(context) : null;
+  const saturation = plan.withSaturation ? await runSaturationWorkload(context) : null;
   exitCodes[backend.name] = await backend.stop();
   clearTimeout(watchdog);
 
@@ -72,12 +74,13 @@ async function main(): Promise<void> {
     ...(overhead === null ? [] : [overhead.section]),
     ...(routing === null ? [] : [routing.section]),
     ...(fleet === null ? [] : [fleet.section]),
+    ...(saturation === null ? [] : [saturation.section]),
   ];
   const tenantCost = renderTenantCost(http?.summaries.small, overhead?.sequential);
   if (tenantCost !== null) sections.push(tenantCost);
   const markdown = `${header}\n\n${sections.join('\n\n')}\n`;
   console.log(markdown);
-  writeResults({ markdown, command, args, nginx, altNode, exitCodes, http, stream, overhead, routing, fleet });
+  writeResults({ markdown, command, args, nginx, altNode, exitCodes, http, stream, overhead, routing, fleet, saturation });
 }
 
 killChildrenAtExit('bench', () => workDir);

@@ -6,6 +6,7 @@ import { checkTargetNames, httpTargetDefs, selectTargets, streamTargetDefs, take
 import { IDLE_S, SCRAPE_MAX_S, SCRAPES, SMALL_SIZES } from './workloads/fleet-workload.js';
 import { OPEN_LOOP_DRAIN_MS, SEARCH_PROBE_S, SEARCH_WARMUP_MS, SEQUENTIAL_MAX_S } from './workloads/overhead-workload.js';
 import { ROUTING_MIXES, routingVariants } from './workloads/run-routing-all.js';
+import { SATURATION_VARIANTS } from './workloads/run-saturation.js';
 import { streamUpstreamConnections } from './workloads/run-stream.js';
 import { type HttpWorkloadName, isHttpWorkload, STREAM_DRAIN_MS, streamWarmupMs } from './workloads/workloads.js';
 
@@ -16,6 +17,8 @@ const HTTP_RUN_SLACK_S = 3;
 const STREAM_RUN_SLACK_S = 2;
 /** A routing run: starting 4 backends and a proxy, the 5 s warm-up, stopping them. */
 const ROUTING_RUN_SLACK_S = 20;
+/** A saturation run: its 10 s warm-up, the drain (up to 2 minutes with the queue off), starting 4 engines and a proxy or two. */
+const SATURATION_RUN_SLACK_S = 150;
 /** The scrape timing: its chat load, ten scrapes idle, starting curl. */
 const SCRAPE_SLACK_S = 20;
 /** A fleet size besides its idle window and scrapes: starting the proxy, its chats, the series read, stopping it. */
@@ -27,6 +30,7 @@ export interface RunPlan {
   withOverhead: boolean;
   withRouting: boolean;
   withFleet: boolean;
+  withSaturation: boolean;
   totalRuns: number;
   /** The watchdog kills everything after this: a hung target must not hold the shared machine. */
   budgetS: number;
@@ -53,6 +57,9 @@ export function planRuns(args: BenchArgs, nginx: Nginx | null, node: AltNode | n
   const withRouting = args.workloads.includes('routing');
   const routingRuns = withRouting ? routingVariants(args).length * ROUTING_MIXES.length * args.reps : 0;
   const fleet = args.workloads.includes('fleet') ? fleetBudget(args) : { runs: 0, seconds: 0 };
+  const saturationRuns = args.workloads.includes('saturation')
+    ? SATURATION_VARIANTS.reduce((sum, variant) => sum + variant.loads.length, 0) * args.reps
+    : 0;
   const budgetS = Math.ceil(
     httpRuns * (args.duration + args.warmup + HTTP_RUN_SLACK_S) +
       streamRuns * streamRunS +
@@ -60,10 +67,20 @@ export function planRuns(args: BenchArgs, nginx: Nginx | null, node: AltNode | n
       routingRuns * (args.duration + ROUTING_RUN_SLACK_S) +
       overhead.seconds +
       fleet.seconds +
+      saturationRuns * (Math.max(args.duration, 20) + SATURATION_RUN_SLACK_S) +
       FIXED_BUDGET_S,
   );
-  const totalRuns = httpRuns + streamRuns + overhead.runs + routingRuns + fleet.runs;
-  return { httpNames, withStream, withOverhead, withRouting, withFleet: fleet.runs > 0, totalRuns, budgetS };
+  const totalRuns = httpRuns + streamRuns + overhead.runs + routingRuns + fleet.runs + saturationRuns;
+  return {
+    httpNames,
+    withStream,
+    withOverhead,
+    withRouting,
+    withFleet: fleet.runs > 0,
+    withSaturation: saturationRuns > 0,
+    totalRuns,
+    budgetS,
+  };
 }
 
 /** One run per fleet size and one per small-request window; a scrape may take up to curl's bound. */

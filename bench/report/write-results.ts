@@ -10,6 +10,7 @@ import type { FleetResults } from '../workloads/run-fleet.js';
 import type { HttpResults } from '../workloads/run-http.js';
 import type { OverheadResults } from '../workloads/run-overhead.js';
 import type { RoutingResults } from '../workloads/run-routing-all.js';
+import type { SaturationResults } from '../workloads/run-saturation.js';
 import type { StreamResults } from '../workloads/run-stream.js';
 import { isHttpWorkload, STREAM, STREAM_LIFETIME_MS } from '../workloads/workloads.js';
 import { pkgVersion } from './pkg-version.js';
@@ -28,6 +29,7 @@ export interface Results {
   overhead: OverheadResults | null;
   routing: RoutingResults | null;
   fleet: FleetResults | null;
+  saturation: SaturationResults | null;
 }
 
 /**
@@ -40,6 +42,7 @@ export function writeResults(results: Results): void {
   const overhead = results.overhead === null ? [] : ['overhead'];
   const routing = results.routing === null ? [] : [args.routingSweep ? 'routing-sweep' : 'routing'];
   const fleet = results.fleet === null ? [] : [`fleet-${args.backends.join('-')}`];
+  const saturation = results.saturation === null ? [] : ['saturation'];
   const node = results.altNode === null ? [] : [results.altNode.tag];
   const tag = [
     ...args.workloads.filter(isHttpWorkload),
@@ -47,6 +50,7 @@ export function writeResults(results: Results): void {
     ...overhead,
     ...routing,
     ...fleet,
+    ...saturation,
     ...node,
     ...(args.targets ?? []),
   ].join('-');
@@ -100,5 +104,6 @@ function resultsJson(results: Results): Record<string, unknown> {
     routing: results.routing?.rows ?? null,
     prefixKeyCost: results.routing?.keyCost ?? null,
     fleet: results.fleet === null ? null : { runs: results.fleet.runs, small: results.fleet.small },
+    saturation: results.saturation?.runs ?? null,
   };
 }

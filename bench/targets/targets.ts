@@ -96,6 +96,32 @@ export function startPrefixBackend(name: string, logPath: string, options: Prefi
   );
 }
 
+export interface EngineBackendOptions {
+  maxNumSeqs: number;
+  ttftMs: number;
+  tokenDelayMs: number;
+}
+
+/** A simulated engine (the saturation workload): sequence slots with a queue beyond them, the wait in its time to first token. */
+export function startEngineBackend(name: string, logPath: string, options: EngineBackendOptions): Promise<Server> {
+  const args = [
+    BACKEND_ENTRY,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--max-num-seqs',
+    String(options.maxNumSeqs),
+    '--ttft-ms',
+    String(options.ttftMs),
+    '--token-delay-ms',
+    String(options.tokenDelayMs),
+  ];
+  return startNode(name, args, logPath, (line) =>
+    line.msg === 'mock backend listening' && typeof line.url === 'string' ? line.url : null,
+  );
+}
+
 export interface ProxyOptions {
   name: string;
   backendUrl: string;

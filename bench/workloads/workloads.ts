@@ -1,9 +1,9 @@
-export const WORKLOAD_NAMES = ['small', 'chat', 'stream', 'overhead', 'routing', 'fleet'] as const;
+export const WORKLOAD_NAMES = ['small', 'chat', 'stream', 'overhead', 'routing', 'fleet', 'saturation'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
-/** What `npm run bench` runs without --workloads: overhead, routing and fleet (each many minutes long) only when asked. */
+/** What `npm run bench` runs without --workloads: overhead, routing, fleet and saturation (each many minutes long) only when asked. */
 export const DEFAULT_WORKLOADS: readonly WorkloadName[] = ['small', 'chat', 'stream'];
 /** Workloads driven by autocannon (one request, one response, no streaming). */
-export type HttpWorkloadName = Exclude<WorkloadName, 'stream' | 'overhead' | 'routing' | 'fleet'>;
+export type HttpWorkloadName = Exclude<WorkloadName, 'stream' | 'overhead' | 'routing' | 'fleet' | 'saturation'>;
 
 export interface Workload {
   name: HttpWorkloadName;

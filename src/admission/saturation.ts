@@ -10,8 +10,8 @@
  * (other instances, clients calling it directly) are taken to stay, and each request of ours that started
  * since is one more there. While requests wait, every slot is busy, so each of ours that started since
  * waits, and each that ended let a waiting one in. Once the engine has been seen with a queue, the number
- * it was running then is its capacity (vLLM does not export --max-num-seqs), and a reading without a queue
- * says how many slots are free. Never seen full, it is taken to have room until a reading says otherwise.
+ * it was running then is its capacity (vLLM does not export --max-num-seqs): the fleet's load on it against
+ * that says how many wait. Never seen full, it is taken to have room until a reading says otherwise.
  */
 export interface EngineView {
   readonly waiting: number;
@@ -43,10 +43,8 @@ export function fleetLoad(own: number, view: EngineView | null): number {
 
 /** Requests the engine has waiting now, by the reading carried forward with this instance's changes since. */
 export function estimatedWaiting(own: number, view: EngineView): number {
-  const delta = own - view.ownAtReading;
-  if (view.waiting > 0) return Math.max(0, view.waiting + delta);
-  if (view.capacity === null) return 0;
-  return Math.max(0, view.running + delta - view.capacity);
+  if (view.capacity !== null) return Math.max(0, fleetLoad(own, view) - view.capacity);
+  return view.waiting > 0 ? Math.max(0, view.waiting + own - view.ownAtReading) : 0;
 }
 
 /**
@@ -57,9 +55,10 @@ export function roomOn(own: number, view: EngineView | null, maxConcurrency: num
   let room = maxConcurrency === null ? Number.POSITIVE_INFINITY : Math.max(0, maxConcurrency - fleetLoad(own, view));
   if (view === null || room === 0) return room;
   if (view.kvUsage !== null && view.kvUsage >= limits.kv) return 0;
-  const delta = own - view.ownAtReading;
-  if (view.waiting > 0) room = Math.min(room, limits.waiting - (view.waiting + delta));
-  else if (view.capacity !== null) room = Math.min(room, view.capacity + limits.waiting - (view.running + delta));
+  // Known capacity: the fleet's load on it against its slots and the queue it may have. Unknown (never seen
+  // with a queue): only a queue in the reading bounds it.
+  if (view.capacity !== null) room = Math.min(room, view.capacity + limits.waiting - fleetLoad(own, view));
+  else if (view.waiting > 0) room = Math.min(room, limits.waiting - (view.waiting + own - view.ownAtReading));
   return Math.max(0, room);
 }
 
