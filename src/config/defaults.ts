@@ -64,8 +64,6 @@ export const DEFAULT_REDIS_TIMEOUT_MS = 50;
 export const DEFAULT_MAX_TOKENS_RESERVED = 1024;
 /** Time between two reads of each backend's /metrics (its engine's queue, batch and KV use) while there is traffic. */
 export const DEFAULT_LOAD_INTERVAL_MS = 100;
-/** While nothing is in progress, engines are read this rarely: an idle proxy costs next to nothing. */
-export const IDLE_LOAD_INTERVAL_MS = 5_000;
 /** The Gateway API Inference Extension's saturation defaults: an engine queue of 5, KV use of 0.8. */
 export const DEFAULT_SATURATION_WAITING = 5;
 export const DEFAULT_SATURATION_KV = 0.8;

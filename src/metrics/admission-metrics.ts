@@ -19,7 +19,7 @@ export interface AdmissionMetrics {
 export interface AdmissionMetricsSources {
   /** Requests waiting in the queue now, per class. */
   depth(priority: PriorityClass): number;
-  /** Every backend of the fleet with whether it is saturated now. */
+  /** Every backend that can be saturated (an engine reading, or a max_concurrency) with whether it is now. */
   saturation(): Iterable<readonly [url: string, saturated: boolean]>;
 }
 
@@ -42,7 +42,7 @@ export function createAdmissionMetrics(registry: Registry, sources: AdmissionMet
   });
   const saturated = new Gauge({
     name: 'backend_saturated',
-    help: 'Whether the backend is saturated (1): its engine queue would grow past --saturation-waiting, its KV use is at --saturation-kv, or it has max_concurrency requests in progress.',
+    help: 'Whether the backend is saturated (1): its engine queue would grow past --saturation-waiting, its KV use is at --saturation-kv, or it has max_concurrency requests in progress. Only for backends with a fresh engine reading or a max_concurrency.',
     labelNames: ['url'],
     registers,
     collect() {

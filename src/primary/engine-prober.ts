@@ -12,7 +12,7 @@ export interface ProbeTarget {
 export interface EngineProberOptions {
   /** --load-interval: time between two reads of a backend's /metrics while the proxy has traffic. */
   readonly intervalMs: number;
-  /** Time between two reads while no request is in progress anywhere in the instance. */
+  /** Time between two reads while no request is in progress anywhere in the instance; 0: none until traffic comes. */
   readonly idleIntervalMs: number;
   /** Time a read may take. */
   readonly timeoutMs: number;
@@ -48,9 +48,9 @@ interface Watched {
  * Reads every backend's GET /metrics, one prober per proxy instance (in the primary), and turns it into
  * an engine load with the engine parsers. While the instance has traffic it reads each backend every
  * --load-interval, each at its own phase so the reads are spread over the interval; while nothing is in
- * progress it reads at the idle pace (an idle proxy costs next to nothing), and the first request wakes
- * it. A reading stays good for three intervals of the pace it was taken at, then it is stale: the hook
- * hears null, and routing falls back to the proxy's own counts.
+ * progress it reads at the idle pace (the health checks', so an idle proxy costs next to nothing), or not
+ * at all, and the first request wakes it. A reading stays good for three intervals of the pace it was
+ * taken at, then it is stale: the hook hears null, and routing falls back to the proxy's own counts.
  */
 export class EngineProber {
   readonly #options: () => EngineProberOptions;
@@ -98,6 +98,13 @@ export class EngineProber {
     }
   }
 
+  /** Not read again until traffic wakes it (idle, without an idle pace). */
+  #park(watched: Watched): void {
+    if (watched.timer !== null) clearTimeout(watched.timer);
+    watched.timer = null;
+    watched.dueMs = Number.POSITIVE_INFINITY;
+  }
+
   close(): void {
     this.#closed = true;
     for (const url of [...this.#watched.keys()]) this.forget(url);
@@ -122,10 +129,13 @@ export class EngineProber {
     watched.reading = false;
     if (this.#closed || this.#watched.get(target.url) !== watched) return;
     const load = text === null ? null : readEngineLoad(text);
-    const pace = this.#hooks.busy() ? options.intervalMs : Math.max(options.intervalMs, options.idleIntervalMs);
+    const busy = this.#hooks.busy();
+    const pace = busy || options.idleIntervalMs === 0 ? options.intervalMs : Math.max(options.intervalMs, options.idleIntervalMs);
     if (load !== null) this.#fresh(watched, load, pace);
     // An answer that is no engine's: it will not become one soon.
-    this.#schedule(watched, text !== null && load === null ? NOT_AN_ENGINE_RETRY_MS : pace);
+    if (text !== null && load === null) this.#schedule(watched, NOT_AN_ENGINE_RETRY_MS);
+    else if (!busy && options.idleIntervalMs === 0) this.#park(watched);
+    else this.#schedule(watched, pace);
   }
 
   #fresh(watched: Watched, load: EngineLoad, pace: number): void {

@@ -1,5 +1,4 @@
 import { Agent } from 'undici';
-import { IDLE_LOAD_INTERVAL_MS } from '../config/defaults.js';
 import type { BackendConfig, Config } from '../config/types.js';
 import { type EngineLoad, loadEngineParsers } from '../engines/engine-registry.js';
 import { EJECTION_REASONS, type FleetMetrics, HEALTH_RESULTS } from '../metrics/fleet-metrics.js';
@@ -66,7 +65,7 @@ export class Fleet {
     this.#engines = new EngineProber(
       () => ({
         intervalMs: this.#config.loadIntervalMs,
-        idleIntervalMs: IDLE_LOAD_INTERVAL_MS,
+        idleIntervalMs: this.#config.healthIntervalMs,
         timeoutMs: this.#config.healthTimeoutMs,
       }),
       { reading: (url, load) => hooks.engine?.(url, load), busy: () => hooks.busy?.() ?? true },

@@ -63,7 +63,11 @@ export class QueueKeeper {
     this.#loads = loads;
     this.#metrics = createAdmissionMetrics(registry, {
       depth: (priority) => this.#granter.depth(priority),
-      saturation: () => this.#backends.map((backend) => [backend.entry.url, this.#granter.room(backend.entry.url) === 0] as const),
+      // Only a backend that can be saturated has the series: one with an engine reading or a max_concurrency.
+      saturation: () =>
+        this.#backends
+          .filter((backend) => backend.entry.maxConcurrency !== null || this.#engines.view(backend.entry.url) !== null)
+          .map((backend) => [backend.entry.url, this.#granter.room(backend.entry.url) === 0] as const),
     });
     this.#engines = new EngineTable((entries) => link.broadcast({ type: 'iproxy:engines', entries }), this.#metrics);
     this.#granter = new SlotGranter(

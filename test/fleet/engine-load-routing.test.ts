@@ -47,7 +47,8 @@ async function loadDirectly(t: TestContext, mock: MockBackend, count: number): P
 
 /** Two proxy instances of 2 workers each in front of A, B and C, reading the engines every 50 ms (or never: 0). */
 async function twoInstances(t: TestContext, urls: string[], loadInterval: string): Promise<RunningProxy[]> {
-  const args = ['--workers', '2', '--routing', 'least-load', '--load-interval', loadInterval];
+  // Health checks every second: engines are read at that pace while an instance is idle.
+  const args = ['--workers', '2', '--routing', 'least-load', '--load-interval', loadInterval, '--health-interval', '1s'];
   return Promise.all([startFleetProxy(t, urls, args), startFleetProxy(t, urls, args)]);
 }
 

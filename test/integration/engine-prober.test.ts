@@ -141,3 +141,24 @@ test('idle: read at the idle pace; traffic wakes it to read at once', TEST, asyn
   await sleep(150);
   assert.equal(readings.get(a.backend.url)?.length, count, 'a forgotten backend is not read');
 });
+
+test('idle without an idle pace: read once, then not until traffic wakes it', TEST, async (t) => {
+  const a = await startMock(t);
+  let busy = false;
+  const { probe, readings } = prober(t, { intervalMs: 30, idleIntervalMs: 0 }, () => busy);
+  probe.watch(targetOf(a.backend.url));
+  await eventually(
+    'read, then stale',
+    () => readings.get(a.backend.url) ?? [],
+    (list) => list.length === 2 && list[1] === null,
+  );
+  await sleep(200);
+  assert.equal(readings.get(a.backend.url)?.length, 2, 'not read again while idle');
+  busy = true;
+  probe.wake();
+  await eventually(
+    'read again',
+    () => readings.get(a.backend.url)?.at(-1),
+    (load) => load != null,
+  );
+});
