@@ -4,7 +4,7 @@
  * history, then the reader's own scrapes) and the backends' states from /healthz. Pure and Node-free:
  * the page inlines this module as built.
  */
-import type { DashboardPoint } from './dashboard-series.js';
+import type { DashboardPoint, EngineGauges } from './dashboard-series.js';
 
 /**
  * The url label of the requests the proxy answered before choosing a backend (401, 404 model_not_found,
@@ -43,6 +43,10 @@ export interface BackendRow {
   readonly ttftP50S: number | null;
   /** Requests sent again elsewhere because this backend failed, by reason, in the window. */
   readonly retries: Readonly<Record<string, number>>;
+  /** Its engine's gauges at the newest point; null without a fresh reading. */
+  readonly engine: EngineGauges | null;
+  /** The proxy's own row: requests waiting in its queue at the newest point, by class; null otherwise. */
+  readonly queue: Readonly<Record<string, number>> | null;
 }
 
 /**
@@ -86,6 +90,8 @@ export function backendRows(
       share: total > 0 ? count / total : null,
       ttftP50S: now?.ttftP50S ?? null,
       retries: retries.get(url) ?? {},
+      engine: now?.engine ?? null,
+      queue: now?.queue ?? null,
     };
   });
 }
@@ -126,6 +132,24 @@ export function formatShare(share: number | null): string {
 
 export function formatSeconds(seconds: number | null): string {
   return seconds === null ? '-' : `${seconds.toFixed(3)} s`;
+}
+
+/**
+ * The engine column: `3 waiting, 8 running, KV 45%` (and `saturated`) for a backend whose engine the proxy
+ * reads; `12 queued (2 interactive, 10 batch)` for the proxy's own row; `-` otherwise.
+ */
+export function formatEngine(row: Pick<BackendRow, 'engine' | 'queue'>): string {
+  if (row.queue !== null) {
+    const total = Object.values(row.queue).reduce((sum, n) => sum + n, 0);
+    const parts = Object.entries(row.queue)
+      .filter(([, n]) => n > 0)
+      .map(([priority, n]) => `${n} ${priority}`);
+    return parts.length === 0 ? '0 queued' : `${total} queued (${parts.join(', ')})`;
+  }
+  const engine = row.engine;
+  if (engine === null) return '-';
+  const kv = engine.kvUsage === null ? '' : `, KV ${Math.round(engine.kvUsage * 100)}%`;
+  return `${engine.waiting} waiting, ${engine.running} running${kv}${engine.saturated ? ', saturated' : ''}`;
 }
 
 /** `503: 2, connect: 1`, most first; `-` when there were none. */

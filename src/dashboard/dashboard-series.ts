@@ -45,6 +45,18 @@ export interface BackendReading {
   readonly ttft: BucketList;
   readonly throughput: BucketList;
   readonly overhead: BucketList;
+  /** Its engine's own gauges as the proxy last read them; absent without a fresh reading. */
+  readonly engine?: EngineGauges;
+  /** The proxy's own row (url="none") only: requests waiting in its queue, by priority class. */
+  readonly queue?: Readonly<Record<string, number>>;
+}
+
+/** A backend's engine: its queue, its running batch, its KV use (null when it does not tell), and whether the proxy holds requests back from it. */
+export interface EngineGauges {
+  readonly waiting: number;
+  readonly running: number;
+  readonly kvUsage: number | null;
+  readonly saturated: boolean;
 }
 
 /** One scrape, reduced; `t` in ms since the epoch. Keyed by the backend's `url` label. */
@@ -74,6 +86,10 @@ export interface BackendPoint {
   readonly statuses: Readonly<Record<string, number>>;
   readonly outcomes: Readonly<Record<string, number>>;
   readonly retries: Readonly<Record<string, number>>;
+  /** As in its reading: present only with a fresh engine reading. */
+  readonly engine?: EngineGauges;
+  /** As in its reading: the proxy's own row only, once anything has queued. */
+  readonly queue?: Readonly<Record<string, number>>;
 }
 
 /** `seconds` is the interval the counts cover (0 for a first reading). */
@@ -111,7 +127,15 @@ export const DASHBOARD_FAMILIES = [
   'time_to_first_token_seconds',
   'decoding_throughput_tokens_per_second',
   'proxy_overhead_seconds',
+  'backend_engine_waiting',
+  'backend_engine_running',
+  'backend_engine_kv_usage',
+  'backend_saturated',
+  'queue_depth',
 ] as const;
+
+/** The url label of the proxy's own row (UNROUTED_URL in backend-table.ts): the queue is drawn there. */
+const PROXY_ROW = 'none';
 
 /** Reduces a parsed /metrics to what the dashboard draws, per backend (it reads DASHBOARD_FAMILIES only). */
 export function readDashboard(samples: PromSamples, t: number): Reading {
@@ -135,9 +159,30 @@ export function readDashboard(samples: PromSamples, t: number): Reading {
       ttft: toList(histogramBuckets(own, 'time_to_first_token_seconds', where)),
       throughput: toList(histogramBuckets(own, 'decoding_throughput_tokens_per_second', where)),
       overhead: toList(histogramBuckets(own, 'proxy_overhead_seconds', where)),
+      ...engineOf(own),
+      ...(url === PROXY_ROW ? queueOf(samples) : {}),
     };
   }
   return { t, backends };
+}
+
+/** A backend's engine gauges, when the proxy has a fresh reading of them. */
+function engineOf(own: PromSamples): { engine?: EngineGauges } {
+  const waiting = own.get('backend_engine_waiting')?.[0];
+  const running = own.get('backend_engine_running')?.[0];
+  if (waiting === undefined || running === undefined) return {};
+  const kv = own.get('backend_engine_kv_usage')?.[0];
+  const saturated = own.get('backend_saturated')?.[0];
+  return { engine: { waiting: waiting.value, running: running.value, kvUsage: kv?.value ?? null, saturated: saturated?.value === 1 } };
+}
+
+/** Requests in the proxy's queue by class, once any class has a series. */
+function queueOf(samples: PromSamples): { queue?: Record<string, number> } {
+  const list = samples.get('queue_depth');
+  if (list === undefined || list.length === 0) return {};
+  const queue: Record<string, number> = {};
+  for (const sample of list) if (sample.labels.priority !== undefined) queue[sample.labels.priority] = sample.value;
+  return { queue };
 }
 
 /** One point from a reading, the one before it (for the counts) and the one at the start of the quantile window. */
@@ -168,6 +213,8 @@ export function pointBetween(now: Reading, previous: Reading | null, windowStart
       statuses: before === null ? {} : increases(reading.statuses, before.statuses),
       outcomes: before === null ? {} : increases(reading.outcomes, before.outcomes),
       retries: before === null ? {} : increases(reading.retries, before.retries),
+      ...(reading.engine === undefined ? {} : { engine: reading.engine }),
+      ...(reading.queue === undefined ? {} : { queue: reading.queue }),
     };
   }
   return { t: now.t, seconds, backends };

@@ -30,7 +30,7 @@ const TTFT_MS = 300;
 const TOKEN_DELAY_MS = 20;
 const MAX_TOKENS = 8;
 const RECORDING_RULES = 12;
-const ALERTING_RULES = 14;
+const ALERTING_RULES = 16;
 
 const PROMTOOL_TIMEOUT_MS = 30_000;
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { Registry } from 'prom-client';
 import { ENV_PREFIX } from '../../src/config/defaults.js';
+import { createAdmissionMetrics } from '../../src/metrics/admission-metrics.js';
 import { createPrimaryMetrics, createWorkerMetrics } from '../../src/metrics/definitions.js';
 import { createFleetMetrics } from '../../src/metrics/fleet-metrics.js';
 import { createTenantPrimaryMetrics, createTenantWorkerMetrics } from '../../src/metrics/tenant-metrics.js';
@@ -27,7 +28,7 @@ export const flagOfEnv = (name: string): string =>
     .toLowerCase()
     .replace(/_/g, '-');
 
-/** Label names of every metric the proxy defines (definitions.ts, fleet-metrics.ts, tenant-metrics.ts), by family name. */
+/** Label names of every metric the proxy defines (definitions.ts, fleet-metrics.ts, tenant-metrics.ts, admission-metrics.ts), by family name. */
 export function declaredLabels(): Map<string, readonly string[]> {
   const registry = new Registry();
   createWorkerMetrics(registry);
@@ -35,6 +36,7 @@ export function declaredLabels(): Map<string, readonly string[]> {
   createFleetMetrics(registry);
   createTenantWorkerMetrics(registry, () => undefined);
   createTenantPrimaryMetrics(registry, () => []);
+  createAdmissionMetrics(registry, { depth: () => 0, saturation: () => [] });
   const labels = new Map<string, readonly string[]>();
   for (const metric of registry.getMetricsAsArray()) {
     // prom-client keeps the declared names on the metric; its typings do not expose them.

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   type BackendRow,
   backendRows,
+  formatEngine,
   formatRetries,
   formatSeconds,
   formatShare,
@@ -59,12 +60,56 @@ const STATES = [
 test('one row per backend of /healthz and of the minute’s points, by url, the proxy’s own answers last', () => {
   const rows = backendRows(POINTS, STATES);
   const expected: BackendRow[] = [
-    { url: A, state: 'up', inFlight: 2, answered: 10, perSecond: 0.5, share: 10 / 22, ttftP50S: 0.3, retries: { '503': 3, connect: 1 } },
-    { url: B, state: 'ejected', inFlight: 0, answered: 8, perSecond: 0.4, share: 8 / 22, ttftP50S: null, retries: { reset: 1 } },
-    { url: C, state: 'down', inFlight: null, answered: 0, perSecond: 0, share: 0, ttftP50S: null, retries: {} },
+    {
+      url: A,
+      state: 'up',
+      inFlight: 2,
+      answered: 10,
+      perSecond: 0.5,
+      share: 10 / 22,
+      ttftP50S: 0.3,
+      retries: { '503': 3, connect: 1 },
+      engine: null,
+      queue: null,
+    },
+    {
+      url: B,
+      state: 'ejected',
+      inFlight: 0,
+      answered: 8,
+      perSecond: 0.4,
+      share: 8 / 22,
+      ttftP50S: null,
+      retries: { reset: 1 },
+      engine: null,
+      queue: null,
+    },
+    { url: C, state: 'down', inFlight: null, answered: 0, perSecond: 0, share: 0, ttftP50S: null, retries: {}, engine: null, queue: null },
     // Gone from the newest point too: nothing in flight known.
-    { url: D, state: 'removed', inFlight: null, answered: 2, perSecond: 0.1, share: 2 / 22, ttftP50S: null, retries: {} },
-    { url: UNROUTED_URL, state: '-', inFlight: 1, answered: 2, perSecond: 0.1, share: 2 / 22, ttftP50S: null, retries: {} },
+    {
+      url: D,
+      state: 'removed',
+      inFlight: null,
+      answered: 2,
+      perSecond: 0.1,
+      share: 2 / 22,
+      ttftP50S: null,
+      retries: {},
+      engine: null,
+      queue: null,
+    },
+    {
+      url: UNROUTED_URL,
+      state: '-',
+      inFlight: 1,
+      answered: 2,
+      perSecond: 0.1,
+      share: 2 / 22,
+      ttftP50S: null,
+      retries: {},
+      engine: null,
+      queue: null,
+    },
   ];
   assert.deepEqual(rows, expected);
   assert.equal(
@@ -75,10 +120,21 @@ test('one row per backend of /healthz and of the minute’s points, by url, the 
 
 test('before /healthz answers the state is unknown; before any response there is no share and no rate', () => {
   assert.deepEqual(backendRows([point(0, 0, { [A]: { inFlight: 1 } })], null), [
-    { url: A, state: '?', inFlight: 1, answered: 0, perSecond: null, share: null, ttftP50S: null, retries: {} },
+    { url: A, state: '?', inFlight: 1, answered: 0, perSecond: null, share: null, ttftP50S: null, retries: {}, engine: null, queue: null },
   ]);
   assert.deepEqual(backendRows([], [{ url: A, state: 'held' }]), [
-    { url: A, state: 'held', inFlight: null, answered: 0, perSecond: null, share: null, ttftP50S: null, retries: {} },
+    {
+      url: A,
+      state: 'held',
+      inFlight: null,
+      answered: 0,
+      perSecond: null,
+      share: null,
+      ttftP50S: null,
+      retries: {},
+      engine: null,
+      queue: null,
+    },
   ]);
 });
 
@@ -93,4 +149,13 @@ test('names and cells: the url label as it is, `none` spelled out, shares in who
   assert.equal(formatRetries({ '502': 0 }), '-');
   assert.equal(stateSummary([...STATES, { url: D, state: 'up' }]), '1 ejected, 2 up, 1 down');
   assert.equal(stateSummary([]), 'none');
+});
+
+test('the engine column: its own gauges for a backend the proxy reads, the queue by class on the proxy row', () => {
+  const engine = { waiting: 3, running: 8, kvUsage: 0.454, saturated: false };
+  assert.equal(formatEngine({ engine, queue: null }), '3 waiting, 8 running, KV 45%');
+  assert.equal(formatEngine({ engine: { ...engine, kvUsage: null, saturated: true }, queue: null }), '3 waiting, 8 running, saturated');
+  assert.equal(formatEngine({ engine: null, queue: null }), '-');
+  assert.equal(formatEngine({ engine: null, queue: { interactive: 2, standard: 0, batch: 10 } }), '12 queued (2 interactive, 10 batch)');
+  assert.equal(formatEngine({ engine: null, queue: { batch: 0 } }), '0 queued');
 });

@@ -222,3 +222,30 @@ test('a backend first seen in the newer reading starts without counts', () => {
   assert.equal(point.backends[A]?.ttftP50S, null);
   assert.equal(point.backends[B]?.requestsIn, 0);
 });
+
+test("engine gauges go with their backend, the proxy's queue with its own row; absent without their series", () => {
+  const text = [
+    `in_flight_requests{url="${A}"} 2`,
+    `backend_engine_waiting{url="${A}"} 3`,
+    `backend_engine_running{url="${A}"} 8`,
+    `backend_engine_kv_usage{url="${A}"} 0.25`,
+    `backend_saturated{url="${A}"} 1`,
+    `in_flight_requests{url="${B}"} 1`,
+    `backend_engine_waiting{url="${B}"} 0`,
+    `backend_engine_running{url="${B}"} 1`,
+    'in_flight_requests{url="none"} 4',
+    'queue_depth{priority="interactive"} 1',
+    'queue_depth{priority="batch"} 3',
+    '',
+  ].join('\n');
+  const reading = readDashboard(parsePromText(text), 1_000);
+  assert.deepEqual(reading.backends[A]?.engine, { waiting: 3, running: 8, kvUsage: 0.25, saturated: true });
+  assert.deepEqual(reading.backends[B]?.engine, { waiting: 0, running: 1, kvUsage: null, saturated: false });
+  assert.deepEqual(reading.backends.none?.queue, { interactive: 1, batch: 3 });
+  assert.equal('queue' in (reading.backends[A] as BackendReading), false);
+  const point = pointBetween(reading, null, null);
+  assert.deepEqual(point.backends[A]?.engine, reading.backends[A]?.engine);
+  assert.deepEqual(point.backends.none?.queue, { interactive: 1, batch: 3 });
+  const bare = readDashboard(parsePromText(`in_flight_requests{url="${A}"} 2\n`), 1_000);
+  assert.equal('engine' in (bare.backends[A] as BackendReading), false);
+});

@@ -26,6 +26,23 @@ export const CHARTS: readonly ChartSpec[] = [
   },
   { id: 'inflight', title: 'In-flight requests', unit: '', perSecond: false, legend: 'last', values: (b) => ({ 'in flight': b.inFlight }) },
   {
+    id: 'queue',
+    title: "Waiting requests: in the proxy's queue by class (proxy row), in each engine's own queue",
+    unit: '',
+    perSecond: false,
+    legend: 'last',
+    values: (b): Readonly<Record<string, number | null>> => b.queue ?? (b.engine === undefined ? {} : { 'engine queue': b.engine.waiting }),
+    order: ['interactive', 'standard', 'batch'],
+  },
+  {
+    id: 'engine',
+    title: "Requests each engine runs, by its own count (other clients' included)",
+    unit: '',
+    perSecond: false,
+    legend: 'last',
+    values: (b): Readonly<Record<string, number | null>> => (b.engine === undefined ? {} : { running: b.engine.running }),
+  },
+  {
     id: 'ttft',
     title: 'Time to first token p50 / p99 (last 30 s)',
     unit: 's',

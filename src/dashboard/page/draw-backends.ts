@@ -1,4 +1,4 @@
-import { type BackendRow, formatRetries, formatSeconds, formatShare, rowName } from '../backend-table.js';
+import { type BackendRow, formatEngine, formatRetries, formatSeconds, formatShare, rowName } from '../backend-table.js';
 import { formatValue } from './chart-lines.js';
 
 const BACKEND_COLUMNS = [
@@ -10,6 +10,7 @@ const BACKEND_COLUMNS = [
   'share (last min)',
   'p50 TTFT (last 30 s)',
   'retries (last min)',
+  'engine (its own gauges) / queue',
 ] as const;
 
 /** A row's cells as the page shows them, in BACKEND_COLUMNS' order. */
@@ -23,6 +24,7 @@ function rowCells(row: BackendRow): string[] {
     formatShare(row.share),
     formatSeconds(row.ttftP50S),
     formatRetries(row.retries),
+    formatEngine(row),
   ];
 }
 
