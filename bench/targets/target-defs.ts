@@ -11,6 +11,7 @@ import {
   FLEET_TARGET,
   NGINX_TARGET,
   NO_LOG_TARGET,
+  NO_QUEUE_TARGET,
   PLAIN_TARGET,
   PORTKEY_TARGET,
   PROXY_TARGET,
@@ -189,6 +190,12 @@ export function httpTargetDefs(dir: string, nginx: Nginx | null, node: AltNode |
         about: 'proxy-1w with `--access-log off` (small only, for the access log cost)',
         only: ['small'],
         start: ours(dir, NO_LOG_TARGET, 1, ['--access-log', 'off']),
+      },
+      {
+        name: NO_QUEUE_TARGET,
+        about:
+          'proxy-1w with `--queue off --load-interval 0`: no admission check per request, no engine reads (for the cost of the queue at light load)',
+        start: ours(dir, NO_QUEUE_TARGET, 1, ['--queue', 'off', '--load-interval', '0']),
       },
       { name: FLEET_TARGET, about: FLEET_ABOUT, start: oursOnFleet(dir, FLEET_TARGET) },
       { name: 'proxy-2w', about: 'inference-proxy, 2 workers, same config as proxy-1w', onNode: true, start: ours(dir, 'proxy-2w', 2) },

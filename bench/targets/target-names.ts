@@ -12,6 +12,8 @@ export const PROXY_TARGET = 'proxy-1w';
 /** proxy-1w in front of 8 backends (one backend process on 8 loopback addresses): the cost of selection. */
 export const FLEET_TARGET = 'proxy-1w-8b';
 export const NO_LOG_TARGET = 'proxy-1w-nolog';
+/** proxy-1w without the admission queue and the engine reads. */
+export const NO_QUEUE_TARGET = 'proxy-1w-noqueue';
 export const PLAIN_TARGET = 'proxy-1w-plain';
 /** The rows every other row of a table is compared with; null when that target did not run. */
 export function findReferences<T extends { target: string }>(rows: readonly T[]): { direct: T | null; nginx: T | null; simple: T | null } {
