@@ -17,6 +17,8 @@ export interface BenchArgs {
   targets: string[] | null;
   /** routing: also the variants the affinity defaults were chosen from. */
   routingSweep: boolean;
+  /** saturation: also two instances at other --load-interval values (what its default was chosen from). */
+  saturationSweep: boolean;
   /** Another Node binary the Node targets also run on (`<name>-node24`); null = the bench's own only. */
   node: string | null;
   /** overhead: the open-loop rates, requests per second. */
@@ -29,7 +31,7 @@ export interface BenchArgs {
   backends: number[];
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...] [--routing-sweep on] [--node PATH] [--rates 500,2000,5000] [--rounds ${DEFAULT_ROUNDS}] [--search-probes ${DEFAULT_SEARCH_PROBES}] [--backends ${DEFAULT_FLEET_SIZES.join(',')}]`;
+const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...] [--routing-sweep on] [--saturation-sweep on] [--node PATH] [--rates 500,2000,5000] [--rounds ${DEFAULT_ROUNDS}] [--search-probes ${DEFAULT_SEARCH_PROBES}] [--backends ${DEFAULT_FLEET_SIZES.join(',')}]`;
 
 function workloadName(raw: string): WorkloadName {
   const trimmed = raw.trim();
@@ -61,6 +63,9 @@ const SETTERS: Record<string, FlagSetter<BenchArgs>> = {
   },
   'routing-sweep': (args, value, name) => {
     args.routingSweep = onOff(name, value);
+  },
+  'saturation-sweep': (args, value, name) => {
+    args.saturationSweep = onOff(name, value);
   },
   streams: (args, value, name) => {
     args.streams = value.split(',').map((n) => positiveInt(name, n.trim()));
@@ -98,6 +103,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     streams: [256],
     targets: null,
     routingSweep: false,
+    saturationSweep: false,
     node: null,
     rates: [...DEFAULT_RATES],
     rounds: DEFAULT_ROUNDS,

@@ -6,7 +6,7 @@ import { checkTargetNames, httpTargetDefs, selectTargets, streamTargetDefs, take
 import { IDLE_S, SCRAPE_MAX_S, SCRAPES, SMALL_SIZES } from './workloads/fleet-workload.js';
 import { OPEN_LOOP_DRAIN_MS, SEARCH_PROBE_S, SEARCH_WARMUP_MS, SEQUENTIAL_MAX_S } from './workloads/overhead-workload.js';
 import { ROUTING_MIXES, routingVariants } from './workloads/run-routing-all.js';
-import { SATURATION_VARIANTS } from './workloads/run-saturation.js';
+import { saturationVariants } from './workloads/run-saturation.js';
 import { streamUpstreamConnections } from './workloads/run-stream.js';
 import { type HttpWorkloadName, isHttpWorkload, STREAM_DRAIN_MS, streamWarmupMs } from './workloads/workloads.js';
 
@@ -58,7 +58,7 @@ export function planRuns(args: BenchArgs, nginx: Nginx | null, node: AltNode | n
   const routingRuns = withRouting ? routingVariants(args).length * ROUTING_MIXES.length * args.reps : 0;
   const fleet = args.workloads.includes('fleet') ? fleetBudget(args) : { runs: 0, seconds: 0 };
   const saturationRuns = args.workloads.includes('saturation')
-    ? SATURATION_VARIANTS.reduce((sum, variant) => sum + variant.loads.length, 0) * args.reps
+    ? saturationVariants(args.saturationSweep).reduce((sum, variant) => sum + variant.loads.length, 0) * args.reps
     : 0;
   const budgetS = Math.ceil(
     httpRuns * (args.duration + args.warmup + HTTP_RUN_SLACK_S) +

@@ -104,6 +104,6 @@ function resultsJson(results: Results): Record<string, unknown> {
     routing: results.routing?.rows ?? null,
     prefixKeyCost: results.routing?.keyCost ?? null,
     fleet: results.fleet === null ? null : { runs: results.fleet.runs, small: results.fleet.small },
-    saturation: results.saturation?.runs ?? null,
+    saturation: results.saturation === null ? null : { runs: results.saturation.runs, readCost: results.saturation.readCost },
   };
 }

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import type { EngineStats } from '../../src/mock-backend/engine-scheduler.js';
+import { type EngineReadCost, measureEngineReadCost, renderEngineReadCost } from '../measurement/engine-read-cost.js';
 import { renderSaturationSection } from '../report/saturation-section.js';
 import type { Server } from '../targets/start-child.js';
 import { startEngineBackend, startProxy } from '../targets/targets.js';
@@ -36,7 +37,7 @@ export interface SaturationVariant {
   readonly loads: readonly number[];
 }
 
-export const SATURATION_VARIANTS: readonly SaturationVariant[] = [
+const SATURATION_VARIANTS: readonly SaturationVariant[] = [
   { label: 'queue on (defaults)', args: ['--routing', 'least-load'], instances: 1, loads: LOADS },
   { label: 'queue on, --saturation-waiting 0', args: ['--routing', 'least-load', '--saturation-waiting', '0'], instances: 1, loads: LOADS },
   { label: 'queue off (sending on)', args: ['--routing', 'least-load', '--queue', 'off'], instances: 1, loads: LOADS },
@@ -60,6 +61,19 @@ interface EngineWindow {
   readonly maxQueue: number;
 }
 
+/** --saturation-sweep: how the engine read interval changes what two instances overshoot (the --load-interval default was chosen from these). */
+const SATURATION_SWEEP: readonly SaturationVariant[] = [50, 250, 500].map((interval) => ({
+  label: `queue on, --saturation-waiting 0, two instances, --load-interval ${interval}`,
+  args: ['--routing', 'least-load', '--saturation-waiting', '0', '--load-interval', String(interval)],
+  instances: 2,
+  loads: [2],
+}));
+
+/** The variants a run takes part in. */
+export function saturationVariants(sweep: boolean): readonly SaturationVariant[] {
+  return sweep ? [...SATURATION_VARIANTS, ...SATURATION_SWEEP] : SATURATION_VARIANTS;
+}
+
 export interface SaturationRun {
   readonly variant: string;
   readonly load: number;
@@ -70,6 +84,7 @@ export interface SaturationRun {
 
 export interface SaturationResults {
   readonly runs: readonly SaturationRun[];
+  readonly readCost: EngineReadCost;
   readonly section: string;
 }
 
@@ -167,7 +182,7 @@ async function runOnce(context: RunContext, variant: SaturationVariant, load: nu
 export async function runSaturationWorkload(context: RunContext): Promise<SaturationResults> {
   const runs: SaturationRun[] = [];
   for (let rep = 0; rep < context.args.reps; rep++) {
-    for (const variant of SATURATION_VARIANTS) {
+    for (const variant of saturationVariants(context.args.saturationSweep)) {
       for (const load of variant.loads) {
         console.error(`bench: ${context.progress()} saturation ${variant.label} at ${load}x`);
         runs.push(await runOnce(context, variant, load, 1 + rep));
@@ -175,5 +190,7 @@ export async function runSaturationWorkload(context: RunContext): Promise<Satura
     }
   }
   writeFileSync(join(context.workDir, 'saturation.json'), JSON.stringify(runs, null, 2));
-  return { runs, section: renderSaturationSection(runs, context.args.reps) };
+  // Measured with every engine and proxy stopped, so that nothing else runs beside the bench's process.
+  const readCost = await measureEngineReadCost();
+  return { runs, readCost, section: `${renderSaturationSection(runs, context.args.reps)}\n\n${renderEngineReadCost(readCost)}` };
 }

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type PromSamples, parsePromFamilies } from '../metrics/prom-text.js';
+import { type PromSample, type PromSamples, parsePromFamilies } from '../metrics/prom-text.js';
 
 /** What an engine's own gauges say about its load, read from its GET /metrics. */
 export interface EngineLoad {
@@ -17,20 +17,22 @@ export interface EngineLoad {
 /** One engine's metric names and how to read them: one file per engine under ./parsers registers one. */
 interface EngineParser {
   readonly engine: string;
+  /** What every one of its metric names starts with: a text without it is not this engine's. */
+  readonly prefix: string;
   /** The metric families it reads; only these are parsed out of a scrape. */
   readonly names: readonly string[];
+  /** Families read only when one of `names` is missing (an older engine's names). */
+  readonly fallback?: readonly string[];
   /** Its reading, or null when none of its gauges is in the samples (another engine's /metrics). */
   read(samples: PromSamples): EngineLoad | null;
 }
 
 const PARSERS: EngineParser[] = [];
-const NAMES = new Set<string>();
 
 /** Called by each parser module when it is loaded. */
 export function registerEngineParser(parser: EngineParser): void {
   if (PARSERS.some((known) => known.engine === parser.engine)) return;
   PARSERS.push(parser);
-  for (const name of parser.names) NAMES.add(name);
 }
 
 const PARSERS_DIR = new URL('./parsers/', import.meta.url);
@@ -54,11 +56,18 @@ export function engineNames(): string[] {
   return PARSERS.map((parser) => parser.engine);
 }
 
-/** The load an engine's /metrics text tells, by the first parser that recognises it; null when none does. */
-export function readEngineLoad(text: string): EngineLoad | null {
-  const samples = parsePromFamilies(text, NAMES);
-  if (samples.size === 0) return null;
-  for (const parser of PARSERS) {
+/**
+ * The load an engine's /metrics text tells, by the first parser that recognises it; null when none does.
+ * A parser looks only at a text that holds its prefix, and only for its own few names. `likely`: the engine
+ * this backend was last time, tried first (the others' prefixes are then not searched for).
+ */
+export function readEngineLoad(text: string, likely: string | null = null): EngineLoad | null {
+  const first = likely === null ? undefined : PARSERS.find((parser) => parser.engine === likely);
+  for (const parser of first === undefined ? PARSERS : [first, ...PARSERS]) {
+    if (!text.includes(parser.prefix)) continue;
+    const samples = parsePromFamilies(text, parser.names);
+    if (parser.fallback !== undefined && parser.names.some((name) => !samples.has(name)))
+      for (const [name, list] of parsePromFamilies(text, parser.fallback)) (samples as Map<string, PromSample[]>).set(name, [...list]);
     const load = parser.read(samples);
     if (load !== null) return load;
   }

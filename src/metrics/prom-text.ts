@@ -129,12 +129,14 @@ export function histogramQuantile(q: number, buckets: BucketCounts): number | nu
  * The samples of the families named in `names` only, found with native string search instead of reading
  * every line: an engine's /metrics runs to a hundred kilobytes of histograms, of which a load reading
  * needs a few gauges. A name matches only at the start of a line and followed by `{` or a space, so
- * `# HELP` lines and longer names that start the same are passed over.
+ * `# HELP` lines and longer names that start the same are passed over; a family's samples are one group
+ * of lines (the text format's rule), so the search for a name ends with its group.
  */
 export function parsePromFamilies(text: string, names: Iterable<string>): PromSamples {
   const out = new Map<string, PromSample[]>();
   for (const name of names) {
     let from = 0;
+    let found = false;
     for (;;) {
       const at = text.indexOf(name, from);
       if (at === -1) break;
@@ -142,13 +144,21 @@ export function parsePromFamilies(text: string, names: Iterable<string>): PromSa
       const end = lineEnd === -1 ? text.length : lineEnd;
       from = end;
       const next = text.charCodeAt(at + name.length);
-      if ((at > 0 && text.charCodeAt(at - 1) !== 10) /* \n */ || (next !== 123 /* { */ && next !== 32 && next !== 9)) continue;
+      const lineStart = at === 0 || text.charCodeAt(at - 1) === 10; /* \n */
+      if (!lineStart || (next !== 123 /* { */ && next !== 32 && next !== 9)) {
+        // Past the family's group: a line of another family.
+        if (found && lineStart) break;
+        continue;
+      }
+      found = true;
       const match = SAMPLE_LINE.exec(text.slice(at, end).trimEnd());
       if (match === null) continue;
       const sample: PromSample = { name, labels: parseLabels(match[2] ?? ''), value: Number(match[3]) };
       const list = out.get(name);
       if (list === undefined) out.set(name, [sample]);
       else list.push(sample);
+      // The group goes on only if the very next line is this family's too.
+      if (!text.startsWith(name, end + 1)) break;
     }
   }
   return out;

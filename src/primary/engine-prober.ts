@@ -42,6 +42,8 @@ interface Watched {
   dueMs: number;
   reading: boolean;
   hasReading: boolean;
+  /** The engine its last reading came from: its parser is tried first. */
+  engine: string | null;
 }
 
 /**
@@ -70,7 +72,7 @@ export class EngineProber {
   watch(target: ProbeTarget, phase = Math.random()): void {
     const interval = this.#options().intervalMs;
     if (this.#closed || this.#watched.has(target.url) || interval === 0) return;
-    const watched: Watched = { target, timer: null, staleTimer: null, dueMs: 0, reading: false, hasReading: false };
+    const watched: Watched = { target, timer: null, staleTimer: null, dueMs: 0, reading: false, hasReading: false, engine: null };
     this.#watched.set(target.url, watched);
     this.#schedule(watched, phase * interval);
   }
@@ -128,7 +130,8 @@ export class EngineProber {
     const text = await readMetrics(this.#agent, target, options.timeoutMs);
     watched.reading = false;
     if (this.#closed || this.#watched.get(target.url) !== watched) return;
-    const load = text === null ? null : readEngineLoad(text);
+    const load = text === null ? null : readEngineLoad(text, watched.engine);
+    if (load !== null) watched.engine = load.engine;
     const busy = this.#hooks.busy();
     const pace = busy || options.idleIntervalMs === 0 ? options.intervalMs : Math.max(options.intervalMs, options.idleIntervalMs);
     if (load !== null) this.#fresh(watched, load, pace);

@@ -5,25 +5,28 @@ import { parsePromFamilies, parsePromText } from '../../src/metrics/prom-text.js
 
 await loadEngineParsers();
 
-/** A vLLM exposition as it looks: histograms around the gauges, HELP lines naming them, two data-parallel engines. */
+/**
+ * A vLLM exposition as it looks: histograms around the gauges, HELP lines naming them, two data-parallel
+ * engines (each family's samples together, as the text format has them).
+ */
 function vllmText(kvName: string): string {
   const model = 'meta-llama/Llama-3.1-8B-Instruct';
+  const engines = ['0', '1'].map((engine) => ({ engine, labels: `engine="${engine}",model_name="${model}"` }));
   let text = '';
-  for (const engine of ['0', '1']) {
-    const labels = `engine="${engine}",model_name="${model}"`;
-    text += '# HELP vllm:num_requests_running Number of requests in model execution batches.\n';
-    text += '# TYPE vllm:num_requests_running gauge\n';
-    text += `vllm:num_requests_running{${labels}} ${engine === '0' ? '7.0' : '5.0'}\n`;
-    text += '# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n# TYPE vllm:num_requests_waiting gauge\n';
-    text += `vllm:num_requests_waiting{${labels}} ${engine === '0' ? '3.0' : '0.0'}\n`;
-    text += `# HELP ${kvName} KV-cache usage. 1 means 100 percent usage.\n# TYPE ${kvName} gauge\n`;
-    text += `${kvName}{${labels}} ${engine === '0' ? '0.9' : '0.5'}\n`;
+  for (const { labels } of engines) {
     for (const le of ['0.001', '0.005', '0.01', '0.02', '0.04', '0.06', '0.08', '0.1', '0.25', '0.5', '+Inf']) {
       text += `vllm:time_to_first_token_seconds_bucket{${labels},le="${le}"} 12.0\n`;
     }
-    // A family whose name starts like a gauge's must not be read as it.
-    text += `vllm:num_requests_waiting_by_reason{${labels},reason="capacity"} 99.0\n`;
   }
+  text += '# HELP vllm:num_requests_running Number of requests in model execution batches.\n';
+  text += '# TYPE vllm:num_requests_running gauge\n';
+  for (const { engine, labels } of engines) text += `vllm:num_requests_running{${labels}} ${engine === '0' ? '7.0' : '5.0'}\n`;
+  text += '# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n# TYPE vllm:num_requests_waiting gauge\n';
+  for (const { engine, labels } of engines) text += `vllm:num_requests_waiting{${labels}} ${engine === '0' ? '3.0' : '0.0'}\n`;
+  // A family whose name starts like a gauge's must not be read as it.
+  for (const { labels } of engines) text += `vllm:num_requests_waiting_by_reason{${labels},reason="capacity"} 99.0\n`;
+  text += `# HELP ${kvName} KV-cache usage. 1 means 100 percent usage.\n# TYPE ${kvName} gauge\n`;
+  for (const { engine, labels } of engines) text += `${kvName}{${labels}} ${engine === '0' ? '0.9' : '0.5'}\n`;
   return text;
 }
 
@@ -82,11 +85,17 @@ test('no engine: an unknown exposition, an empty one, only HELP lines, or values
   });
 });
 
-test('parsePromFamilies reads exactly what parsePromText reads of the families it is asked for', () => {
+test('parsePromFamilies reads exactly what parsePromText reads of the families it is asked for, whatever the order', () => {
   const text = vllmText('vllm:kv_cache_usage_perc');
   const names = ['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:time_to_first_token_seconds_bucket', 'absent'];
   const full = parsePromText(text);
   const some = parsePromFamilies(text, names);
   assert.deepEqual([...some.keys()].sort(), names.slice(0, 3).sort());
   for (const name of names.slice(0, 3)) assert.deepEqual(some.get(name), full.get(name), name);
+});
+
+test("the backend's engine of last time is tried first, and another engine's text is still read", () => {
+  const sglang = 'sglang:num_running_reqs{model_name="q"} 6.0\nsglang:num_queue_reqs{model_name="q"} 2.0\n';
+  assert.deepEqual(readEngineLoad(sglang, 'vllm'), { engine: 'sglang', waiting: 2, running: 6, kvUsage: null });
+  assert.equal(readEngineLoad(vllmText('vllm:kv_cache_usage_perc'), 'vllm')?.running, 12);
 });

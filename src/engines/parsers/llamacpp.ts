@@ -10,6 +10,7 @@ const KV = ['llamacpp:kv_cache_usage_ratio'];
 
 registerEngineParser({
   engine: 'llamacpp',
+  prefix: 'llamacpp:',
   names: [WAITING, RUNNING, ...KV],
   read: (samples) => loadFrom('llamacpp', samples, { waiting: WAITING, running: RUNNING, kv: KV }),
 });

@@ -7,6 +7,7 @@ const KV = ['sglang:token_usage'];
 
 registerEngineParser({
   engine: 'sglang',
+  prefix: 'sglang:',
   names: [WAITING, RUNNING, ...KV],
   read: (samples) => loadFrom('sglang', samples, { waiting: WAITING, running: RUNNING, kv: KV }),
 });

@@ -6,6 +6,7 @@ const RUNNING = 'tgi_batch_current_size';
 
 registerEngineParser({
   engine: 'tgi',
+  prefix: 'tgi_',
   names: [WAITING, RUNNING],
   read: (samples) => loadFrom('tgi', samples, { waiting: WAITING, running: RUNNING, kv: [] }),
 });

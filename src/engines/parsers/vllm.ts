@@ -7,10 +7,14 @@ import { loadFrom, registerEngineParser } from '../engine-registry.js';
  */
 const WAITING = 'vllm:num_requests_waiting';
 const RUNNING = 'vllm:num_requests_running';
-const KV = ['vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc'];
+const KV = 'vllm:kv_cache_usage_perc';
+const OLD_KV = 'vllm:gpu_cache_usage_perc';
 
 registerEngineParser({
   engine: 'vllm',
-  names: [WAITING, RUNNING, ...KV],
-  read: (samples) => loadFrom('vllm', samples, { waiting: WAITING, running: RUNNING, kv: KV }),
+  prefix: 'vllm:',
+  names: [WAITING, RUNNING, KV],
+  // The old name is looked for only when the new one is absent: a search for a missing name reads the whole text.
+  fallback: [OLD_KV],
+  read: (samples) => loadFrom('vllm', samples, { waiting: WAITING, running: RUNNING, kv: [KV, OLD_KV] }),
 });
