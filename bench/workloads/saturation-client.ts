@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'undici';
 import { prng } from '../../support/prng.js';
 
@@ -59,6 +60,8 @@ export async function driveSaturation(drive: SaturationDrive): Promise<TenantLoa
     ttftMs: [] as number[],
   }));
   const abandon = new AbortController();
+  // Every request of the run listens to it.
+  setMaxListeners(0, abandon.signal);
   const running = new Set<Promise<void>>();
   let turn = 0;
   const arrivals = drive.tenants.map(async (tenant, index) => {

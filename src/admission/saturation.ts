@@ -22,6 +22,12 @@ export interface EngineView {
   readonly ownAtReading: number;
   /** The most requests it has been seen running while others waited; null until it has had a queue. */
   readonly capacity: number | null;
+  /**
+   * False once the last reading went stale: the counts are then zeros (ignored: only this instance's own
+   * exact counts remain) and only the learned capacity is kept, so that an engine that stops answering its
+   * /metrics under load is not flooded (GIE counts a stale engine as saturated; this keeps it bounded).
+   */
+  readonly fresh: boolean;
 }
 
 export interface SaturationLimits {

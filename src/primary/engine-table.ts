@@ -39,12 +39,19 @@ export class EngineTable {
   /** A new reading of `url`'s engine (null: it went stale) while this instance had `own` requests in progress on it. */
   reading(url: string, load: EngineLoad | null, own: number): void {
     if (load === null) {
-      this.#drop(url);
+      this.#stale(url);
       return;
     }
     const capacity = learnedCapacity(this.#capacity.get(url) ?? null, load.waiting, load.running);
     if (capacity !== null) this.#capacity.set(url, capacity);
-    const view: EngineView = { waiting: load.waiting, running: load.running, kvUsage: load.kvUsage, ownAtReading: own, capacity };
+    const view: EngineView = {
+      waiting: load.waiting,
+      running: load.running,
+      kvUsage: load.kvUsage,
+      ownAtReading: own,
+      capacity,
+      fresh: true,
+    };
     const before = this.#views.get(url);
     this.#views.set(url, view);
     this.#metrics.engineWaiting.labels(url).set(view.waiting);
@@ -63,6 +70,20 @@ export class EngineTable {
   close(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+  }
+
+  /** No fresh reading: its counts go, what was learned of its capacity stays (see EngineView.fresh). */
+  #stale(url: string): void {
+    const capacity = this.#capacity.get(url);
+    if (capacity === undefined) {
+      this.#drop(url);
+      return;
+    }
+    for (const gauge of [this.#metrics.engineWaiting, this.#metrics.engineRunning, this.#metrics.engineKvUsage]) gauge.remove({ url });
+    const view: EngineView = { waiting: 0, running: 0, kvUsage: null, ownAtReading: 0, capacity, fresh: false };
+    const before = this.#views.get(url);
+    this.#views.set(url, view);
+    if (before === undefined || !sameView(before, view)) this.#queue(url, view);
   }
 
   #drop(url: string): void {

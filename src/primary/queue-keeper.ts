@@ -98,16 +98,18 @@ export class QueueKeeper {
     return this.#loads.busy() || this.#granter.size > 0;
   }
 
-  /** A new reading of a backend's engine (null: stale, or the backend left). */
+  /** A new reading of a backend's engine (null: it went stale). */
   engine(url: string, load: EngineLoad | null): void {
-    if (load === null && !this.#byUrl.has(url)) this.#engines.forget(url);
-    else this.#engines.reading(url, load, this.#granter.load(url));
+    this.#engines.reading(url, load, this.#granter.load(url));
     this.#schedulePump();
   }
 
   fleet(state: FleetState): void {
+    const before = this.#byUrl;
     this.#backends = state.backends.map((entry) => new QueuedBackend(entry));
     this.#byUrl = new Map(this.#backends.map((backend) => [backend.entry.url, backend]));
+    // A backend that left takes what was read and learned of its engine with it.
+    for (const url of before.keys()) if (!this.#byUrl.has(url)) this.#engines.forget(url);
     this.#schedulePump();
   }
 

@@ -13,7 +13,7 @@ import {
 const DEFAULTS = { waiting: 5, kv: 0.8 };
 
 function view(partial: Partial<EngineView>): EngineView {
-  return { waiting: 0, running: 0, kvUsage: null, ownAtReading: 0, capacity: null, ...partial };
+  return { waiting: 0, running: 0, kvUsage: null, ownAtReading: 0, capacity: null, fresh: true, ...partial };
 }
 
 test('without a reading or a bound nothing is saturated, and the load is the proxy own', () => {
@@ -72,4 +72,11 @@ test('capacity: learned from a reading with a queue, never lowered by one caught
   assert.equal(learnedCapacity(8, 1, 3), 8);
   assert.equal(learnedCapacity(8, 1, 12), 12);
   assert.equal(learnedCapacity(8, 0, 12), 8);
+});
+
+test('a stale reading keeps only the capacity: the proxy own counts bound the backend, nothing else', () => {
+  const stale = view({ capacity: 8, fresh: false });
+  assert.equal(fleetLoad(5, stale), 5);
+  assert.equal(roomOn(5, stale, null, DEFAULTS), 8 + 5 - 5);
+  assert.equal(roomOn(8, stale, null, { waiting: 0, kv: 0.8 }), 0);
 });

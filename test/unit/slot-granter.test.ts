@@ -85,7 +85,7 @@ test('a request for a model whose backends are full does not hold back one for a
 
 test('the engine rule: a queue of --saturation-waiting carried forward with the grants', (t) => {
   const { granter, views, grants, request } = fleet(t, { models: { a: ['m'] } });
-  views.set('a', { waiting: 3, running: 8, kvUsage: 0.1, ownAtReading: 0, capacity: 8 });
+  views.set('a', { waiting: 3, running: 8, kvUsage: 0.1, ownAtReading: 0, capacity: 8, fresh: true });
   for (let i = 1; i <= 4; i++) granter.enqueue(request(1, i), 'standard', 'k', 1);
   granter.pump();
   assert.deepEqual(
