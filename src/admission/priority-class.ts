@@ -19,7 +19,7 @@ const RANK: Readonly<Record<PriorityClass, number>> = { interactive: 0, standard
  */
 export const VLLM_PRIORITY: Readonly<Record<PriorityClass, number>> = { interactive: -1, standard: 0, batch: 1 };
 
-function isPriorityClass(value: unknown): value is PriorityClass {
+export function isPriorityClass(value: unknown): value is PriorityClass {
   return typeof value === 'string' && Object.hasOwn(RANK, value);
 }
 

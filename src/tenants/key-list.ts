@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DEFAULT_PRIORITY_CLASS, isPriorityClass, PRIORITY_CLASSES, type PriorityClass } from '../admission/priority-class.js';
 import { parseDurationMs } from '../config/parse-units.js';
 import { type Budget, type Rate, STATIC_KEY_NAME, type TenantKey, type TenantLimits } from './tenant-types.js';
 
@@ -12,7 +13,21 @@ const MAX_AMOUNT = 1e15;
 const MINUTE_MS = 60_000;
 /** Shortest window a limit may name: below it the rate's arithmetic is mostly rounding. */
 const MIN_WINDOW_MS = 100;
-const ENTRY_KEYS = new Set(['name', 'key_sha256', 'key_env', 'key', 'models', 'rpm', 'tpm', 'max_parallel', 'budget', 'admin']);
+const ENTRY_KEYS = new Set([
+  'name',
+  'key_sha256',
+  'key_env',
+  'key',
+  'models',
+  'rpm',
+  'tpm',
+  'max_parallel',
+  'budget',
+  'admin',
+  'priority',
+  'weight',
+]);
+const MAX_WEIGHT = 1_000;
 
 export interface KeyList {
   readonly keys: readonly TenantKey[];
@@ -77,7 +92,15 @@ function keyEntry(entry: unknown, env: NodeJS.ProcessEnv, warnings: string[], la
     models: modelsOf(record.models),
     admin: flagOf(record.admin, 'admin'),
     limits,
+    priority: priorityOf(record.priority),
+    weight: record.weight === undefined ? 1 : count(record.weight, 'weight', 1, MAX_WEIGHT),
   });
+}
+
+function priorityOf(raw: unknown): PriorityClass {
+  if (raw === undefined) return DEFAULT_PRIORITY_CLASS;
+  if (!isPriorityClass(raw)) throw new Error(`priority: expected ${PRIORITY_CLASSES.join(', ')}, got ${JSON.stringify(raw)}`);
+  return raw;
 }
 
 function digestOf(record: Record<string, unknown>, env: NodeJS.ProcessEnv, warnings: string[], label: string): string {

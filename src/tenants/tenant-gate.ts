@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { DEFAULT_PRIORITY_CLASS, type PriorityClass } from '../admission/priority-class.js';
 import type { CompletionResult } from '../llm/completion-tracker.js';
 import type { TenantWorkerMetrics } from '../metrics/tenant-metrics.js';
 import type { ErrorCode } from '../shared/error-catalog.js';
@@ -16,6 +17,9 @@ const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 /** Who is asking, as the worker knows it: never the key, only its name and what it may do. */
 export interface Tenant {
   readonly name: string;
+  /** Its class and share in the admission queue. */
+  readonly priority: PriorityClass;
+  readonly weight: number;
   readonly mayUse: ModelCheck;
   /** It names models: requests that carry a model are read to check it. */
   readonly restricted: boolean;
@@ -63,6 +67,8 @@ export class TenantGate {
     for (const key of options.keys) {
       this.#add(key.digest, {
         name: key.name,
+        priority: key.priority,
+        weight: key.weight,
         mayUse: createModelCheck(key.models),
         restricted: key.models !== null,
         admin: key.admin,
@@ -73,6 +79,8 @@ export class TenantGate {
     if (options.apiKeyDigests.length > 0) {
       const shared: Tenant = {
         name: STATIC_KEY_NAME,
+        priority: DEFAULT_PRIORITY_CLASS,
+        weight: 1,
         mayUse: createModelCheck(null),
         restricted: false,
         admin: false,

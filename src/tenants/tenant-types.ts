@@ -1,3 +1,5 @@
+import type { PriorityClass } from '../admission/priority-class.js';
+
 /** A rate: at most `amount` units per `perMs`, refilling evenly (see gcra.ts). */
 export interface Rate {
   readonly amount: number;
@@ -32,6 +34,10 @@ export interface TenantKey {
   /** May call the engines' admin routes (see admin-routes.ts). */
   readonly admin: boolean;
   readonly limits: TenantLimits;
+  /** Its class in the admission queue (a request's x-priority may lower it, never raise it). */
+  readonly priority: PriorityClass;
+  /** Its share against the other keys of its class while their requests wait (1 to 1000). */
+  readonly weight: number;
 }
 
 /** The limit a request was refused for: the `limit` label of ratelimit_rejected_total. */

@@ -127,14 +127,16 @@ export function createProxyHandler(deps: ProxyHandlerDeps): ProxyHandler {
       exchange.reject('proxy_overloaded', 'the proxy is at its in-flight limit; retry shortly', ['retry-after', RETRY_AFTER_S]);
       return;
     }
-    // Its place in the admission queue, should every backend it may use be saturated: the class its
-    // x-priority header lowers it to, a fair share of its own.
-    const priority = requestClass(DEFAULT_PRIORITY_CLASS, req.headers[PRIORITY_HEADER]);
+    // Its place in the admission queue, should every backend it may use be saturated: its key's class, or
+    // the lower one its x-priority header asks for, and its key's fair share (requests without a named key
+    // share one).
+    const priority = requestClass(tenant?.priority ?? DEFAULT_PRIORITY_CLASS, req.headers[PRIORITY_HEADER]);
     if (priority === undefined) {
       exchange.reject('invalid_priority', `${PRIORITY_HEADER} must be interactive, standard or batch`, []);
       return;
     }
-    if (route.modelInBody && !NO_ENGINE_WORK.has(pathOf(route.upstreamPath))) exchange.queuePlace = { priority, key: '', weight: 1 };
+    if (route.modelInBody && !NO_ENGINE_WORK.has(pathOf(route.upstreamPath)))
+      exchange.queuePlace = { priority, key: tenant?.name ?? '', weight: tenant?.weight ?? 1 };
     if (route.endpoint === MODELS_ENDPOINT && (req.method === 'GET' || req.method === 'HEAD')) {
       const cards = fleet.backends.modelCards;
       exchange.answer(

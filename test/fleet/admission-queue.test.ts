@@ -208,3 +208,143 @@ test(
     assert.equal('priority' in JSON.parse((mock.stats.lastRequest?.body ?? Buffer.from('{}')).toString()), false);
   },
 );
+
+test("keys: a request queues in its key's class, x-priority cannot raise it, and keys of one class take turns", TEST, async (t) => {
+  const mocks = await startMocks(t, [{ tokenDelayMs: 20 }]);
+  const mock = mocks[0] as MockBackend;
+  const dir = mkdtempSync(join(tmpdir(), 'iproxy-queue-keys-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'fleet.yaml');
+  writeFileSync(
+    path,
+    [
+      'backends:',
+      `  - url: ${mock.url}`,
+      '    max_concurrency: 1',
+      'keys:',
+      '  - { name: app, key: app-key, priority: interactive }',
+      '  - { name: heavy, key: heavy-key, priority: batch }',
+      '  - { name: light, key: light-key, priority: batch }',
+      '',
+    ].join('\n'),
+  );
+  const proxy = await startCluster(t, ['--config', path, '--workers', '2']);
+  const as = (key: string, name: string, extra: Record<string, string> = {}) =>
+    call(`${proxy.url}${CHAT}`, {
+      body: chat({ max_tokens: 5 }),
+      headers: { ...JSON_HEADERS, authorization: `Bearer ${key}`, 'x-request-id': name, ...extra },
+      timeoutMs: 30_000,
+    });
+  const holder = as('app-key', 'holder', { 'x-mock-token-delay-ms': '1000' });
+  await eventually('holder sent', () => mock.stats.completionRequests === 1);
+  const finished: string[] = [];
+  const waiting: Array<Promise<CallResult>> = [];
+  const plan: Array<[string, string, Record<string, string>]> = [
+    ['heavy-1', 'heavy-key', {}],
+    ['heavy-2', 'heavy-key', {}],
+    ['heavy-3', 'heavy-key', { 'x-priority': 'interactive' }],
+    ['light-1', 'light-key', {}],
+    ['light-2', 'light-key', {}],
+    ['app-1', 'app-key', { 'x-priority': 'batch' }],
+    ['app-2', 'app-key', {}],
+  ];
+  for (const [name, key, extra] of plan) {
+    waiting.push(
+      as(key, name, extra).then((res) => {
+        finished.push(name);
+        return res;
+      }),
+    );
+    await eventually(
+      `${name} queued`,
+      () => queued(proxy),
+      (n) => n === waiting.length,
+    );
+  }
+  const samples = await scrape(proxy);
+  assert.deepEqual(
+    ['interactive', 'standard', 'batch'].map((priority) => metricValue(samples, 'queue_depth', { priority })),
+    [1, 0, 6],
+  );
+  assert.equal((await holder).status, 200);
+  for (const res of await Promise.all(waiting)) assert.equal(res.status, 200);
+  // app-2 (interactive) first; then the batch keys by turns, each in its own order: app-1 (lowered to batch) is a
+  // third batch key's first request.
+  assert.deepEqual(finished, ['app-2', 'heavy-1', 'light-1', 'app-1', 'heavy-2', 'light-2', 'heavy-3']);
+});
+
+test('keys of one class share the backend by their weights while both wait (3:1)', TEST, async (t) => {
+  const mocks = await startMocks(t, [{ tokenDelayMs: 20 }]);
+  const mock = mocks[0] as MockBackend;
+  const dir = mkdtempSync(join(tmpdir(), 'iproxy-queue-weights-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'fleet.yaml');
+  writeFileSync(
+    path,
+    [
+      'backends:',
+      `  - url: ${mock.url}`,
+      '    max_concurrency: 1',
+      'keys:',
+      '  - { name: heavy, key: heavy-key, weight: 3 }',
+      '  - { name: light, key: light-key, weight: 1 }',
+      '',
+    ].join('\n'),
+  );
+  const proxy = await startCluster(t, ['--config', path, '--workers', '2']);
+  const as = (key: string, name: string, extra: Record<string, string> = {}) =>
+    call(`${proxy.url}${CHAT}`, {
+      body: chat({ max_tokens: 5 }),
+      headers: { ...JSON_HEADERS, authorization: `Bearer ${key}`, 'x-request-id': name, ...extra },
+      timeoutMs: 60_000,
+    });
+  // The one slot, held for 10 s while twelve requests queue on a busy machine.
+  const holder = as('heavy-key', 'holder', { 'x-mock-token-delay-ms': '2000' });
+  await eventually('holder sent', () => mock.stats.completionRequests === 1);
+  const finished: string[] = [];
+  const waiting: Array<Promise<CallResult>> = [];
+  // Each key's requests all wait before the first is granted: the heavy key's first, so that it would lead
+  // by arrival alone.
+  const plan = [
+    ...[1, 2, 3, 4, 5, 6].map((i) => ['heavy-key', `heavy-${i}`]),
+    ...[1, 2, 3, 4, 5, 6].map((i) => ['light-key', `light-${i}`]),
+  ];
+  for (const [key, name] of plan as Array<[string, string]>) {
+    waiting.push(
+      as(key, name).then((res) => {
+        finished.push(name);
+        return res;
+      }),
+    );
+    await eventually(
+      `${name} queued`,
+      () => queued(proxy),
+      (n) => n === waiting.length,
+    );
+  }
+  assert.equal(mock.stats.completionRequests, 1, 'every request waited for the holder');
+  assert.equal((await holder).status, 200);
+  for (const res of await Promise.all(waiting)) assert.equal(res.status, 200);
+  // While both keys wait, three of the heavy key's for each of the light key's (ties go to the earlier
+  // request); ignoring weights would alternate them. Then the light key's rest.
+  const whileBoth = finished.slice(0, 8);
+  assert.deepEqual(
+    [whileBoth.filter((name) => name.startsWith('heavy')).length, whileBoth.filter((name) => name.startsWith('light')).length],
+    [6, 2],
+    finished.join(' '),
+  );
+  assert.deepEqual(finished, [
+    'heavy-1',
+    'heavy-2',
+    'heavy-3',
+    'light-1',
+    'heavy-4',
+    'heavy-5',
+    'heavy-6',
+    'light-2',
+    'light-3',
+    'light-4',
+    'light-5',
+    'light-6',
+  ]);
+});

@@ -16,6 +16,8 @@ const key = (limits: Partial<TenantLimits>): TenantKey => ({
   models: null,
   admin: false,
   limits: { ...NONE, ...limits },
+  priority: 'standard',
+  weight: 1,
 });
 // CI must run them (.ci/run installs redis-server): there a missing server fails instead of skipping.
 const skip = !(await hasRedisServer()) && !process.env.CI && 'redis-server is not installed (apt-get install redis-server)';

@@ -13,6 +13,8 @@ const key = (name: string, limits: Partial<TenantLimits>): TenantKey => ({
   models: null,
   admin: false,
   limits: { ...NONE, ...limits },
+  priority: 'standard',
+  weight: 1,
 });
 
 test('GCRA: the whole limit at once, then it refills evenly; refunds never go past full', () => {

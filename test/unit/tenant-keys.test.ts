@@ -106,3 +106,33 @@ test('every admin route is recognised however its path is spelled; other paths a
   // Undecodable: refused rather than guessed.
   assert.equal(isAdminRoute('/sl%E0%A4%A'), true);
 });
+
+test("a key's priority class and weight in the admission queue: standard and 1 unless given", () => {
+  const { keys } = keysFromList(
+    [
+      { name: 'chat-app', key: 'a', priority: 'interactive', weight: 3 },
+      { name: 'nightly', key: 'b', priority: 'batch' },
+      { name: 'plain', key: 'c' },
+    ],
+    {},
+  );
+  assert.deepEqual(
+    keys.map((key) => [key.name, key.priority, key.weight]),
+    [
+      ['chat-app', 'interactive', 3],
+      ['nightly', 'batch', 1],
+      ['plain', 'standard', 1],
+    ],
+  );
+  for (const [entry, start] of [
+    [{ name: 'a', key: 'x', priority: 'urgent' }, 'keys[0] (a): priority: expected interactive, standard, batch, got "urgent"'],
+    [{ name: 'a', key: 'x', weight: 0 }, 'keys[0] (a): weight: expected an integer from 1 to 1000'],
+    [{ name: 'a', key: 'x', weight: 2.5 }, 'keys[0] (a): weight: expected an integer from 1 to 1000'],
+  ] as const) {
+    assert.throws(
+      () => keysFromList([entry], {}),
+      (err: Error) => err.message.startsWith(start),
+      `${JSON.stringify(entry)} -> ${start}`,
+    );
+  }
+});
