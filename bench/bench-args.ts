@@ -19,6 +19,8 @@ export interface BenchArgs {
   routingSweep: boolean;
   /** saturation: also two instances at other --load-interval values (what its default was chosen from). */
   saturationSweep: boolean;
+  /** saturation: only the variants whose label contains one of these (all when empty). */
+  saturationOnly: string[];
   /** Another Node binary the Node targets also run on (`<name>-node24`); null = the bench's own only. */
   node: string | null;
   /** overhead: the open-loop rates, requests per second. */
@@ -31,7 +33,7 @@ export interface BenchArgs {
   backends: number[];
 }
 
-const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...] [--routing-sweep on] [--saturation-sweep on] [--node PATH] [--rates 500,2000,5000] [--rounds ${DEFAULT_ROUNDS}] [--search-probes ${DEFAULT_SEARCH_PROBES}] [--backends ${DEFAULT_FLEET_SIZES.join(',')}]`;
+const USAGE = `usage: npm run bench -- [--duration 5] [--reps 3] [--connections 64] [--warmup 1] [--workloads ${WORKLOAD_NAMES.join(',')}] [--streams 256 | 64,256,1024] [--targets direct,proxy-1w,...] [--routing-sweep on] [--saturation-sweep on] [--saturation-only 'two instances,10:1'] [--node PATH] [--rates 500,2000,5000] [--rounds ${DEFAULT_ROUNDS}] [--search-probes ${DEFAULT_SEARCH_PROBES}] [--backends ${DEFAULT_FLEET_SIZES.join(',')}]`;
 
 function workloadName(raw: string): WorkloadName {
   const trimmed = raw.trim();
@@ -66,6 +68,12 @@ const SETTERS: Record<string, FlagSetter<BenchArgs>> = {
   },
   'saturation-sweep': (args, value, name) => {
     args.saturationSweep = onOff(name, value);
+  },
+  'saturation-only': (args, value) => {
+    args.saturationOnly = value
+      .split(',')
+      .map((label) => label.trim())
+      .filter((label) => label !== '');
   },
   streams: (args, value, name) => {
     args.streams = value.split(',').map((n) => positiveInt(name, n.trim()));
@@ -104,6 +112,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     targets: null,
     routingSweep: false,
     saturationSweep: false,
+    saturationOnly: [],
     node: null,
     rates: [...DEFAULT_RATES],
     rounds: DEFAULT_ROUNDS,

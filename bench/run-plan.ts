@@ -58,7 +58,7 @@ export function planRuns(args: BenchArgs, nginx: Nginx | null, node: AltNode | n
   const routingRuns = withRouting ? routingVariants(args).length * ROUTING_MIXES.length * args.reps : 0;
   const fleet = args.workloads.includes('fleet') ? fleetBudget(args) : { runs: 0, seconds: 0 };
   const saturationRuns = args.workloads.includes('saturation')
-    ? saturationVariants(args.saturationSweep).reduce((sum, variant) => sum + variant.loads.length, 0) * args.reps
+    ? saturationVariants(args.saturationSweep, args.saturationOnly).reduce((sum, variant) => sum + variant.loads.length, 0) * args.reps
     : 0;
   const budgetS = Math.ceil(
     httpRuns * (args.duration + args.warmup + HTTP_RUN_SLACK_S) +

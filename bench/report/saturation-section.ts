@@ -40,7 +40,7 @@ export function renderSaturationSection(runs: readonly SaturationRun[], reps: nu
   return [
     '## saturation',
     '',
-    `${ENGINES} simulated engines of ${SLOTS} slots (\`--max-num-seqs ${SLOTS}\`), ${PREFILL_MS} ms of prefill, then ${TOKENS} tokens ${TOKEN_DELAY_MS} ms apart: a capacity of ${CAPACITY_PER_S.toFixed(2)} completions per second. Open-loop Poisson arrivals (the same seeded arrival times for every variant) of streamed chats, 10% from the interactive tenant and 90% from the batch tenant (x-priority: batch); each proxy instance has 2 workers; ${reps} repetition(s). Time to first token is timed from the moment a request was due. The engine columns are time averages over the window from the engines' own counters: mean queue per engine, the longest queue any engine had, and the share of slots running a sequence.`,
+    `${ENGINES} simulated engines of ${SLOTS} slots (\`--max-num-seqs ${SLOTS}\`), ${PREFILL_MS} ms of prefill, then ${TOKENS} tokens ${TOKEN_DELAY_MS} ms apart: a capacity of ${CAPACITY_PER_S.toFixed(2)} completions per second. Open-loop Poisson arrivals (the same seeded arrival times for every variant) of streamed chats, 10% from the interactive tenant (a key of priority interactive) and 90% from the batch tenant (a key of priority batch); in the run of two batch keys (weight 1 each), one offers 6× the capacity and the other 0.6×. Each proxy instance has 2 workers; ${reps} repetition(s). Time to first token is timed from the moment a request was due. The engine columns are time averages over the window from the engines' own counters: mean queue per engine, the longest queue any engine had, and the share of slots running a sequence.`,
     '',
     markdownTable(header, rows),
     '',
@@ -61,7 +61,11 @@ function p99Of(run: SaturationRun | null, tenant: string): number | null {
 function renderTargets(runs: readonly SaturationRun[]): string[] {
   const lines = ['Targets at 2× overload:', ''];
   const off = p99Of(find(runs, 'queue off (sending on)', 2), 'interactive');
-  for (const variant of ['queue on (defaults)', 'queue on, --saturation-waiting 0']) {
+  for (const variant of [
+    'queue on (defaults)',
+    'queue on, --saturation-waiting 0',
+    'queue on, --engine-priority on (engines schedule by priority)',
+  ]) {
     const high = p99Of(find(runs, variant, 2), 'interactive');
     const low = p99Of(find(runs, variant, 0.5), 'interactive');
     if (high === null || low === null) continue;
@@ -77,6 +81,14 @@ function renderTargets(runs: readonly SaturationRun[]): string[] {
     const limit = run.variant.includes('--saturation-waiting 0') ? 0 : 5;
     lines.push(
       `- ${run.variant}: slot use ${pct(run.engines.slotUse)} (target ≥ 95%: ${run.engines.slotUse >= 0.95 ? 'met' : 'missed'}); longest engine queue ${run.engines.maxQueue} (target ≤ ${limit}: ${run.engines.maxQueue <= limit ? 'met' : 'missed'})`,
+    );
+  }
+  for (const run of runs.filter((r) => r.tenants.length === 2 && r.tenants.every((t) => t.name.startsWith('batch-')))) {
+    const total = run.tenants.reduce((sum, t) => sum + t.completionsInWindow, 0);
+    const shares = run.tenants.map((t) => ({ name: t.name, share: total === 0 ? 0 : t.completionsInWindow / total }));
+    const met = shares.every((s) => s.share >= 0.45);
+    lines.push(
+      `- ${run.variant} at ${run.load}×: completions ${shares.map((s) => `${s.name} ${pct(s.share)}`).join(', ')} (target each ≥ 45%: ${met ? 'met' : 'missed'}); slot use ${pct(run.engines.slotUse)}`,
     );
   }
   return lines;

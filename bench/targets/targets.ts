@@ -100,6 +100,8 @@ export interface EngineBackendOptions {
   maxNumSeqs: number;
   ttftMs: number;
   tokenDelayMs: number;
+  /** vLLM's --scheduling-policy: `priority` orders its queue by the request's priority field. */
+  schedulingPolicy?: 'fcfs' | 'priority';
 }
 
 /** A simulated engine (the saturation workload): sequence slots with a queue beyond them, the wait in its time to first token. */
@@ -116,6 +118,8 @@ export function startEngineBackend(name: string, logPath: string, options: Engin
     String(options.ttftMs),
     '--token-delay-ms',
     String(options.tokenDelayMs),
+    '--scheduling-policy',
+    options.schedulingPolicy ?? 'fcfs',
   ];
   return startNode(name, args, logPath, (line) =>
     line.msg === 'mock backend listening' && typeof line.url === 'string' ? line.url : null,

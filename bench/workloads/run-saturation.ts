@@ -35,11 +35,22 @@ export interface SaturationVariant {
   readonly instances: number;
   /** The loads it runs at. */
   readonly loads: readonly number[];
+  /** Its tenants: interactive and batch (10% and 90%), or two batch keys of equal weight, one offering 10× the other. */
+  readonly mix?: 'two-batch';
+  /** The engines order their own queues by vLLM's priority field (--scheduling-policy priority). */
+  readonly enginePriority?: boolean;
 }
 
 const SATURATION_VARIANTS: readonly SaturationVariant[] = [
   { label: 'queue on (defaults)', args: ['--routing', 'least-load'], instances: 1, loads: LOADS },
   { label: 'queue on, --saturation-waiting 0', args: ['--routing', 'least-load', '--saturation-waiting', '0'], instances: 1, loads: LOADS },
+  {
+    label: 'queue on, --engine-priority on (engines schedule by priority)',
+    args: ['--routing', 'least-load', '--engine-priority', 'on'],
+    instances: 1,
+    loads: LOADS,
+    enginePriority: true,
+  },
   { label: 'queue off (sending on)', args: ['--routing', 'least-load', '--queue', 'off'], instances: 1, loads: LOADS },
   { label: 'round-robin, queue off', args: ['--routing', 'round-robin', '--queue', 'off'], instances: 1, loads: LOADS },
   { label: 'queue on (defaults), two instances', args: ['--routing', 'least-load'], instances: 2, loads: [2] },
@@ -49,6 +60,8 @@ const SATURATION_VARIANTS: readonly SaturationVariant[] = [
     instances: 2,
     loads: [2],
   },
+  // Two batch keys of weight 1, at 6× and 0.6× capacity: both want more than half of the fleet.
+  { label: 'queue on (defaults), two batch keys 10:1', args: ['--routing', 'least-load'], instances: 1, loads: [6.6], mix: 'two-batch' },
 ];
 
 /** What the engines did in the window, summed over them. */
@@ -62,7 +75,7 @@ interface EngineWindow {
 }
 
 /** --saturation-sweep: how the engine read interval changes what two instances overshoot (the --load-interval default was chosen from these). */
-const SATURATION_SWEEP: readonly SaturationVariant[] = [50, 250, 500].map((interval) => ({
+const SATURATION_SWEEP: readonly SaturationVariant[] = [50, 100, 500].map((interval) => ({
   label: `queue on, --saturation-waiting 0, two instances, --load-interval ${interval}`,
   args: ['--routing', 'least-load', '--saturation-waiting', '0', '--load-interval', String(interval)],
   instances: 2,
@@ -70,8 +83,9 @@ const SATURATION_SWEEP: readonly SaturationVariant[] = [50, 250, 500].map((inter
 }));
 
 /** The variants a run takes part in. */
-export function saturationVariants(sweep: boolean): readonly SaturationVariant[] {
-  return sweep ? [...SATURATION_VARIANTS, ...SATURATION_SWEEP] : SATURATION_VARIANTS;
+export function saturationVariants(sweep: boolean, only: readonly string[] = []): readonly SaturationVariant[] {
+  const all = sweep ? [...SATURATION_VARIANTS, ...SATURATION_SWEEP] : SATURATION_VARIANTS;
+  return only.length === 0 ? all : all.filter((variant) => only.some((part) => variant.label.includes(part)));
 }
 
 export interface SaturationRun {
@@ -114,13 +128,35 @@ function engineWindow(
   return { slotUse: running / (span * SLOTS), meanQueue: waiting / span, maxQueue };
 }
 
-function tenantsAt(load: number): Tenant[] {
+/** Every tenant of the workload is a key of the config file, its class and weight there. */
+const KEYS = [
+  { name: 'interactive', priority: 'interactive' },
+  { name: 'batch', priority: 'batch' },
+  { name: 'batch-big', priority: 'batch' },
+  { name: 'batch-small', priority: 'batch' },
+] as const;
+
+function keysFile(path: string): string {
+  const entries = KEYS.map((key) => `  - { name: ${key.name}, key: ${key.name}-key, priority: ${key.priority}, weight: 1 }`);
+  writeFileSync(path, ['keys:', ...entries, ''].join('\n'));
+  return path;
+}
+
+function asKey(name: string): Record<string, string> {
+  return { authorization: `Bearer ${name}-key` };
+}
+
+function tenantsAt(variant: SaturationVariant, load: number): Tenant[] {
   const rate = load * CAPACITY_PER_S;
+  if (variant.mix === 'two-batch') {
+    return [
+      { name: 'batch-big', rate: (rate * 10) / 11, headers: asKey('batch-big') },
+      { name: 'batch-small', rate: rate / 11, headers: asKey('batch-small') },
+    ];
+  }
   return [
-    // Until keys carry classes, the two tenants are told apart by x-priority: standard (the default) is the
-    // higher class here, batch the lower.
-    { name: 'interactive', rate: rate * INTERACTIVE_SHARE, headers: {} },
-    { name: 'batch', rate: rate * (1 - INTERACTIVE_SHARE), headers: { 'x-priority': 'batch' } },
+    { name: 'interactive', rate: rate * INTERACTIVE_SHARE, headers: asKey('interactive') },
+    { name: 'batch', rate: rate * (1 - INTERACTIVE_SHARE), headers: asKey('batch') },
   ];
 }
 
@@ -138,6 +174,7 @@ async function runOnce(context: RunContext, variant: SaturationVariant, load: nu
           maxNumSeqs: SLOTS,
           ttftMs: PREFILL_MS,
           tokenDelayMs: TOKEN_DELAY_MS,
+          schedulingPolicy: variant.enginePriority === true ? 'priority' : 'fcfs',
         }),
       );
     }
@@ -148,7 +185,7 @@ async function runOnce(context: RunContext, variant: SaturationVariant, load: nu
           backendUrl: engines.map((engine) => engine.url).join(','),
           workers: PROXY_WORKERS,
           logPath: join(dir, `${tag}-proxy-${i}.log`),
-          extraArgs: variant.args,
+          extraArgs: ['--config', keysFile(join(dir, 'keys.yaml')), ...variant.args],
         }),
       );
     }
@@ -162,7 +199,7 @@ async function runOnce(context: RunContext, variant: SaturationVariant, load: nu
       after = await Promise.all(engines.map(engineStats));
     })();
     const tenants = await driveSaturation({
-      tenants: tenantsAt(load),
+      tenants: tenantsAt(variant, load),
       warmupMs: WARMUP_MS,
       windowMs,
       drainMs: DRAIN_MS,
@@ -182,7 +219,7 @@ async function runOnce(context: RunContext, variant: SaturationVariant, load: nu
 export async function runSaturationWorkload(context: RunContext): Promise<SaturationResults> {
   const runs: SaturationRun[] = [];
   for (let rep = 0; rep < context.args.reps; rep++) {
-    for (const variant of saturationVariants(context.args.saturationSweep)) {
+    for (const variant of saturationVariants(context.args.saturationSweep, context.args.saturationOnly)) {
       for (const load of variant.loads) {
         console.error(`bench: ${context.progress()} saturation ${variant.label} at ${load}x`);
         runs.push(await runOnce(context, variant, load, 1 + rep));

@@ -51,15 +51,15 @@ test('engine signals and the queue: defaults, units, and each flag given', async
       defaults.queueTimeoutMs,
       defaults.enginePriority,
     ],
-    [100, 5, 0.8, true, 30_000, false],
+    [250, 5, 0.8, true, 30_000, false],
   );
   const given = await configOf([
-    ...['--load-interval', '250', '--saturation-waiting', '0', '--saturation-kv', '0.95'],
+    ...['--load-interval', '500', '--saturation-waiting', '0', '--saturation-kv', '0.95'],
     ...['--queue', 'off', '--queue-timeout', '2s', '--engine-priority', 'on'],
   ]);
   assert.deepEqual(
     [given.loadIntervalMs, given.saturationWaiting, given.saturationKv, given.queue, given.queueTimeoutMs, given.enginePriority],
-    [250, 0, 0.95, false, 2_000, true],
+    [500, 0, 0.95, false, 2_000, true],
   );
   assert.equal((await configOf(['--load-interval', '0'])).loadIntervalMs, 0, '0 turns the reads off');
 });
