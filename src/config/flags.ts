@@ -113,34 +113,40 @@ export const FLAGS = {
   'load-interval': {
     type: 'string',
     default: String(d.DEFAULT_LOAD_INTERVAL_MS),
+    unit: 'ms',
     describe:
-      "Time between two reads of each backend's /metrics (engine queue, running, KV use) while there is traffic, ms (0: never read)",
+      "Time between two reads of each backend's own `GET /metrics` (its engine's queue, running batch and KV use) while the proxy has traffic, ms; while nothing is in progress it reads at `--health-interval` (not at all when that is `0`). A reading older than three intervals is ignored (`0`: never read)",
+    docs: 'See [Engine signals and the admission queue](admission.md), and [why 250 ms](admission.md#why---load-interval-is-250-ms).',
   },
   'saturation-waiting': {
     type: 'string',
     default: String(d.DEFAULT_SATURATION_WAITING),
-    describe: 'A backend whose engine queue would grow past this is saturated (0: only while it has a free slot)',
+    describe:
+      "A backend is saturated when its engine queue would grow past this many (the Gateway API Inference Extension's threshold); `0`: only while it has a free slot, so that no request waits inside an engine",
   },
   'saturation-kv': {
     type: 'string',
     default: String(d.DEFAULT_SATURATION_KV),
-    describe: 'A backend whose engine KV cache use (0 to 1) reaches this is saturated',
+    describe: "A backend is saturated from this share of its engine's KV cache in use (above 0, at most 1)",
   },
   queue: {
     type: 'string',
     default: 'on',
-    describe: 'on: a request whose backends are all saturated waits in the proxy, by priority and fair share; off: it is sent on',
+    describe:
+      '`on`: a request whose backends are all saturated waits in the proxy, by priority class and fair share between keys; `off`: it is sent on (to the least saturated)',
+    docs: 'See [the queue](admission.md#the-queue).',
   },
   'queue-timeout': {
     type: 'string',
     default: String(d.DEFAULT_QUEUE_TIMEOUT_MS),
-    describe: 'Longest wait in the queue, ms (or 30s); then 429 with Retry-After',
+    unit: 'ms',
+    describe: 'Longest wait in the queue, ms (or `30s`); then 429 `queue_timeout` with `Retry-After: 1`',
   },
   'engine-priority': {
     type: 'string',
     default: 'off',
     describe:
-      "Pass each completion's priority class on as vLLM's priority field (for engines run with --scheduling-policy priority): on or off",
+      "`on` passes each completion's priority class on as vLLM's `priority` field (`interactive` -1, `standard` 0 (not written), `batch` 1), for engines run with `--scheduling-policy priority`; an engine without it refuses any value but 0 with 400, hence `off` by default",
   },
   'dns-refresh': {
     type: 'string',

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { CHAT, chat, metricValue, scrape, startMocks } from '../helpers/fleet.js';
 import { type CallResult, call } from '../helpers/http.js';
 import { type RunningProxy, startCluster } from '../helpers/start-proxy.js';
-import { eventually } from '../../support/wait.js';
 
 const TEST = { timeout: 90_000 };
 const JSON_HEADERS = { 'content-type': 'application/json' };

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { Agent, request } from 'undici';
 import type { MockBackend } from '../../src/mock-backend/create-mock-backend.js';
+import { eventually } from '../../support/wait.js';
 import { CHAT, chat, inParallel, metricValue, scrape, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { call } from '../helpers/http.js';
 import type { RunningProxy } from '../helpers/start-proxy.js';
-import { eventually } from '../../support/wait.js';
 
 const TEST = { timeout: 120_000 };
 /** Requests the third client keeps in progress on backend A, straight to it (A has room for 4 more). */

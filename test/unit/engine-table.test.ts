@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { createAdmissionMetrics } from '../../src/metrics/admission-metrics.js';
 import { parsePromText, sampleValue } from '../../src/metrics/prom-text.js';
 import { type EngineEntry, EngineTable } from '../../src/primary/engine-table.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually } from '../../support/wait.js';
 
 const URL_A = 'http://a:8000';
 
