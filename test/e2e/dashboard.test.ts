@@ -36,6 +36,8 @@ const CHARTS = ['qps', 'inflight', 'ttft', 'overhead', 'throughput', 'tokens', '
 /** The backends table's columns (src/dashboard/page/draw-backends.ts): the rate's seconds are the page's own. */
 const RATE_COLUMN = 4;
 const TTFT_COLUMN = 6;
+/** The engine's own gauges: none in the history the first draw comes from, then whatever the last reading said. */
+const ENGINE_COLUMN = 8;
 /** Well inside the TTFT bucket (0.1, 0.25] s, so that every p50 is its midpoint by interpolation: 0.175 s. */
 const MOCK_TTFT_MS = 120;
 const P50_TTFT = '0.175 s';
@@ -109,7 +111,7 @@ async function openDashboard(t: TestContext, base: string): Promise<OpenedPage> 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   t.after(() => browser.close());
   // Tall enough for the backends table and every chart: a screenshot is of the viewport.
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1900 } });
   const foreign: string[] = [];
   page.on('request', (request) => {
     if (!request.url().startsWith(base)) foreign.push(request.url());
@@ -221,8 +223,8 @@ test('/dashboard opened after traffic shows the primary’s history at once, err
   // streams' TTFTs lie in two buckets here (the in-band error's first token came at once): p50 not checked.
   const total = 15 + BURST;
   assert.deepEqual(without(first.table, RATE_COLUMN, TTFT_COLUMN), [
-    [mock.url, 'up', '0', String(15 + BURST - shed), share(15 + BURST - shed, total), '-'],
-    [PROXY_ROW_NAME, '-', '0', String(shed), share(shed, total), '-'],
+    [mock.url, 'up', '0', String(15 + BURST - shed), share(15 + BURST - shed, total), '-', '-'],
+    [PROXY_ROW_NAME, '-', '0', String(shed), share(shed, total), '-', '-'],
   ]);
   const host = mock.url.replace('http://', '');
   assert.deepEqual(await page.locator('#legend-errors span').allTextContents(), [
@@ -345,10 +347,10 @@ test('/dashboard in front of three backends: states and traffic in a table from 
     const total = counts.reduce((a, b) => a + b, 0);
     const rows = urls.map((url, i) => {
       const retries = i === 1 ? `503: ${failed}` : '-';
-      return [url, states[i] as string, '0', String(counts[i]), 'rate', share(counts[i] as number, total), P50_TTFT, retries];
+      return [url, states[i] as string, '0', String(counts[i]), 'rate', share(counts[i] as number, total), P50_TTFT, retries, '-'];
     });
     rows.sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1));
-    return [...rows, [PROXY_ROW_NAME, '-', '0', '0', 'rate', '0%', '-', '-']];
+    return [...rows, [PROXY_ROW_NAME, '-', '0', '0', 'rate', '0%', '-', '-', '-']];
   };
 
   // On open, before its first poll, the page shows the table from the primary's history and /healthz.
@@ -376,8 +378,8 @@ test('/dashboard in front of three backends: states and traffic in a table from 
     () => state(page),
     (s) =>
       isDeepStrictEqual(
-        without(s.table, RATE_COLUMN, TTFT_COLUMN),
-        without(expectedRows(['down', 'up', 'up'], moved), RATE_COLUMN, TTFT_COLUMN),
+        without(s.table, RATE_COLUMN, TTFT_COLUMN, ENGINE_COLUMN),
+        without(expectedRows(['down', 'up', 'up'], moved), RATE_COLUMN, TTFT_COLUMN, ENGINE_COLUMN),
       ),
     { timeoutMs: WAIT_MS },
   );
