@@ -26,14 +26,17 @@ export function chunkedSocketOf(res: ServerResponse, method: string | undefined)
   return socket;
 }
 
-/** One HTTP/1.1 chunk: the size in hex, CRLF, the bytes, CRLF. Never called with an empty chunk (that would end the body). */
-export function frameChunk(chunk: Buffer): Buffer {
-  const size = chunk.length.toString(16);
-  const frame = Buffer.allocUnsafe(size.length + chunk.length + 4);
+/**
+ * The bytes of `parts` (`bytes` in all) as one HTTP/1.1 chunk: the size in hex, CRLF, the bytes, CRLF, in one
+ * buffer. Never called with no bytes (an empty chunk would end the body).
+ */
+export function frameChunks(parts: readonly Buffer[], bytes: number): Buffer {
+  const size = bytes.toString(16);
+  const frame = Buffer.allocUnsafe(size.length + bytes + 4);
   let at = frame.write(size, 0, 'latin1');
   frame[at++] = CR;
   frame[at++] = LF;
-  at += chunk.copy(frame, at);
+  for (const part of parts) at += part.copy(frame, at);
   frame[at++] = CR;
   frame[at] = LF;
   return frame;

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { chunkedSocketOf, frameChunk } from './chunked-socket.js';
+import { chunkedSocketOf, frameChunks } from './chunked-socket.js';
 
 /** What the relay stops and restarts when the client reads slower than the backend sends. */
 export interface Flow {
@@ -11,8 +11,9 @@ export interface Flow {
 /**
  * Writes a backend's response into the client's: the head, then the body chunk by chunk with
  * backpressure (the upstream is paused while the client's socket is full). A streamed response writes its
- * framed chunks straight to the socket once it may (see chunkedSocketOf); a body of known length that
- * arrives in one piece leaves with its head in a single end().
+ * framed chunks straight to the socket once it may (see chunkedSocketOf): the chunks of one event-loop turn
+ * (the events one read from the backend holds) leave as one chunk in one write, at the end of the turn; a
+ * body of known length that arrives in one piece leaves with its head in a single end().
  */
 export class ResponseRelay {
   readonly #res: ServerResponse;
@@ -24,6 +25,9 @@ export class ResponseRelay {
   #ended = false;
   #flow: Flow | null = null;
   #drainListening = false;
+  /** Chunks for the socket not written yet (this turn's), and their bytes. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
   bytesOut = 0;
 
   constructor(res: ServerResponse, method: string | undefined) {
@@ -56,11 +60,13 @@ export class ResponseRelay {
       return;
     }
     this.bytesOut += chunk.length;
-    const socket = this.#socket;
-    if (socket !== null) {
-      // A destroyed socket means the client left: its 'close' is on the way and ends the exchange.
-      if (socket.destroyed || socket.write(frameChunk(chunk))) return;
-      this.#pause(flow, socket);
+    if (this.#socket !== null) {
+      // When the backend is quicker than the proxy, one read from it holds several events, each its own
+      // HTTP chunk: they leave together, one frame and one syscall instead of one per token (issue 18).
+      this.#flow = flow;
+      if (this.#pendingBytes === 0) process.nextTick(this.#flushPending);
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.length;
       return;
     }
     const first = this.bytesOut === chunk.length;
@@ -71,12 +77,14 @@ export class ResponseRelay {
   }
 
   end(): void {
+    this.#flushPending();
     if (!this.#ended) this.#res.end();
     this.#ended = true;
   }
 
   /** Too late for a status: an abruptly closed response is the only honest signal left. */
   destroy(): void {
+    this.#dropPending();
     this.#res.destroy();
   }
 
@@ -95,6 +103,22 @@ export class ResponseRelay {
     if (this.#drainListening) return;
     this.#drainListening = true;
     emitter.once('drain', this.#onDrain);
+  }
+
+  readonly #flushPending = (): void => {
+    const bytes = this.#pendingBytes;
+    if (bytes === 0) return;
+    const socket = this.#socket as Socket;
+    const frame = frameChunks(this.#pending, bytes);
+    this.#dropPending();
+    // A destroyed socket means the client left: its 'close' is on the way and ends the exchange.
+    if (socket.destroyed || socket.write(frame)) return;
+    this.#pause(this.#flow as Flow, socket);
+  };
+
+  #dropPending(): void {
+    this.#pending.length = 0;
+    this.#pendingBytes = 0;
   }
 
   readonly #onDrain = (): void => {

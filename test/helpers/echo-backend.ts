@@ -20,7 +20,8 @@ export interface EchoBackend {
 /**
  * A plain HTTP backend for forwarding tests, steered by path:
  * /echo* reflects the request as JSON; /binary?size=N sends N deterministic bytes; /sse?n=N&gap=MS
- * sends N events MS apart; /hang never answers; /hang-stream sends headers and one event, then nothing;
+ * sends N events MS apart; /sse-burst?bursts=B&n=N&gap=MS sends B bursts MS apart, each N events (each its own HTTP
+ * chunk) in one TCP write; /hang never answers; /hang-stream sends headers and one event, then nothing;
  * /hop answers with hop-by-hop headers that must not reach the client; /flood writes without end, with backpressure.
  */
 export async function startEchoBackend(t: TestContext): Promise<EchoBackend> {
@@ -92,6 +93,15 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     res.on('close', () => clearInterval(timer));
     return;
   }
+  if (url.pathname === '/sse-burst') {
+    sseBursts(
+      res,
+      Number(url.searchParams.get('bursts') ?? '3'),
+      Number(url.searchParams.get('n') ?? '4'),
+      Number(url.searchParams.get('gap') ?? '30'),
+    );
+    return;
+  }
   if (url.pathname === '/hang') {
     req.resume();
     return;
@@ -125,6 +135,28 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   }
   res.writeHead(404, { 'content-type': 'text/plain' });
   res.end('not found');
+}
+
+/** Event `i` of /sse-burst: `data: {"i":i}`. */
+export const burstEvent = (i: number): string => `data: {"i":${i}}\n\n`;
+
+function sseBursts(res: ServerResponse, bursts: number, n: number, gap: number): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.flushHeaders();
+  let sent = 0;
+  let burst = 0;
+  const timer = setInterval(() => {
+    if (burst++ === bursts) {
+      clearInterval(timer);
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+    // Corked: the N chunks leave in one writev, so the proxy reads them at once.
+    res.socket?.cork();
+    for (let i = 0; i < n; i++) res.write(burstEvent(sent++));
+    res.socket?.uncork();
+  }, gap);
+  res.on('close', () => clearInterval(timer));
 }
 
 const FLOOD_CHUNK = Buffer.alloc(64 * 1024, 120);

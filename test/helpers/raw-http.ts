@@ -91,6 +91,8 @@ export interface RawResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** The body as it was framed: one entry per chunk (the whole body when framed by Content-Length). */
+  chunks: string[];
   rest: string;
 }
 
@@ -109,10 +111,11 @@ export function parseRawResponse(text: string): RawResponse | null {
   if (headers['content-length'] !== undefined) {
     const end = at + Number(headers['content-length']);
     if (text.length < end) return null;
-    return { status, headers, body: text.slice(at, end), rest: text.slice(end) };
+    const body = text.slice(at, end);
+    return { status, headers, body, chunks: [body], rest: text.slice(end) };
   }
   if (headers['transfer-encoding'] !== 'chunked') throw new Error('neither Content-Length nor chunked: read to the close instead');
-  let body = '';
+  const chunks: string[] = [];
   for (;;) {
     const lineEnd = text.indexOf('\r\n', at);
     if (lineEnd === -1) return null;
@@ -124,11 +127,11 @@ export function parseRawResponse(text: string): RawResponse | null {
       // No trailers from us: the last chunk is followed by one empty line.
       if (text.length < dataStart + 2) return null;
       if (text.slice(dataStart, dataStart + 2) !== '\r\n') throw new Error('the last chunk is not followed by CRLF');
-      return { status, headers, body, rest: text.slice(dataStart + 2) };
+      return { status, headers, body: chunks.join(''), chunks, rest: text.slice(dataStart + 2) };
     }
     if (text.length < dataStart + size + 2) return null;
     if (text.slice(dataStart + size, dataStart + size + 2) !== '\r\n') throw new Error(`chunk of ${size} bytes not followed by CRLF`);
-    body += text.slice(dataStart, dataStart + size);
+    chunks.push(text.slice(dataStart, dataStart + size));
     at = dataStart + size + 2;
   }
 }

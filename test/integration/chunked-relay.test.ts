@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
-import { startEchoBackend } from '../helpers/echo-backend.js';
+import { burstEvent, startEchoBackend } from '../helpers/echo-backend.js';
 import { startInProcessProxy } from '../helpers/in-process-proxy.js';
 import { parseRawResponse, rawConnection, rawRequest } from '../helpers/raw-http.js';
 
@@ -64,6 +64,20 @@ test('a streamed response is chunk-framed exactly, and its keep-alive connection
   assert.equal(responses[2]?.body, sseBody(1));
   assert.equal(serverSockets.length, 1, 'one connection served all four');
   assert.equal(socket.listenerCount('drain'), drainListeners);
+});
+
+test('the events of one read from the backend leave as one chunk; the body is unchanged', async (t) => {
+  const backend = await startEchoBackend(t);
+  const { url } = await startInProcessProxy(t, { 'backend-url': backend.url });
+  const connection = await rawConnection(Number(new URL(url).port));
+  t.after(() => connection.destroy());
+  // 3 bursts of 4 events, each burst one TCP write of 4 HTTP chunks.
+  connection.write('GET /sse-burst?bursts=3&n=4&gap=30 HTTP/1.1\r\nHost: proxy\r\n\r\n');
+  const [response] = parseAll(await connection.until(complete(1)), 1);
+  const events = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => burstEvent(from + i)).join('');
+  assert.equal(response?.body, `${events(0, 12)}data: [DONE]\n\n`);
+  // The first event releases the held head and leaves with it; the rest of its burst follows as one chunk.
+  assert.deepEqual(response?.chunks, [events(0, 1), events(1, 4), events(4, 8), events(8, 12), 'data: [DONE]\n\n']);
 });
 
 test('pipelined streamed requests come back complete and in order', async (t) => {
