@@ -127,7 +127,7 @@ export class CompletionTracker {
     return rest;
   }
 
-  #onEvent(data: Buffer): boolean {
+  #onEvent(data: string): boolean {
     const facts = classifyEvent(data);
     if (facts.kind === 'done') {
       this.#done = true;

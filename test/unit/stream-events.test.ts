@@ -9,7 +9,8 @@ const completion = (text: string, finish = 'null', extra = '') =>
   `{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":${finish},"stop_reason":null}]${extra}}`;
 const USAGE = '"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}';
 
-const classify = (data: string) => classifyEvent(Buffer.from(data, 'utf8'));
+/** The event's data as the scanner hands it over: one latin1 char per byte of its UTF-8. */
+const classify = (data: string) => classifyEvent(Buffer.from(data, 'utf8').toString('latin1'));
 const facts = (kind: EventFacts['kind'], extra: Partial<EventFacts> = {}): EventFacts => ({
   kind,
   usage: null,
@@ -116,6 +117,27 @@ test('escaped key text inside another field does not fool the detection', () => 
   // The same text as content: content, with no usage and no error.
   assert.deepEqual(classify(chat(`{"content":${args}}`)), facts('content'));
   assert.deepEqual(classify(chat(`{"content":${JSON.stringify('{"error": {"message": "x"}}')}}`)), facts('content'));
+});
+
+test('a later key counts when an earlier one of the same name does not', () => {
+  assert.deepEqual(classify('{"logprobs":{"content":[]},"delta":{"content":""}}'), facts('other'));
+  assert.deepEqual(classify('{"logprobs":{"content":null},"delta":{"content":"hi"}}'), facts('content'));
+  assert.deepEqual(classify('{"a":{"content":""},"b":{"content":"x"}}'), facts('content'));
+  assert.deepEqual(classify('{"a":{"tool_calls":[]},"b":{"tool_calls":[1]}}'), facts('content'));
+  assert.deepEqual(
+    classify('{"a":{"usage":null},"usage":{"prompt_tokens":5,"completion_tokens":3}}'),
+    facts('other', { usage: { promptTokens: 5, completionTokens: 3 } }),
+  );
+  // The old error shape is read at the first "object" key only (a top-level one comes first in vLLM's errors).
+  assert.deepEqual(classify('{"object":"error","data":{"object":"list"}}'), facts('other', { error: true }));
+  assert.deepEqual(classify('{"object":"chat.completion.chunk","data":{"object":"error"}}'), facts('other'));
+});
+
+test('keys are found by the colon after them: colons inside values and keys without one are not keys', () => {
+  assert.deepEqual(classify(chat('{"content":"a: b"}')), facts('content'));
+  assert.deepEqual(classify(chat('{"content":":"}')), facts('content'));
+  assert.deepEqual(classify('{"choices":[{"delta":{"role":"content","x":"usage"}}]}'), facts('other'));
+  assert.deepEqual(classify(JSON.stringify({ note: `"content": "x", "usage": {"a": 1}` })), facts('other'));
 });
 
 test('usage chunks: usage read exactly; usageOnly only with choices []', () => {
@@ -230,6 +252,6 @@ test('token chunks are classified without JSON.parse; only usage and error event
 });
 
 test('a refusal delta is generated content', () => {
-  assert.equal(classifyEvent(Buffer.from('{"choices":[{"index":0,"delta":{"refusal":"I cannot"}}]}')).kind, 'content');
-  assert.equal(classifyEvent(Buffer.from('{"choices":[{"index":0,"delta":{"refusal":null}}]}')).kind, 'other');
+  assert.equal(classify('{"choices":[{"index":0,"delta":{"refusal":"I cannot"}}]}').kind, 'content');
+  assert.equal(classify('{"choices":[{"index":0,"delta":{"refusal":null}}]}').kind, 'other');
 });
