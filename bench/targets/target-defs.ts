@@ -69,23 +69,27 @@ function nginxDefs(dir: string, nginx: Nginx | null, withVariants: boolean): Tar
 /**
  * BENCH_BASELINE=<a built checkout of this repository> adds target `baseline-1w`: that build's proxy, in
  * the same production config as proxy-1w, measured in the same alternation (an optimisation is judged
- * side by side with the code before it, not against a figure from another day).
+ * side by side with the code before it, not against a figure from another day). For stream also
+ * `baseline-2w-defaults`, that build as `proxy-2w-defaults`.
  */
-function baselineDefs(dir: string, extraArgs: readonly string[] = [], processPrefix = ''): TargetDef[] {
+function baselineDefs(dir: string, extraArgs: readonly string[] = [], processPrefix = '', withDefaults2w = false): TargetDef[] {
   const checkout = process.env.BENCH_BASELINE;
   if (checkout === undefined || checkout === '') return [];
   const entry = join(checkout, 'dist/src/main.js');
-  const name = 'baseline-1w';
   // Its own log per workload: a stream run must not find the small run's (stopped) proxy ready in it.
-  const processName = `${processPrefix}${name}`;
-  return [
-    {
+  const variant = (name: string, about: string, workers: number, args: readonly string[]): TargetDef => {
+    const processName = `${processPrefix}${name}`;
+    return {
       name,
-      about: `proxy-1w built from \`${checkout}\` (BENCH_BASELINE), same config`,
+      about,
       start: (b) =>
-        startProxy({ name: processName, backendUrl: b.url, workers: 1, logPath: join(dir, `${processName}.log`), extraArgs, entry }),
-    },
-  ];
+        startProxy({ name: processName, backendUrl: b.url, workers, logPath: join(dir, `${processName}.log`), extraArgs: args, entry }),
+    };
+  };
+  const defs = [variant('baseline-1w', `proxy-1w built from \`${checkout}\` (BENCH_BASELINE), same config`, 1, extraArgs)];
+  if (withDefaults2w)
+    defs.push(variant('baseline-2w-defaults', `proxy-2w-defaults built from \`${checkout}\` (BENCH_BASELINE), same config`, 2, []));
+  return defs;
 }
 
 /** The process name (and log file) of `name` on `node`: `proxy-1w-node24`. */
@@ -237,7 +241,7 @@ export function streamTargetDefs(dir: string, upstreamConnections: number, nginx
       },
       ...nodePeers(dir, 'stream-', upstreamConnections),
       portkeyDef(dir, 'stream-portkey'),
-      ...baselineDefs(dir, upstream, 'stream-'),
+      ...baselineDefs(dir, upstream, 'stream-', true),
       ...nginxDefs(dir, nginx, false),
     ],
     node,
