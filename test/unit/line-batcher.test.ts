@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LineBatcher } from '../../src/shared/logger.js';
+import { eventually } from '../helpers/wait.js';
 
 function recorder() {
   const writes: string[] = [];
@@ -71,4 +72,28 @@ test('a small batch is written within the flush interval, and flushSync writes w
   batcher.flushSync();
   assert.deepEqual(writes, ['one\n', 'two\n']);
   assert.equal(syncFlushes(), 1);
+});
+
+test('with nothing to write no timer runs: a line arms the flush timer, which fires once for it', async () => {
+  const { writes, sink } = recorder();
+  const batcher = new LineBatcher(sink, 10);
+  const flush = mock.method(batcher, 'flush');
+  await delay(100);
+  assert.equal(flush.mock.callCount(), 0, 'no flush while idle');
+  batcher.write(line(1, 10));
+  await eventually(
+    'the line written',
+    () => writes.length,
+    (n) => n === 1,
+    { timeoutMs: 5_000 },
+  );
+  await delay(100);
+  assert.equal(flush.mock.callCount(), 1, 'one flush for the line, none after it');
+  batcher.write(line(2, 10));
+  await eventually(
+    'the next line written by the same timer, armed again',
+    () => writes.length,
+    (n) => n === 2,
+    { timeoutMs: 5_000 },
+  );
 });
