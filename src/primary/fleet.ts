@@ -1,4 +1,3 @@
-import { Agent } from 'undici';
 import type { BackendConfig, Config } from '../config/types.js';
 import { type EngineLoad, loadEngineParsers } from '../engines/engine-registry.js';
 import { EJECTION_REASONS, type FleetMetrics, HEALTH_RESULTS } from '../metrics/fleet-metrics.js';
@@ -8,6 +7,7 @@ import { discoverModels, probeHealth } from './backend-probe.js';
 import { EngineProber } from './engine-prober.js';
 import { FleetMember } from './fleet-member.js';
 import { createNameResolver, type ResolveAddresses } from './name-resolver.js';
+import { ProbeConnection } from './probe-connection.js';
 
 /** State changes that come together (a probe round, several workers' verdicts) go out as one broadcast. */
 const BROADCAST_COALESCE_MS = 5;
@@ -17,7 +17,6 @@ const BROADCAST_COALESCE_MS = 5;
  * per probe would cost every worker a parse of every backend's entry, 51 times a second at 256 backends.
  */
 const LAST_CHECK_COALESCE_MS = 1_000;
-const PROBE_KEEP_ALIVE_MS = 4_000;
 
 export interface FleetHooks {
   /** The state changed: hand it to every worker. */
@@ -41,9 +40,10 @@ export class Fleet {
   readonly #metrics: FleetMetrics;
   readonly #hooks: FleetHooks;
   readonly #resolve: ResolveAddresses;
-  readonly #agent = new Agent({ connections: 2, keepAliveTimeout: PROBE_KEEP_ALIVE_MS });
   readonly #engines: EngineProber;
   readonly #members = new Map<string, FleetMember>();
+  /** Each member's connection for its health checks and model reads, kept open between them. */
+  readonly #connections = new Map<string, ProbeConnection>();
   /** The addresses each configured name resolved to last (--dns-refresh), by configured URL. */
   readonly #addresses = new Map<string, readonly string[]>();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -143,7 +143,8 @@ export class Fleet {
     this.#timers.clear();
     if (this.#broadcastTimer !== null) clearTimeout(this.#broadcastTimer);
     this.#engines.close();
-    void this.#agent.close().catch(() => undefined);
+    for (const connection of this.#connections.values()) connection.close();
+    this.#connections.clear();
   }
 
   /** Makes the members match the configured backends (and their resolved addresses). */
@@ -165,6 +166,8 @@ export class Fleet {
     for (const [url, member] of this.#members) {
       if (wanted.has(url)) continue;
       this.#members.delete(url);
+      this.#connections.get(url)?.close();
+      this.#connections.delete(url);
       this.#log.info({ backend: url }, 'backend removed');
       this.#stopEngineReads(url);
       // Its state is gone with it (backend_up of a backend that no longer exists says nothing); its
@@ -235,12 +238,7 @@ export class Fleet {
   async #probe(member: FleetMember): Promise<void> {
     if (this.#closed || this.#members.get(member.url) !== member) return;
     const config = this.#config;
-    const outcome = await probeHealth(
-      this.#agent,
-      member.origin + member.basePath + config.healthPath,
-      member.host,
-      config.healthTimeoutMs,
-    );
+    const outcome = await probeHealth(this.#connectionOf(member), member.basePath + config.healthPath, member.host, config.healthTimeoutMs);
     if (this.#closed || this.#members.get(member.url) !== member) return;
     this.#metrics.healthChecks.labels(member.url, outcome.result).inc();
     const transition = member.checked(
@@ -264,7 +262,7 @@ export class Fleet {
   async #discover(member: FleetMember, nextInMs: number | null): Promise<void> {
     if (this.#closed || this.#members.get(member.url) !== member || member.source.models !== null) return;
     if (this.#config.discoveryIntervalMs === 0) return;
-    const cards = await discoverModels(this.#agent, `${member.origin}${member.basePath}/v1/models`, member.host);
+    const cards = await discoverModels(this.#connectionOf(member), `${member.basePath}/v1/models`, member.host);
     if (this.#closed || this.#members.get(member.url) !== member) return;
     if (cards !== null) {
       const before = member.models?.join('\u0000');
@@ -275,6 +273,15 @@ export class Fleet {
     }
     const interval = this.#config.discoveryIntervalMs;
     if (nextInMs !== null) this.#after(nextInMs, () => void this.#discover(member, interval));
+  }
+
+  #connectionOf(member: FleetMember): ProbeConnection {
+    let connection = this.#connections.get(member.url);
+    if (connection === undefined) {
+      connection = new ProbeConnection(member.origin);
+      this.#connections.set(member.url, connection);
+    }
+    return connection;
   }
 
   /**
