@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LineBatcher } from '../../src/shared/logger.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually } from '../../support/wait.js';
 
 function recorder() {
   const writes: string[] = [];
