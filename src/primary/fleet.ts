@@ -1,7 +1,7 @@
 import type { BackendConfig, Config } from '../config/types.js';
 import { type EngineLoad, loadEngineParsers } from '../engines/engine-registry.js';
 import { EJECTION_REASONS, type FleetMetrics, HEALTH_RESULTS } from '../metrics/fleet-metrics.js';
-import type { BackendOut, FleetState } from '../shared/fleet.js';
+import type { BackendOut, CheckRecords, FleetState } from '../shared/fleet.js';
 import type { Logger } from '../shared/logger.js';
 import { discoverModels, probeHealth } from './backend-probe.js';
 import { EngineProber } from './engine-prober.js';
@@ -15,12 +15,15 @@ const BROADCAST_COALESCE_MS = 5;
  * A probe that changed nothing but its own record (/healthz's lastCheck) goes out with the next broadcast,
  * at the latest this long after: probes are spread over the interval, and one broadcast of the whole state
  * per probe would cost every worker a parse of every backend's entry, 51 times a second at 256 backends.
+ * When nothing else changed meanwhile, that broadcast holds only the records that did (FleetHooks.checked).
  */
 const LAST_CHECK_COALESCE_MS = 1_000;
 
 export interface FleetHooks {
   /** The state changed: hand it to every worker. */
   changed(state: FleetState): void;
+  /** Only these backends' last checks changed: hand them to every worker. */
+  checked(records: CheckRecords): void;
   /** A backend left the fleet longer than the grace period ago: stop exporting its series anywhere. */
   forgotten(url: string): void;
   /** A new reading of a backend's engine (--load-interval), or null: it went stale or the backend left. */
@@ -50,6 +53,10 @@ export class Fleet {
   /** The model series exported per backend, so that a model it no longer serves stops being exported. */
   readonly #exportedModels = new Map<string, Set<string>>();
   #broadcastTimer: NodeJS.Timeout | null = null;
+  /** The pending broadcast is of the whole state: something besides a check's record changed. */
+  #stateChanged = false;
+  /** Members whose last check changed since the last broadcast. */
+  readonly #checked = new Set<FleetMember>();
   /** When the pending broadcast goes out (epoch ms). */
   #broadcastAtMs = 0;
   #panic = false;
@@ -254,6 +261,7 @@ export class Fleet {
       // Back up: read its models again, they may have changed while it was down.
       void this.#discover(member, null);
     }
+    if (transition === null) this.#checked.add(member);
     this.#changed(transition !== null);
     if (config.healthIntervalMs > 0) this.#after(config.healthIntervalMs, () => void this.#probe(member));
   }
@@ -290,18 +298,30 @@ export class Fleet {
    */
   #changed(urgent = true): void {
     if (this.#closed) return;
+    if (urgent) this.#stateChanged = true;
     const atMs = Date.now() + (urgent ? BROADCAST_COALESCE_MS : LAST_CHECK_COALESCE_MS);
     if (this.#broadcastTimer !== null) {
       if (this.#broadcastAtMs <= atMs) return;
       clearTimeout(this.#broadcastTimer);
     }
     this.#broadcastAtMs = atMs;
-    this.#broadcastTimer = setTimeout(() => {
-      this.#broadcastTimer = null;
+    this.#broadcastTimer = setTimeout(() => this.#broadcast(), atMs - Date.now());
+    this.#broadcastTimer.unref();
+  }
+
+  #broadcast(): void {
+    this.#broadcastTimer = null;
+    const checked = [...this.#checked];
+    this.#checked.clear();
+    if (this.#stateChanged) {
+      this.#stateChanged = false;
       this.#refreshGauges();
       this.#hooks.changed(this.state());
-    }, atMs - Date.now());
-    this.#broadcastTimer.unref();
+      return;
+    }
+    const records: CheckRecords = [];
+    for (const member of checked) if (this.#members.get(member.url) === member) records.push([member.url, member.lastCheck]);
+    if (records.length > 0) this.#hooks.checked(records);
   }
 
   #refreshGauges(): void {

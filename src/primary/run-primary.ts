@@ -68,6 +68,7 @@ export async function runPrimary(initialConfig: Config, argv: readonly string[],
       queue.fleet(state);
       supervisor.broadcast({ type: 'iproxy:fleet', fleet: state });
     },
+    checked: (checks) => supervisor.broadcast({ type: 'iproxy:checks', checks }),
     forgotten: (url) => aggregator.forgetUrl(url),
     engine: (url, load) => queue.engine(url, load),
     busy: () => queue.busy(),

@@ -24,6 +24,9 @@ export interface FleetBackend {
   readonly lastCheck: { readonly atMs: number; readonly result: string; readonly latencyMs: number } | null;
 }
 
+/** A backend's last check by URL: what a broadcast carries when nothing but the checks' records changed. */
+export type CheckRecords = Array<[url: string, lastCheck: FleetBackend['lastCheck']]>;
+
 export interface FleetState {
   readonly backends: readonly FleetBackend[];
   /** The union of the up backends' model cards, each id once, as GET /v1/models answers it. */

@@ -3,7 +3,7 @@ import type { QueuePrimaryMessage, QueueWorkerMessage } from '../admission/queue
 import type { MetricsDelta } from '../metrics/snapshot-delta.js';
 import type { TenantPrimaryMessage, TenantWorkerMessage } from '../tenants/admission-messages.js';
 import type { ConfigStatus } from './config-status.js';
-import type { BackendOut, FleetState } from './fleet.js';
+import type { BackendOut, CheckRecords, FleetState } from './fleet.js';
 
 /** One registry as prom-client's getMetricsAsJSON() gives it (the primary's, and the retired workers' totals). */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
@@ -51,6 +51,8 @@ export type PrimaryToWorker =
   | { type: 'iproxy:drain'; deadlineMs: number }
   | { type: 'iproxy:final-ack' }
   | { type: 'iproxy:fleet'; fleet: FleetState }
+  /** Only the last checks that changed since the previous broadcast: nothing else did. */
+  | { type: 'iproxy:checks'; checks: CheckRecords }
   /** Every worker's load report (see iproxy:load), by worker id. */
   | { type: 'iproxy:loads'; loads: Array<[number, LoadReport]> }
   | TenantPrimaryMessage

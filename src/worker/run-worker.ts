@@ -150,6 +150,9 @@ export function runWorker(config: Config): void {
       case 'iproxy:fleet':
         fleet.apply(message.fleet);
         break;
+      case 'iproxy:checks':
+        fleet.applyChecks(message.checks);
+        break;
       case 'iproxy:loads':
         fleet.onLoads(message.loads);
         break;

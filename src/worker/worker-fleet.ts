@@ -7,7 +7,7 @@ import type { BackendRecorder, RequestRecorder } from '../metrics/request-record
 import { AFFINITY_RESULTS, type AffinityResult } from '../routing/affinity.js';
 import { routingPolicy } from '../routing/policy-registry.js';
 import type { RoutingFacts } from '../routing/selector.js';
-import type { BackendOut, FleetState } from '../shared/fleet.js';
+import type { BackendOut, CheckRecords, FleetState } from '../shared/fleet.js';
 import { type BackendHealth, fleetHealth } from '../shared/health.js';
 import type { BackendLoad, LoadReport } from '../shared/ipc.js';
 import type { Backend } from './backend.js';
@@ -129,6 +129,16 @@ export class WorkerFleet implements FailoverContext {
   apply(state: FleetState): void {
     this.#state = state;
     this.backends.apply(state);
+  }
+
+  /** New last checks of some backends (/healthz); nothing that selection reads changed. */
+  applyChecks(checks: CheckRecords): void {
+    const byUrl = new Map(checks);
+    const backends = this.#state.backends.map((backend) => {
+      const lastCheck = byUrl.get(backend.url);
+      return lastCheck === undefined ? backend : { ...backend, lastCheck };
+    });
+    this.#state = { ...this.#state, backends };
   }
 
   /** The other workers' loads, as the primary merged them (this worker's own entry is left out: its counts are exact here). */

@@ -10,7 +10,13 @@ const FAST_HEALTH = ['--health-interval', '100', '--health-timeout', '500', '--u
 
 interface HealthBody {
   status: string;
-  backends: Array<{ url: string; state: string; inFlight: number; models: string[] | null; lastCheck: { result: string } | null }>;
+  backends: Array<{
+    url: string;
+    state: string;
+    inFlight: number;
+    models: string[] | null;
+    lastCheck: { result: string; ageSeconds: number } | null;
+  }>;
 }
 
 const healthOf = async (base: string): Promise<{ status: number; body: HealthBody }> => {
@@ -180,4 +186,23 @@ test('one model’s only backend down while another is up: panic for that model 
   assert.equal(metricValue(samples, 'backend_panic_total', { scope: 'model' }), 6);
   assert.equal(metricValue(samples, 'backend_panic_total', { scope: 'fleet' }), 0, 'the fleet is not in panic');
   assert.equal(proxy.lines.filter((line) => line.msg === 'no backend is up: panic mode, requests go to every backend').length, 0);
+});
+
+test("/healthz's last checks stay fresh on every worker while nothing else changes", TEST, async (t) => {
+  const [a, b] = await startMocks(t, [{}, {}]);
+  const proxy = await startFleetProxy(t, [a!.url, b!.url], ['--workers', '2', ...FAST_HEALTH]);
+  await eventually(
+    'checked',
+    () => healthOf(proxy.url),
+    (health) => health.body.backends.every((backend) => backend.lastCheck !== null),
+  );
+  // Every check after these changes only its own record: the workers get the records alone, within a second.
+  await sleep(2_500);
+  for (let i = 0; i < 6; i++) {
+    const ages = (await healthOf(proxy.url)).body.backends.map((backend) => backend.lastCheck?.ageSeconds ?? Number.POSITIVE_INFINITY);
+    assert.ok(
+      ages.every((age) => age <= 1.5),
+      `last check ages ${ages.join(', ')} s`,
+    );
+  }
 });

@@ -47,6 +47,7 @@ export async function startInProcessProxy(
   let worker: WorkerFleet | null = null;
   const keeper = new Fleet(config, log, createFleetMetrics(registry), {
     changed: (state) => worker?.apply(state),
+    checked: (checks) => worker?.applyChecks(checks),
     forgotten: () => undefined,
   });
   await keeper.start();
