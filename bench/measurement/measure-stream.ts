@@ -38,6 +38,7 @@ export interface StreamRunResult {
   tokensPerSec: number;
   batchedPct: number | null;
   ttftP50: number | null;
+  ttftP99: number | null;
   gapP50: number | null;
   gapP99: number | null;
   proxyCpuUsPerToken: number | null;
@@ -127,6 +128,7 @@ function fromStats(s: StreamLoadStats, cpu: CpuUse): Omit<StreamRunResult, 'targ
     tokensPerSec: tokens / cpu.wall,
     batchedPct: tokens === 0 ? null : (s.windowBatchedTokens / tokens) * 100,
     ttftP50: s.ttft.quantile(0.5),
+    ttftP99: s.ttft.quantile(0.99),
     gapP50: s.gaps.quantile(0.5),
     gapP99: s.gaps.quantile(0.99),
     proxyCpuUsPerToken: usPer(cpu.proxyCpu, tokens),

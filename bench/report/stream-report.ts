@@ -16,6 +16,7 @@ export type StreamSummary = Pick<
   | 'usageChunks'
   | 'batchedPct'
   | 'ttftP50'
+  | 'ttftP99'
   | 'gapP50'
   | 'gapP99'
   | 'proxyCpuUsPerToken'
@@ -47,6 +48,7 @@ export function summarizeStream(target: string, streams: number, runs: readonly 
     usageChunks: sum((r) => r.usageChunks),
     batchedPct: medianOrNull(runs.map((r) => r.batchedPct)),
     ttftP50: medianOrNull(runs.map((r) => r.ttftP50)),
+    ttftP99: medianOrNull(runs.map((r) => r.ttftP99)),
     gapP50: medianOrNull(runs.map((r) => r.gapP50)),
     gapP99: medianOrNull(runs.map((r) => r.gapP99)),
     proxyCpuUsPerToken: proxyCpu.length === 0 ? null : median(proxyCpu),
@@ -83,6 +85,7 @@ export function renderStreamTable(summaries: readonly StreamSummary[]): string {
     'CPU/token vs simple-undici',
     'backend CPU µs/token',
     'TTFT p50 ms',
+    'TTFT p99 ms',
     'gap p50 ms',
     'gap p99 ms',
     'gap p99 vs direct',
@@ -105,6 +108,7 @@ export function renderStreamTable(summaries: readonly StreamSummary[]): string {
       ratio(s.proxyCpuUsPerToken, simple?.proxyCpuUsPerToken ?? null),
       fmt(s.backendCpuUsPerToken, 1),
       fmt(s.ttftP50, 2),
+      fmt(s.ttftP99, 2),
       fmt(s.gapP50, 2),
       fmt(s.gapP99, 2),
       ratio(s.gapP99, direct?.gapP99 ?? null),

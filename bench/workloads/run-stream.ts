@@ -67,7 +67,7 @@ function progressLine(run: StreamRunResult): string {
   return (
     `${Math.round(run.tokensPerSec)} tok/s, ` +
     `proxy ${run.proxyCpuUsPerToken?.toFixed(1) ?? '-'} µs/tok, backend ${run.backendCpuUsPerToken?.toFixed(1)} µs/tok, ` +
-    `TTFT p50 ${run.ttftP50?.toFixed(1)} ms, gap p50/p99 ${run.gapP50?.toFixed(2)}/${run.gapP99?.toFixed(2)} ms, lost ${run.lostTokens}, failed ${run.failed}, ` +
+    `TTFT p50/p99 ${run.ttftP50?.toFixed(1)}/${run.ttftP99?.toFixed(1)} ms, gap p50/p99 ${run.gapP50?.toFixed(2)}/${run.gapP99?.toFixed(2)} ms, lost ${run.lostTokens}, failed ${run.failed}, ` +
     `CPU% backend ${run.backendCpuPct?.toFixed(0)} proxy ${run.proxyCpuPct?.toFixed(0) ?? '-'} loadgen ${run.loadgenCpuPct.toFixed(0)}` +
     (run.errorSamples.length > 0 ? ` errors: ${run.errorSamples.join('; ')}` : '')
   );
