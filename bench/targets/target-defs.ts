@@ -228,8 +228,7 @@ export function streamTargetDefs(dir: string, upstreamConnections: number, nginx
       { name: 'proxy-2w', about: 'same, 2 workers', onNode: true, start: ours(dir, 'stream-proxy-2w', 2, upstream) },
       {
         name: 'proxy-2w-defaults',
-        about:
-          'proxy-2w with every flag at its default: `--upstream-connections` 256 per worker (more streams wait for a connection) and `--max-in-flight` auto',
+        about: 'proxy-2w with every flag at its default: `--upstream-connections` 1,024 per worker and `--max-in-flight` auto',
         start: ours(dir, 'stream-proxy-2w-defaults', 2),
       },
       {

@@ -5,7 +5,13 @@ export const DEFAULT_HOST = '0.0.0.0';
 export const DEFAULT_PORT = 8001;
 export const DEFAULT_STRIP_PREFIX = '/inference';
 export const DEFAULT_LOG_LEVEL = 'info';
-export const DEFAULT_UPSTREAM_CONNECTIONS = 256;
+/**
+ * Per worker and backend. An LLM stream holds its connection for its whole generation, mostly idle: with 256,
+ * 1,024 streams through 2 workers left half of them waiting in the pool's queue for a stream to end (their
+ * time to first token in seconds, some not finished in time; issue 18), where nginx and a plain undici proxy
+ * with a larger pool served them at once. 1,024 is also Envoy's default bound on a cluster's connections.
+ */
+export const DEFAULT_UPSTREAM_CONNECTIONS = 1_024;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** A non-streamed completion sends its headers only when generation ends. */
 export const DEFAULT_HEADERS_TIMEOUT_MS = 600_000;
@@ -22,7 +28,7 @@ export const DEFAULT_CLIENT_HEADER_TIMEOUT_MS = 60_000;
  * if that is more). Sized for LLM streams (issue 18): a stream holds its slot for its whole generation and
  * is idle between tokens, so a worker runs out of CPU long before 4,096 of them (at 20 ms per token they
  * are 200k writes a second); the count bounds memory (about 57 MB per 1,000 open streams) against a flood
- * of slow clients. Twice the upstream pool (512 by default) shed streams a healthy proxy could carry.
+ * of slow clients. Twice an upstream pool of 256 (512) shed streams a healthy proxy could carry.
  */
 export const AUTO_IN_FLIGHT_PER_WORKER = 4_096;
 /** …at least this many times --upstream-connections, so that a large pool is never starved by the count. */
