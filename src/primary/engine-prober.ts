@@ -1,5 +1,5 @@
-import { Agent, type Dispatcher, request } from 'undici';
 import { type EngineLoad, readEngineLoad } from '../engines/engine-registry.js';
+import { ProbeConnection } from './probe-connection.js';
 
 /** Where a backend's /metrics is. */
 export interface ProbeTarget {
@@ -31,8 +31,6 @@ const STALE_AFTER_INTERVALS = 3;
 const NOT_AN_ENGINE_RETRY_MS = 60_000;
 /** Beyond this, a /metrics body is not read. */
 const MAX_METRICS_BYTES = 8 * 1024 * 1024;
-/** Below vLLM's 5 s uvicorn keep-alive, and above the read interval: one connection per backend, kept. */
-const PROBE_KEEP_ALIVE_MS = 4_000;
 
 interface Watched {
   readonly target: ProbeTarget;
@@ -44,6 +42,8 @@ interface Watched {
   hasReading: boolean;
   /** The engine its last reading came from: its parser is tried first. */
   engine: string | null;
+  /** Its connection for the reads, kept between them (see ProbeConnection: an undici request per read cost more than the read). */
+  readonly connection: ProbeConnection;
 }
 
 /**
@@ -57,7 +57,6 @@ interface Watched {
 export class EngineProber {
   readonly #options: () => EngineProberOptions;
   readonly #hooks: EngineProberHooks;
-  readonly #agent: Dispatcher;
   readonly #watched = new Map<string, Watched>();
   #closed = false;
 
@@ -65,14 +64,22 @@ export class EngineProber {
   constructor(options: () => EngineProberOptions, hooks: EngineProberHooks) {
     this.#options = options;
     this.#hooks = hooks;
-    this.#agent = new Agent({ connections: 1, keepAliveTimeout: PROBE_KEEP_ALIVE_MS });
   }
 
   /** Starts reading a backend, its first read `phase` (0 to 1) into the interval, so that the reads are spread over it. */
   watch(target: ProbeTarget, phase = Math.random()): void {
     const interval = this.#options().intervalMs;
     if (this.#closed || this.#watched.has(target.url) || interval === 0) return;
-    const watched: Watched = { target, timer: null, staleTimer: null, dueMs: 0, reading: false, hasReading: false, engine: null };
+    const watched: Watched = {
+      target,
+      timer: null,
+      staleTimer: null,
+      dueMs: 0,
+      reading: false,
+      hasReading: false,
+      engine: null,
+      connection: new ProbeConnection(target.origin),
+    };
     this.#watched.set(target.url, watched);
     this.#schedule(watched, phase * interval);
   }
@@ -88,6 +95,7 @@ export class EngineProber {
     this.#watched.delete(url);
     if (watched.timer !== null) clearTimeout(watched.timer);
     if (watched.staleTimer !== null) clearTimeout(watched.staleTimer);
+    watched.connection.close();
   }
 
   /** Traffic started: every backend due later than one interval from now is read within one interval. */
@@ -110,7 +118,6 @@ export class EngineProber {
   close(): void {
     this.#closed = true;
     for (const url of [...this.#watched.keys()]) this.forget(url);
-    void this.#agent.close().catch(() => undefined);
   }
 
   #schedule(watched: Watched, delayMs: number): void {
@@ -127,7 +134,7 @@ export class EngineProber {
     const { target } = watched;
     watched.reading = true;
     const options = this.#options();
-    const text = await readMetrics(this.#agent, target, options.timeoutMs);
+    const text = await readMetrics(watched.connection, target, options.timeoutMs);
     watched.reading = false;
     if (this.#closed || this.#watched.get(target.url) !== watched) return;
     const load = text === null ? null : readEngineLoad(text, watched.engine);
@@ -155,30 +162,18 @@ export class EngineProber {
 }
 
 /** The text of GET <backend>/metrics; null when it cannot be read (unreachable, slow, not 200, too large). */
-async function readMetrics(agent: Dispatcher, target: ProbeTarget, timeoutMs: number): Promise<string | null> {
+async function readMetrics(connection: ProbeConnection, target: ProbeTarget, timeoutMs: number): Promise<string | null> {
   try {
-    const res = await request(`${target.origin}${target.basePath}/metrics`, {
-      dispatcher: agent,
-      headers: { host: target.host, accept: 'text/plain', 'user-agent': 'inference-proxy-load' },
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
+    const { status, body } = await connection.get({
+      path: `${target.basePath}/metrics`,
+      headers: `Host: ${target.host}\r\nAccept: text/plain\r\nUser-Agent: inference-proxy-load\r\n`,
+      timeoutMs,
+      keepBody: true,
+      maxBodyBytes: MAX_METRICS_BYTES,
     });
-    if (res.statusCode !== 200 || Number(res.headers['content-length'] ?? 0) > MAX_METRICS_BYTES) {
-      await res.body.dump().catch(() => undefined);
-      // A 404 is an answer (this backend has no metrics), not a failure to read.
-      return res.statusCode === 404 ? '' : null;
-    }
-    res.body.setEncoding('utf8');
-    let text = '';
-    for await (const chunk of res.body) {
-      text += chunk;
-      if (text.length > MAX_METRICS_BYTES) {
-        res.body.destroy();
-        return null;
-      }
-    }
-    return text;
+    // A 404 is an answer (this backend has no metrics), not a failure to read.
+    if (status === 404) return '';
+    return status === 200 && body !== null ? body.toString('utf8') : null;
   } catch {
     return null;
   }
