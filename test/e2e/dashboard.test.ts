@@ -1,30 +1,19 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { DashboardHistory } from '../../src/dashboard/dashboard-series.js';
 import { createMockBackend, type MockBackend } from '../../src/mock-backend/create-mock-backend.js';
 import { eventually } from '../../support/wait.js';
+import { hasChromium, launchChromium } from '../helpers/chromium.js';
 import { postChat, startFleetProxy, startMocks } from '../helpers/fleet.js';
 import { chatBody, type SimpleResponse, send } from '../helpers/http.js';
 import { countColour, decodePng } from '../helpers/png.js';
 import { startProxy } from '../helpers/start-proxy.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Flags for a sandboxed, offline machine: no background traffic to Google's hosts, no GPU.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const WAIT_MS = 30_000;
 /** The primary samples every half second instead of every 10 s, so its 90 points span 45 s: all of this test. */
 const SAMPLE_MS = 500;
@@ -91,14 +80,6 @@ function state(page: Page): Promise<DashboardState> {
   return page.evaluate(() => (globalThis as unknown as { __dashboard: DashboardState }).__dashboard);
 }
 
-/** False (and the test skipped) where Chromium is not installed, which CI does not allow. */
-function hasChromium(t: TestContext): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  assert.ok(!process.env.CI, 'Chromium must be installed in CI (.ci/run installs it)');
-  t.skip('Chromium is not installed (apt-get install chromium)');
-  return false;
-}
-
 interface OpenedPage {
   readonly page: Page;
   /** Requests to anything but the proxy: there must be none. */
@@ -108,8 +89,7 @@ interface OpenedPage {
 
 /** /dashboard of `base` in a fresh headless Chromium, closed when the test ends. */
 async function openDashboard(t: TestContext, base: string): Promise<OpenedPage> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   // Tall enough for the backends table and every chart: a screenshot is of the viewport.
   const page = await browser.newPage({ viewport: { width: 1280, height: 1900 } });
   const foreign: string[] = [];

@@ -39,6 +39,28 @@ function ask(
   return call(`${proxy.url}${CHAT}`, { body: chat({ max_tokens: 5 }), headers, timeoutMs: options.timeoutMs ?? 30_000 });
 }
 
+/**
+ * A 2-worker cluster in front of one backend of one slot (`max_concurrency: 1`) with these `keys:` entries,
+ * and `as(key, name, headers)`: a small chat sent with that key, named by its x-request-id.
+ */
+async function keysCluster(t: TestContext, keys: readonly string[], timeoutMs: number) {
+  const mocks = await startMocks(t, [{ tokenDelayMs: 20 }]);
+  const mock = mocks[0] as MockBackend;
+  const dir = mkdtempSync(join(tmpdir(), 'iproxy-queue-keys-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'fleet.yaml');
+  const lines = ['backends:', `  - url: ${mock.url}`, '    max_concurrency: 1', 'keys:', ...keys.map((key) => `  - ${key}`), ''];
+  writeFileSync(path, lines.join('\n'));
+  const proxy = await startCluster(t, ['--config', path, '--workers', '2']);
+  const as = (key: string, name: string, extra: Record<string, string> = {}): Promise<CallResult> =>
+    call(`${proxy.url}${CHAT}`, {
+      body: chat({ max_tokens: 5 }),
+      headers: { ...JSON_HEADERS, authorization: `Bearer ${key}`, 'x-request-id': name, ...extra },
+      timeoutMs,
+    });
+  return { mock, proxy, as };
+}
+
 async function queued(proxy: RunningProxy): Promise<number> {
   const samples = await scrape(proxy);
   return ['interactive', 'standard', 'batch'].reduce((sum, priority) => sum + metricValue(samples, 'queue_depth', { priority }), 0);
@@ -210,31 +232,15 @@ test(
 );
 
 test("keys: a request queues in its key's class, x-priority cannot raise it, and keys of one class take turns", TEST, async (t) => {
-  const mocks = await startMocks(t, [{ tokenDelayMs: 20 }]);
-  const mock = mocks[0] as MockBackend;
-  const dir = mkdtempSync(join(tmpdir(), 'iproxy-queue-keys-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'fleet.yaml');
-  writeFileSync(
-    path,
+  const { mock, proxy, as } = await keysCluster(
+    t,
     [
-      'backends:',
-      `  - url: ${mock.url}`,
-      '    max_concurrency: 1',
-      'keys:',
-      '  - { name: app, key: app-key, priority: interactive }',
-      '  - { name: heavy, key: heavy-key, priority: batch }',
-      '  - { name: light, key: light-key, priority: batch }',
-      '',
-    ].join('\n'),
+      '{ name: app, key: app-key, priority: interactive }',
+      '{ name: heavy, key: heavy-key, priority: batch }',
+      '{ name: light, key: light-key, priority: batch }',
+    ],
+    30_000,
   );
-  const proxy = await startCluster(t, ['--config', path, '--workers', '2']);
-  const as = (key: string, name: string, extra: Record<string, string> = {}) =>
-    call(`${proxy.url}${CHAT}`, {
-      body: chat({ max_tokens: 5 }),
-      headers: { ...JSON_HEADERS, authorization: `Bearer ${key}`, 'x-request-id': name, ...extra },
-      timeoutMs: 30_000,
-    });
   const holder = as('app-key', 'holder', { 'x-mock-token-delay-ms': '1000' });
   await eventually('holder sent', () => mock.stats.completionRequests === 1);
   const finished: string[] = [];
@@ -274,30 +280,11 @@ test("keys: a request queues in its key's class, x-priority cannot raise it, and
 });
 
 test('keys of one class share the backend by their weights while both wait (3:1)', TEST, async (t) => {
-  const mocks = await startMocks(t, [{ tokenDelayMs: 20 }]);
-  const mock = mocks[0] as MockBackend;
-  const dir = mkdtempSync(join(tmpdir(), 'iproxy-queue-weights-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'fleet.yaml');
-  writeFileSync(
-    path,
-    [
-      'backends:',
-      `  - url: ${mock.url}`,
-      '    max_concurrency: 1',
-      'keys:',
-      '  - { name: heavy, key: heavy-key, weight: 3 }',
-      '  - { name: light, key: light-key, weight: 1 }',
-      '',
-    ].join('\n'),
+  const { mock, proxy, as } = await keysCluster(
+    t,
+    ['{ name: heavy, key: heavy-key, weight: 3 }', '{ name: light, key: light-key, weight: 1 }'],
+    60_000,
   );
-  const proxy = await startCluster(t, ['--config', path, '--workers', '2']);
-  const as = (key: string, name: string, extra: Record<string, string> = {}) =>
-    call(`${proxy.url}${CHAT}`, {
-      body: chat({ max_tokens: 5 }),
-      headers: { ...JSON_HEADERS, authorization: `Bearer ${key}`, 'x-request-id': name, ...extra },
-      timeoutMs: 60_000,
-    });
   // The one slot, held for 10 s while twelve requests queue on a busy machine.
   const holder = as('heavy-key', 'holder', { 'x-mock-token-delay-ms': '2000' });
   await eventually('holder sent', () => mock.stats.completionRequests === 1);

@@ -1,43 +1,26 @@
 /** The tenants table of /dashboard in headless Chromium, against the real cluster. */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { eventually } from '../../support/wait.js';
+import { hasChromium, launchChromium } from '../helpers/chromium.js';
 import { call, chatBody } from '../helpers/http.js';
 import { startMockBackend } from '../helpers/mock-backend.js';
 import { startCluster } from '../helpers/start-proxy.js';
 import { configFile } from '../helpers/tenant-load.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const WAIT_MS = 30_000;
 /** Columns: key, requests, tokens/s, rejected, budget left; tokens/s depends on when the polls fell. */
 const TOKENS_COLUMN = 2;
 
 test('/dashboard shows a table of the keys: requests and rejections of the last minute, budget left', { timeout: 90_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    assert.ok(!process.env.CI, 'Chromium must be installed in CI (.ci/run installs it)');
-    t.skip('Chromium is not installed (apt-get install chromium)');
-    return;
-  }
+  if (!hasChromium(t)) return;
   const mock = await startMockBackend(t);
   const file = configFile(
     t,
     'keys:\n  - name: team-a\n    key: key-a\n    budget: {tokens: 1000, per: month}\n  - name: team-b\n    key: key-b\n    rpm: 2\n',
   );
   const running = await startCluster(t, ['--workers', '2', '--backend-url', mock.url, '--config', file.path]);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
